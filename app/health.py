@@ -1,0 +1,70 @@
+"""Dependency probes for /health, cached briefly so the endpoint can be polled often."""
+
+import threading
+import time
+from collections.abc import Callable
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from app.auth import JwksCache, JwksUnavailable
+from app.aws import AwsClients
+
+CONNECTED = "connected"
+Probe = Callable[[], str]
+
+
+def _describe_failure(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return f"error: {exc.response.get('Error', {}).get('Code', 'unknown')}"
+    if isinstance(exc, JwksUnavailable):
+        return "error: signing keys unreachable"
+    return f"error: {type(exc).__name__}"  # never the message: it may name hosts or credentials
+
+
+def dynamodb_probe(clients: AwsClients, table: str) -> Probe:
+    def probe() -> str:
+        status = clients.dynamodb.describe_table(TableName=table)["Table"]["TableStatus"]
+        return CONNECTED if status in {"ACTIVE", "UPDATING"} else f"table {status.lower()}"
+
+    return probe
+
+
+def s3_probe(clients: AwsClients, bucket: str) -> Probe:
+    def probe() -> str:
+        clients.s3.head_bucket(Bucket=bucket)
+        return CONNECTED
+
+    return probe
+
+
+def cognito_probe(jwks: JwksCache) -> Probe:
+    """Fetching the pool's signing keys proves the pool is reachable, and warms the key cache."""
+
+    def probe() -> str:
+        jwks.refresh()
+        return CONNECTED
+
+    return probe
+
+
+class HealthChecker:
+    def __init__(self, probes: dict[str, Probe], cache_seconds: float) -> None:
+        self._probes = probes
+        self._cache_seconds = cache_seconds
+        self._cached: dict[str, str] | None = None
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def dependencies(self) -> dict[str, str]:
+        with self._lock:
+            if self._cached is None or time.monotonic() - self._checked_at >= self._cache_seconds:
+                self._cached = {name: self._run(probe) for name, probe in self._probes.items()}
+                self._checked_at = time.monotonic()
+            return dict(self._cached)
+
+    @staticmethod
+    def _run(probe: Probe) -> str:
+        try:
+            return probe()
+        except (ClientError, BotoCoreError, JwksUnavailable) as exc:
+            return _describe_failure(exc)

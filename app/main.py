@@ -1,0 +1,74 @@
+"""create_app(settings): the FastAPI application, wired once per process."""
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import __version__
+from app.auth import JsonFetcher, JwksCache, TokenVerifier, fetch_json
+from app.aws import AwsClients, create_clients
+from app.errors import register_error_handlers
+from app.health import HealthChecker, cognito_probe, dynamodb_probe, s3_probe
+from app.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
+from app.observability import logger
+from app.routes import echoes, system
+from app.service import EchoService
+from app.settings import Settings
+from app.store.audio import AudioStore
+from app.store.cursor import CursorCodec, secrets_manager_key
+from app.store.echoes import EchoStore
+
+
+def create_app(
+    settings: Settings,
+    clients: AwsClients | None = None,
+    cursor_key: Callable[[], bytes] | None = None,
+    fetch_jwks: JsonFetcher = fetch_json,
+) -> FastAPI:
+    """Build the app. Tests may pass clients, a cursor key loader or a JWKS fetcher; the
+    deployed function uses the defaults (boto3 clients, Secrets Manager, HTTPS)."""
+    logger.setLevel(settings.log_level)
+    clients = clients or create_clients(settings.aws_region)
+    app = FastAPI(
+        title="Echoes API",
+        version=__version__,
+        description="Record ambient sound, tag it with an emotion, return to it later.",
+        debug=settings.debug,
+        docs_url="/docs" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        redoc_url=None,
+    )
+    jwks = JwksCache(settings.jwks_url, fetch_jwks)
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(
+        settings.cognito_issuer, settings.cognito_app_client_id, jwks
+    )
+    app.state.echo_service = EchoService(
+        settings,
+        EchoStore(clients.dynamodb, settings.dynamodb_table_name),
+        AudioStore(clients.s3, settings.s3_bucket_name),
+        CursorCodec(cursor_key or secrets_manager_key(settings.app_secret_name)),
+    )
+    app.state.health = HealthChecker(
+        {
+            "dynamodb": dynamodb_probe(clients, settings.dynamodb_table_name),
+            "s3": s3_probe(clients, settings.s3_bucket_name),
+            "cognito": cognito_probe(jwks),
+        },
+        settings.health_cache_seconds,
+    )
+    register_error_handlers(app)
+    app.include_router(system.router)
+    app.include_router(echoes.router)
+    app.add_middleware(RequestContextMiddleware)
+    # Outermost, so that error responses carry CORS headers too and preflights skip auth.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_allow_origins),
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+        expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+        max_age=600,
+    )
+    return app

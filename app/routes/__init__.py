@@ -1,0 +1,1 @@
+"""HTTP layer: thin routes that validate, authenticate and delegate to app.service."""

@@ -1,0 +1,44 @@
+"""Public, unauthenticated routes: service info and health."""
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from app import SERVICE_NAME, __version__
+from app.health import CONNECTED, HealthChecker
+from app.models import Health, RootInfo
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/", response_model=RootInfo)
+def root(request: Request) -> RootInfo:
+    prefix = request.scope.get("root_path", "").rstrip("/")
+    return RootInfo(
+        message="Echoes API is running",
+        version=__version__,
+        docs=f"{prefix}/docs" if request.app.docs_url else None,
+        health=f"{prefix}/health",
+    )
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(request: Request) -> JSONResponse:
+    checker: HealthChecker = request.app.state.health
+    # Probes block on I/O only when the short cache has expired.
+    dependencies = await run_in_threadpool(checker.dependencies)
+    healthy = all(state == CONNECTED for state in dependencies.values())
+    body = Health(
+        status="healthy" if healthy else "degraded",
+        service=SERVICE_NAME,
+        version=__version__,
+        environment=request.app.state.settings.environment,
+        timestamp=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        dependencies=dependencies,
+    )
+    headers = {"Cache-Control": "no-store"}
+    if not healthy:
+        headers["Retry-After"] = "30"
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503, headers=headers)

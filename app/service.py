@@ -1,0 +1,291 @@
+"""The echo use cases: each composes the stores and turns their outcomes into API errors."""
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.errors import ApiError, ErrorCode, not_found, unavailable
+from app.models import (
+    AUDIO_FORMATS,
+    CreateEchoRequest,
+    Echo,
+    EchoPage,
+    InitUploadRequest,
+    InitUploadResponse,
+    Location,
+    UploadForm,
+)
+from app.observability import count, logger
+from app.settings import Settings
+from app.store.audio import AudioStore, StoredObject, audio_key
+from app.store.cursor import CursorCodec, CursorState, InvalidCursor
+from app.store.echoes import (
+    ContentionError,
+    EchoAlreadyExists,
+    EchoStore,
+    PageKey,
+    UploadNotPending,
+)
+from app.store.records import EchoRecord, PendingUpload
+
+
+def parse_echo_id(raw: str) -> str:
+    """Canonical lower-case UUID, or 404: a malformed id names no echo."""
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise not_found() from None
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _content_type_matches(extension: str, content_type: str) -> bool:
+    base_type = content_type.split(";", 1)[0].strip()
+    return base_type in AUDIO_FORMATS[extension]
+
+
+def _supported_formats() -> dict[str, str]:
+    return {extension: types[0] for extension, types in AUDIO_FORMATS.items()}
+
+
+def _check_extension(extension: str) -> str:
+    extension = extension.lower().lstrip(".")
+    if extension not in AUDIO_FORMATS:
+        raise ApiError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            f"Unsupported audio format {extension!r}",
+            {"supported_formats": _supported_formats()},
+        )
+    return extension
+
+
+def _request_hash(request: CreateEchoRequest) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    echo: Echo
+    created: bool
+
+
+class EchoService:
+    def __init__(
+        self, settings: Settings, echoes: EchoStore, audio: AudioStore, cursors: CursorCodec
+    ) -> None:
+        self._settings = settings
+        self._echoes = echoes
+        self._audio = audio
+        self._cursors = cursors
+
+    def _to_echo(self, record: EchoRecord) -> Echo:
+        return Echo(
+            echo_id=record.echo_id,
+            emotion=record.emotion,
+            timestamp=record.created_at,
+            s3_url=self._audio.s3_url(record.s3_key),
+            location=Location(**record.location) if record.location else None,
+            tags=list(record.tags),
+            transcript=record.transcript,
+            detected_mood=record.detected_mood,
+            duration_seconds=record.duration_seconds,
+            file_size=record.file_size,
+            content_type=record.content_type,
+            created_at=record.created_at,
+            audio_url=self._audio.playback_url(
+                record.s3_key, self._settings.audio_url_expires_seconds
+            ),
+        )
+
+    # --- uploads --------------------------------------------------------------------------------
+
+    def init_upload(self, user_id: str, request: InitUploadRequest) -> InitUploadResponse:
+        extension = _check_extension(request.file_extension)
+        content_type = request.content_type.lower()
+        if not _content_type_matches(extension, content_type):
+            raise ApiError(
+                ErrorCode.VALIDATION_ERROR,
+                f"Content type {content_type!r} does not match extension {extension!r}",
+                {"expected_content_types": list(AUDIO_FORMATS[extension])},
+            )
+        limit = self._settings.max_audio_bytes
+        if request.file_size is not None and request.file_size > limit:
+            raise ApiError(
+                ErrorCode.FILE_TOO_LARGE,
+                f"Audio must be at most {limit} bytes",
+                {"max_bytes": limit, "file_size": request.file_size},
+            )
+        echo_id = str(uuid.uuid4())
+        key = audio_key(user_id, echo_id, extension)
+        expires_in = self._settings.upload_url_expires_seconds
+        self._echoes.put_pending_upload(
+            user_id,
+            PendingUpload(
+                echo_id=echo_id,
+                s3_key=key,
+                content_type=content_type,
+                file_extension=extension,
+                expires_at=int(time.time()) + self._settings.pending_upload_ttl_seconds,
+            ),
+        )
+        target = self._audio.upload_target(key, content_type, limit, expires_in)
+        return InitUploadResponse(
+            echo_id=echo_id,
+            upload_url=target.put_url,
+            upload_headers=target.put_headers,
+            upload_form=UploadForm(url=target.post_url, fields=target.post_fields),
+            s3_key=key,
+            expires_in=expires_in,
+        )
+
+    # --- create ---------------------------------------------------------------------------------
+
+    def create(self, user_id: str, echo_id: str, request: CreateEchoRequest) -> CreateResult:
+        echo_id = parse_echo_id(echo_id)
+        request_hash = _request_hash(request)
+        existing = self._echoes.get_echo(user_id, echo_id, consistent=True)
+        if existing is not None:
+            return self._replayed(existing, request_hash)
+        upload = self._echoes.get_pending_upload(user_id, echo_id, now=int(time.time()))
+        if upload is None:
+            raise not_found("Pending upload")
+        stored = self._verified_upload(upload, request)
+        record = EchoRecord(
+            echo_id=echo_id,
+            user_id=user_id,
+            emotion=request.emotion.value,
+            created_at=_now_iso(),
+            s3_key=upload.s3_key,
+            file_extension=upload.file_extension,
+            file_size=stored.size,
+            content_type=upload.content_type,
+            tags=tuple(request.tags),
+            transcript=request.transcript,
+            detected_mood=request.detected_mood,
+            duration_seconds=request.duration_seconds,
+            location=request.location.model_dump() if request.location else None,
+            request_hash=request_hash,
+        )
+        try:
+            created = self._echoes.create_echo(record)
+        except EchoAlreadyExists as race:
+            return self._replayed(race.existing, request_hash)
+        except UploadNotPending:
+            raise not_found("Pending upload") from None
+        except ContentionError:
+            raise unavailable("Too many concurrent changes; try again") from None
+        self._audio.mark_kept(created.s3_key)
+        count("EchoCreated", emotion=created.emotion)
+        return CreateResult(self._to_echo(created), created=True)
+
+    def _replayed(self, existing: EchoRecord, request_hash: str) -> CreateResult:
+        if existing.request_hash != request_hash:
+            raise ApiError(
+                ErrorCode.CONFLICT,
+                "An echo with this id already exists with different content",
+                {"echo_id": existing.echo_id},
+            )
+        return CreateResult(self._to_echo(existing), created=False)
+
+    def _verified_upload(self, upload: PendingUpload, request: CreateEchoRequest) -> StoredObject:
+        if request.file_extension != upload.file_extension:
+            raise ApiError(
+                ErrorCode.VALIDATION_ERROR,
+                "file_extension does not match the initialised upload",
+                {"expected": upload.file_extension},
+            )
+        stored = self._audio.inspect(upload.s3_key)
+        if stored is None:
+            raise ApiError(
+                ErrorCode.VALIDATION_ERROR,
+                "The audio has not been uploaded yet",
+                {"s3_key": upload.s3_key},
+            )
+        limit = self._settings.max_audio_bytes
+        if stored.size > limit or stored.size == 0:
+            self._audio.delete(upload.s3_key)
+            raise ApiError(
+                ErrorCode.FILE_TOO_LARGE if stored.size else ErrorCode.VALIDATION_ERROR,
+                f"Uploaded audio must be 1 to {limit} bytes",
+                {"max_bytes": limit, "file_size": stored.size},
+            )
+        if stored.content_type.lower() != upload.content_type:
+            self._audio.delete(upload.s3_key)
+            raise ApiError(
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                "Uploaded audio does not have the declared content type",
+                {"expected": upload.content_type, "received": stored.content_type},
+            )
+        return stored
+
+    # --- reads and delete -----------------------------------------------------------------------
+
+    def get(self, user_id: str, echo_id: str) -> Echo:
+        record = self._echoes.get_echo(user_id, parse_echo_id(echo_id))
+        if record is None:
+            raise not_found()
+        return self._to_echo(record)
+
+    def random(self, user_id: str, emotion: str | None) -> Echo:
+        record = self._echoes.random_echo(user_id, emotion)
+        if record is None:
+            raise not_found("Matching echo")
+        return self._to_echo(record)
+
+    def delete(self, user_id: str, echo_id: str) -> None:
+        try:
+            record = self._echoes.delete_echo(user_id, parse_echo_id(echo_id))
+        except ContentionError:
+            raise unavailable("Too many concurrent changes; try again") from None
+        if record is None:
+            raise not_found()
+        # Metadata first: a failure here leaves at worst an orphaned object, never a dangling echo.
+        try:
+            self._audio.delete(record.s3_key)
+        except Exception:
+            logger.exception("Audio left behind after echo deletion", extra={"s3_key": record.s3_key})
+            count("OrphanedAudio")
+        count("EchoDeleted", emotion=record.emotion)
+
+    def list(
+        self, user_id: str, emotion: str | None, page: int, page_size: int, cursor: str | None
+    ) -> EchoPage:
+        scope = f"{user_id}|{emotion or ''}|{page_size}"
+        start: PageKey | None = None
+        if cursor:
+            try:
+                state = self._cursors.decode(scope, cursor)
+            except InvalidCursor as exc:
+                raise ApiError(
+                    ErrorCode.VALIDATION_ERROR,
+                    "Invalid cursor: it must come from next_cursor of the same query",
+                    {"reason": str(exc)},
+                ) from None
+            page, start = state.page, PageKey(state.created_at, state.echo_id)
+        elif page > 1:
+            # Offset paging, kept for compatibility: it reads the pages before this one.
+            start = self._echoes.newest_first(user_id, emotion, (page - 1) * page_size, None).next_key
+        found = (
+            self._echoes.newest_first(user_id, emotion, page_size, start)
+            if start is not None or page == 1
+            else None
+        )
+        next_cursor = None
+        if found is not None and found.next_key is not None:
+            next_cursor = self._cursors.encode(
+                scope, CursorState(page + 1, found.next_key.created_at, found.next_key.echo_id)
+            )
+        return EchoPage(
+            echoes=[self._to_echo(record) for record in found.records] if found else [],
+            total_count=self._echoes.count(user_id, emotion),
+            page=page,
+            page_size=page_size,
+            has_more=next_cursor is not None,
+            next_cursor=next_cursor,
+        )

@@ -1,0 +1,79 @@
+"""Runtime configuration, read once from environment variables."""
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class SettingsError(RuntimeError):
+    """Raised at start-up when a setting is missing or invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    environment: Literal["dev", "staging", "prod"]
+    debug: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    cors_allow_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    aws_region: str = Field(min_length=1)
+    dynamodb_table_name: str = Field(min_length=3, max_length=255)
+    s3_bucket_name: str = Field(min_length=3, max_length=63)
+    cognito_user_pool_id: str = Field(pattern=r"^[\w-]+_[0-9a-zA-Z]+$")
+    cognito_app_client_id: str = Field(min_length=1)
+    # moto serves the JWKS locally while its tokens carry the real AWS issuer, so this can be overridden.
+    cognito_jwks_url: str | None = None
+    app_secret_name: str = Field(min_length=1)
+    max_audio_bytes: int = Field(default=10 * MIB, gt=0, le=5 * 1024 * MIB)
+    upload_url_expires_seconds: int = Field(default=900, ge=60, le=3600)
+    audio_url_expires_seconds: int = Field(default=3600, ge=60, le=43200)
+    pending_upload_ttl_seconds: int = Field(default=86400, ge=3600)
+    health_cache_seconds: float = Field(default=30.0, ge=0)
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            if origin == "*" or not origin.startswith(("https://", "http://")):
+                raise ValueError(f"{origin!r} is not an explicit http(s) origin")
+        return origins
+
+    @property
+    def cognito_issuer(self) -> str:
+        return f"https://cognito-idp.{self.aws_region}.amazonaws.com/{self.cognito_user_pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.environment == "dev"
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment, turning pydantic's report into one readable line."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise SettingsError(f"Invalid configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

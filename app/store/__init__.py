@@ -1,0 +1,1 @@
+"""Persistence: DynamoDB for metadata (echoes.py), S3 for audio (audio.py), signed cursors."""

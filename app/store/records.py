@@ -1,0 +1,177 @@
+"""What the store keeps, and how it maps to DynamoDB items.
+
+One table, keyed by user, so a query can never cross users:
+  pk=USER#<sub>  sk=ECHO#<id>           the echo (+ GSI keys for newest-first lists)
+  pk=USER#<sub>  sk=UPLOAD#<id>         a pending upload, removed by TTL if never used
+  pk=USER#<sub>  sk=COUNTS              total and per-emotion counts
+  pk=USER#<sub>  sk=SLOT#ALL#<n>        the echo in slot n of 1..total (for uniform random picks)
+  pk=USER#<sub>  sk=SLOT#<emotion>#<n>  the same per emotion
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+Item = dict[str, dict[str, Any]]
+
+BY_CREATED_INDEX = "by_created"
+BY_EMOTION_INDEX = "by_emotion_created"
+ALL = "ALL"
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def echo_sk(echo_id: str) -> str:
+    return f"ECHO#{echo_id}"
+
+
+def upload_sk(echo_id: str) -> str:
+    return f"UPLOAD#{echo_id}"
+
+
+COUNTS_SK = "COUNTS"
+
+
+def slot_sk(group: str, slot: int) -> str:
+    return f"SLOT#{group}#{slot}"
+
+
+def count_attribute(group: str) -> str:
+    return "total" if group == ALL else f"n_{group}"
+
+
+def emotion_partition(user_id: str, emotion: str) -> str:
+    return f"USER#{user_id}#EMOTION#{emotion}"
+
+
+def created_sort_key(created_at: str, echo_id: str) -> str:
+    return f"{created_at}#{echo_id}"
+
+
+def key(user_id: str, sort_key: str) -> Item:
+    return {"pk": {"S": user_pk(user_id)}, "sk": {"S": sort_key}}
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": repr(value) if isinstance(value, float) else str(value)}
+
+
+def _optional_s(item: Item, name: str) -> str | None:
+    return item[name]["S"] if name in item else None
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    echo_id: str
+    s3_key: str
+    content_type: str
+    file_extension: str
+    expires_at: int
+
+    def to_item(self, user_id: str) -> Item:
+        return key(user_id, upload_sk(self.echo_id)) | {
+            "s3_key": _s(self.s3_key),
+            "content_type": _s(self.content_type),
+            "file_extension": _s(self.file_extension),
+            "expires_at": _n(self.expires_at),
+        }
+
+    @classmethod
+    def from_item(cls, item: Item) -> "PendingUpload":
+        return cls(
+            echo_id=item["sk"]["S"].removeprefix("UPLOAD#"),
+            s3_key=item["s3_key"]["S"],
+            content_type=item["content_type"]["S"],
+            file_extension=item["file_extension"]["S"],
+            expires_at=int(item["expires_at"]["N"]),
+        )
+
+
+@dataclass(frozen=True)
+class EchoRecord:
+    echo_id: str
+    user_id: str
+    emotion: str
+    created_at: str
+    s3_key: str
+    file_extension: str
+    file_size: int
+    content_type: str
+    tags: tuple[str, ...]
+    transcript: str | None
+    detected_mood: str | None
+    duration_seconds: float | None
+    location: dict[str, Any] | None
+    request_hash: str
+    slot: int = 0
+    emotion_slot: int = 0
+
+    def to_item(self) -> Item:
+        created = created_sort_key(self.created_at, self.echo_id)
+        item: Item = key(self.user_id, echo_sk(self.echo_id)) | {
+            "gsi1pk": _s(user_pk(self.user_id)),
+            "gsi1sk": _s(created),
+            "gsi2pk": _s(emotion_partition(self.user_id, self.emotion)),
+            "gsi2sk": _s(created),
+            "echo_id": _s(self.echo_id),
+            "emotion": _s(self.emotion),
+            "created_at": _s(self.created_at),
+            "s3_key": _s(self.s3_key),
+            "file_extension": _s(self.file_extension),
+            "file_size": _n(self.file_size),
+            "content_type": _s(self.content_type),
+            "tags": {"L": [_s(tag) for tag in self.tags]},
+            "request_hash": _s(self.request_hash),
+            "slot": _n(self.slot),
+            "emotion_slot": _n(self.emotion_slot),
+        }
+        for name in ("transcript", "detected_mood"):
+            if (value := getattr(self, name)) is not None:
+                item[name] = _s(value)
+        if self.duration_seconds is not None:
+            item["duration_seconds"] = _n(float(self.duration_seconds))
+        if self.location is not None:
+            location: dict[str, Any] = {
+                "lat": _n(float(self.location["lat"])),
+                "lng": _n(float(self.location["lng"])),
+            }
+            if self.location.get("address") is not None:
+                location["address"] = _s(self.location["address"])
+            item["location"] = {"M": location}
+        return item
+
+    @classmethod
+    def from_item(cls, item: Item) -> "EchoRecord":
+        location = None
+        if "location" in item:
+            fields = item["location"]["M"]
+            location = {
+                "lat": float(fields["lat"]["N"]),
+                "lng": float(fields["lng"]["N"]),
+                "address": _optional_s(fields, "address"),
+            }
+        return cls(
+            echo_id=item["echo_id"]["S"],
+            user_id=item["pk"]["S"].removeprefix("USER#"),
+            emotion=item["emotion"]["S"],
+            created_at=item["created_at"]["S"],
+            s3_key=item["s3_key"]["S"],
+            file_extension=item["file_extension"]["S"],
+            file_size=int(item["file_size"]["N"]),
+            content_type=item["content_type"]["S"],
+            tags=tuple(tag["S"] for tag in item["tags"]["L"]),
+            transcript=_optional_s(item, "transcript"),
+            detected_mood=_optional_s(item, "detected_mood"),
+            duration_seconds=float(item["duration_seconds"]["N"])
+            if "duration_seconds" in item
+            else None,
+            location=location,
+            request_hash=item["request_hash"]["S"],
+            slot=int(item["slot"]["N"]),
+            emotion_slot=int(item["emotion_slot"]["N"]),
+        )

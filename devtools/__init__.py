@@ -1,0 +1,1 @@
+"""Local tooling, never shipped: the template-driven local AWS stack, the --lambda proxy, tokens."""

@@ -1,0 +1,109 @@
+"""Read template.yaml as CloudFormation does: short-form tags and the few intrinsics it uses."""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(name: str):  # noqa: ANN202
+    key = "Fn::GetAtt" if name == "GetAtt" else ("Ref" if name == "Ref" else f"Fn::{name}")
+
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if name == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {key: value}
+
+    return construct
+
+
+for _name in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Split", "Join",
+              "Select", "Condition", "FindInMap", "Base64", "ImportValue", "GetAZs"):
+    _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open() as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+class Resolver:
+    """Resolves Ref/Sub/If/Equals/Not/And/Split/Join against parameters and pseudo-parameters.
+
+    Refs to resources resolve to the names given in `resource_names`, as CloudFormation would
+    after creating them.
+    """
+
+    def __init__(
+        self,
+        template: dict[str, Any],
+        parameters: dict[str, str],
+        resource_names: dict[str, str] | None = None,
+        account_id: str = "123456789012",
+        region: str = "us-east-1",
+    ) -> None:
+        self._template = template
+        defaults = {
+            name: str(spec["Default"])
+            for name, spec in template.get("Parameters", {}).items()
+            if "Default" in spec
+        }
+        self._values = {
+            **defaults,
+            **parameters,
+            **(resource_names or {}),
+            "AWS::AccountId": account_id,
+            "AWS::Region": region,
+            "AWS::Partition": "aws",
+            "AWS::NoValue": None,
+        }
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self._template["Conditions"][name]))
+
+    def resolve(self, value: Any) -> Any:  # noqa: C901 - one branch per intrinsic
+        if isinstance(value, list):
+            return [item for item in (self.resolve(v) for v in value) if item is not None]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {k: r for k, v in value.items() if (r := self.resolve(v)) is not None}
+        (key, argument), = value.items()
+        if key == "Ref":
+            return self._values[argument]
+        if key == "Fn::Sub":
+            text = argument if isinstance(argument, str) else argument[0]
+            for name, replacement in self._values.items():
+                text = text.replace("${" + name + "}", str(replacement))
+            return text
+        if key == "Fn::If":
+            name, when_true, when_false = argument
+            return self.resolve(when_true if self.condition(name) else when_false)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(a) for a in argument)
+            return left == right
+        if key == "Fn::Not":
+            return not self.resolve(argument[0])
+        if key == "Fn::And":
+            return all(self.resolve(a) for a in argument)
+        if key == "Fn::Condition":
+            return self.condition(argument)
+        if key == "Fn::Split":
+            separator, text = argument
+            return self.resolve(text).split(separator)
+        if key == "Fn::Join":
+            separator, items = argument
+            return separator.join(str(i) for i in self.resolve(items))
+        return {key: self.resolve(argument)}

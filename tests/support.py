@@ -1,0 +1,109 @@
+"""Helpers shared by the test suites: users with real Cognito tokens, audio, tokens to refuse."""
+
+import gzip
+import io
+import json
+import math
+import struct
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jwt
+import moto
+
+MOTO_KEYS = Path(moto.__file__).parent / "cognitoidp" / "resources"
+PASSWORD = "Echoes-Test-Passw0rd"
+ORIGINS = "http://localhost:3000,https://app.example.com"
+
+
+def _moto_key(name: str) -> dict[str, Any]:
+    with gzip.open(MOTO_KEYS / name, "rt") as handle:
+        return json.load(handle)
+
+
+@dataclass(frozen=True)
+class User:
+    email: str
+    user_id: str
+    access_token: str
+    id_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def sign_up(pool_id: str, client_id: str, email: str, region: str = "us-east-1") -> User:
+    """Sign a user up, confirm them and log in, through Cognito's own API (moto)."""
+    cognito = boto3.client("cognito-idp", region_name=region)
+    cognito.sign_up(
+        ClientId=client_id,
+        Username=email,
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    cognito.admin_confirm_sign_up(UserPoolId=pool_id, Username=email)
+    tokens = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]
+    claims = jwt.decode(tokens["AccessToken"], options={"verify_signature": False})
+    return User(email, claims["sub"], tokens["AccessToken"], tokens["IdToken"])
+
+
+def moto_jwks(_url: str) -> dict[str, Any]:
+    """The key set moto's Cognito serves at /<pool>/.well-known/jwks.json (for in-process tests)."""
+    return _moto_key("jwks-public.json.gz")
+
+
+def pool_signed_token(claims: dict[str, Any], **header: Any) -> str:
+    """A token signed with the pool's real (moto) private key, with the claims a test needs."""
+    private = _moto_key("jwks-private.json.gz")
+    key = jwt.PyJWK(private).key
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": private["kid"], **header})
+
+
+def access_claims(issuer: str, client_id: str, **overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "iss": issuer,
+        "sub": "11111111-2222-3333-4444-555555555555",
+        "client_id": client_id,
+        "token_use": "access",
+        "iat": now,
+        "exp": now + 600,
+        **overrides,
+    }
+
+
+def wav_bytes(seconds: float = 0.5, rate: int = 8000) -> bytes:
+    """A real, small WAV file: a 440 Hz tone."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        frames = (
+            struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate)))
+            for n in range(int(seconds * rate))
+        )
+        out.writeframes(b"".join(frames))
+    return buffer.getvalue()
+
+
+def echo_body(**overrides: Any) -> dict[str, Any]:
+    return {
+        "emotion": "calm",
+        "tags": ["Rain", " forest ", "rain"],
+        "transcript": "soft rain on leaves",
+        "detected_mood": "serene",
+        "file_extension": "wav",
+        "duration_seconds": 0.5,
+        "location": {"lat": 48.85, "lng": 2.35, "address": "Paris"},
+        **overrides,
+    }
