@@ -1,0 +1,169 @@
+"""Token verification: real tokens from moto's Cognito are accepted, everything else refused."""
+
+import base64
+import json
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+
+from app.auth import MIN_REFETCH_SECONDS, JwksCache
+from app.main import create_app
+from app.settings import Settings
+from tests.support import User, access_claims, moto_jwks, pool_signed_token
+
+LIST = "/api/v1/echoes"
+
+
+def _assert_refused(response, reason: str | None = None) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    body = response.json()
+    assert body["error"] == "authentication_failed"
+    if reason:
+        assert body["details"]["reason"] == reason
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_access_token_from_cognito_is_accepted(client: TestClient, alice: User) -> None:
+    response = client.get(LIST, headers=alice.headers)
+    assert response.status_code == 200
+    assert response.json()["total_count"] == 0
+
+
+def test_id_token_from_cognito_is_accepted(client: TestClient, alice: User) -> None:
+    assert client.get(LIST, headers=_bearer(alice.id_token)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Basic YWxpY2U6c2VjcmV0"}, {"Authorization": "Bearer"}],
+    ids=["missing", "basic", "empty-bearer"],
+)
+def test_missing_or_non_bearer_credentials_are_refused(client: TestClient, headers: dict) -> None:
+    _assert_refused(client.get(LIST, headers=headers))
+
+
+def test_every_echoes_route_requires_a_token(client: TestClient) -> None:
+    echo = "/api/v1/echoes/00000000-0000-4000-8000-000000000000"
+    for method, path in [
+        ("POST", "/api/v1/echoes/init-upload"),
+        ("POST", f"{LIST}?echo_id=00000000-0000-4000-8000-000000000000"),
+        ("GET", LIST),
+        ("GET", f"{LIST}/random"),
+        ("GET", echo),
+        ("DELETE", echo),
+    ]:
+        _assert_refused(client.request(method, path, json={}))
+
+
+def test_malformed_token_is_refused(client: TestClient) -> None:
+    _assert_refused(client.get(LIST, headers=_bearer("not.a.jwt")), "malformed token")
+
+
+def test_token_signed_by_another_key_is_refused(client: TestClient, settings: Settings) -> None:
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    claims = access_claims(settings.cognito_issuer, settings.cognito_app_client_id)
+    kid = moto_jwks("")["keys"][0]["kid"]
+    forged = jwt.encode(claims, forger, algorithm="RS256", headers={"kid": kid})
+    _assert_refused(client.get(LIST, headers=_bearer(forged)), "InvalidSignatureError")
+
+
+def test_expired_token_is_refused(client: TestClient, settings: Settings) -> None:
+    claims = access_claims(
+        settings.cognito_issuer, settings.cognito_app_client_id, iat=1_000_000, exp=1_000_600
+    )
+    _assert_refused(client.get(LIST, headers=_bearer(pool_signed_token(claims))), "token expired")
+
+
+def test_token_of_another_issuer_is_refused(client: TestClient, settings: Settings) -> None:
+    other_pool = settings.cognito_issuer.rsplit("/", 1)[0] + "/us-east-1_SomeOtherPool"
+    claims = access_claims(other_pool, settings.cognito_app_client_id)
+    _assert_refused(client.get(LIST, headers=_bearer(pool_signed_token(claims))), "InvalidIssuerError")
+
+
+def test_access_token_for_another_client_is_refused(client: TestClient, settings: Settings) -> None:
+    claims = access_claims(settings.cognito_issuer, "another-app-client")
+    _assert_refused(
+        client.get(LIST, headers=_bearer(pool_signed_token(claims))),
+        "token issued for another client",
+    )
+
+
+def test_id_token_for_another_client_is_refused(client: TestClient, settings: Settings) -> None:
+    claims = access_claims(settings.cognito_issuer, "unused", token_use="id", aud="another-app")
+    del claims["client_id"]
+    _assert_refused(
+        client.get(LIST, headers=_bearer(pool_signed_token(claims))),
+        "token issued for another client",
+    )
+
+
+@pytest.mark.parametrize("token_use", ["refresh", "", None])
+def test_unexpected_token_use_is_refused(client: TestClient, settings: Settings, token_use) -> None:
+    claims = access_claims(settings.cognito_issuer, settings.cognito_app_client_id, token_use=token_use)
+    if token_use is None:
+        del claims["token_use"]
+    _assert_refused(client.get(LIST, headers=_bearer(pool_signed_token(claims))))
+
+
+def test_alg_none_token_is_refused(client: TestClient, settings: Settings) -> None:
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    claims = access_claims(settings.cognito_issuer, settings.cognito_app_client_id)
+    unsigned = f"{part({'alg': 'none', 'kid': 'dummy'})}.{part(claims)}."
+    _assert_refused(client.get(LIST, headers=_bearer(unsigned)), "unsupported algorithm")
+
+
+def test_hs256_token_keyed_with_the_public_key_is_refused(client: TestClient, settings: Settings) -> None:
+    """The classic algorithm-confusion attack: HMAC keyed with the RSA public key."""
+    public_n = moto_jwks("")["keys"][0]["n"].encode()
+    claims = access_claims(settings.cognito_issuer, settings.cognito_app_client_id)
+    token = jwt.encode(claims, public_n * 2, algorithm="HS256", headers={"kid": "dummy"})
+    _assert_refused(client.get(LIST, headers=_bearer(token)), "unsupported algorithm")
+
+
+def test_unknown_kid_is_refused(client: TestClient, settings: Settings) -> None:
+    claims = access_claims(settings.cognito_issuer, settings.cognito_app_client_id)
+    token = pool_signed_token(claims, kid="rotated-away")
+    _assert_refused(client.get(LIST, headers=_bearer(token)), "unknown signing key")
+
+
+def test_jwks_is_fetched_once_and_refetched_for_unknown_kid_at_most_once_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fetches: list[str] = []
+    clock = [1000.0]
+    monkeypatch.setattr("app.auth.time.monotonic", lambda: clock[0])
+
+    def fetch(url: str) -> dict:
+        fetches.append(url)
+        return moto_jwks(url)
+
+    cache = JwksCache("https://example/jwks.json", fetch)
+    kid = moto_jwks("")["keys"][0]["kid"]
+    assert cache.key_for(kid) is not None
+    assert cache.key_for(kid) is not None
+    assert len(fetches) == 1
+    assert cache.key_for("unknown") is None
+    assert len(fetches) == 1, "an unknown kid right after a fetch must not refetch"
+    clock[0] += MIN_REFETCH_SECONDS
+    assert cache.key_for("unknown") is None
+    assert cache.key_for("unknown") is None
+    assert len(fetches) == 2, "one refetch per minute at most"
+
+
+def test_unreachable_jwks_answers_503_not_401(settings: Settings, alice: User) -> None:
+    def unreachable(url: str) -> dict:
+        raise OSError("connection refused")
+
+    client = TestClient(create_app(settings, fetch_jwks=unreachable), raise_server_exceptions=False)
+    response = client.get(LIST, headers=alice.headers)
+    assert response.status_code == 503
+    assert response.json()["error"] == "service_unavailable"
+    assert "Retry-After" in response.headers

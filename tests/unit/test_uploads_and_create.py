@@ -1,0 +1,254 @@
+"""init-upload and create: the API checks what S3 may not (size, type, ownership, idempotency)."""
+
+import base64
+import json
+import time
+
+import boto3
+import pytest
+import requests
+from fastapi.testclient import TestClient
+
+from app.settings import Settings
+from app.store.audio import PENDING_TAG_KEY
+from app.store.records import key, upload_sk
+from tests.conftest import EchoFactory
+from tests.support import User, echo_body, wav_bytes
+
+INIT = "/api/v1/echoes/init-upload"
+
+
+def _init(client: TestClient, user: User, **body: object) -> dict:
+    response = client.post(
+        INIT, json={"file_extension": "wav", "content_type": "audio/wav", **body}, headers=user.headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _create(client: TestClient, user: User, echo_id: str, **body: object):
+    return client.post(f"/api/v1/echoes?echo_id={echo_id}", json=echo_body(**body), headers=user.headers)
+
+
+def _put(upload: dict, data: bytes, content_type: str | None = None) -> None:
+    headers = dict(upload["upload_headers"])
+    if content_type:
+        headers["Content-Type"] = content_type
+    assert requests.put(upload["upload_url"], data=data, headers=headers, timeout=10).status_code == 200
+
+
+def test_init_upload_pins_key_type_and_size_in_the_presigned_post(
+    client: TestClient, alice: User, settings: Settings
+) -> None:
+    upload = _init(client, alice, file_size=1234)
+    assert upload["s3_key"] == f"audio/{alice.user_id}/{upload['echo_id']}.wav"
+    assert upload["expires_in"] == settings.upload_url_expires_seconds
+    assert upload["upload_headers"]["Content-Type"] == "audio/wav"
+    fields = upload["upload_form"]["fields"]
+    assert fields["key"] == upload["s3_key"]
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    conditions = policy["conditions"]
+    assert {"key": upload["s3_key"]} in conditions
+    assert {"Content-Type": "audio/wav"} in conditions
+    assert ["content-length-range", 1, settings.max_audio_bytes] in conditions
+    assert upload["upload_url"].split("?")[0].endswith(upload["s3_key"])
+
+
+@pytest.mark.parametrize(
+    ("extension", "content_type"),
+    [("webm", "audio/webm"), ("wav", "audio/wav"), ("mp3", "audio/mpeg"), ("m4a", "audio/mp4"),
+     ("ogg", "audio/ogg"), (".WEBM", "audio/webm;codecs=opus")],
+)
+def test_every_supported_format_can_be_initialised(
+    client: TestClient, alice: User, extension: str, content_type: str
+) -> None:
+    upload = _init(client, alice, file_extension=extension, content_type=content_type)
+    assert upload["s3_key"].endswith("." + extension.lower().lstrip("."))
+
+
+def test_unknown_format_is_415_listing_the_supported_ones(client: TestClient, alice: User) -> None:
+    response = client.post(INIT, json={"file_extension": "flac", "content_type": "audio/flac"}, headers=alice.headers)
+    assert response.status_code == 415
+    body = response.json()
+    assert body["error"] == "unsupported_media_type"
+    assert body["details"]["supported_formats"] == {
+        "webm": "audio/webm", "wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4", "ogg": "audio/ogg",
+    }
+
+
+def test_content_type_not_matching_extension_is_400(client: TestClient, alice: User) -> None:
+    response = client.post(INIT, json={"file_extension": "wav", "content_type": "audio/mpeg"}, headers=alice.headers)
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error"
+
+
+def test_declared_size_over_the_limit_is_413(client: TestClient, alice: User, settings: Settings) -> None:
+    response = client.post(
+        INIT,
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": settings.max_audio_bytes + 1},
+        headers=alice.headers,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == "file_too_large"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"file_extension": "wav"}, {"file_extension": "wav", "content_type": "audio/wav", "file_size": 0},
+     {"file_extension": "wav", "content_type": "audio/wav", "unexpected": 1}],
+    ids=["empty", "no-content-type", "zero-size", "unknown-field"],
+)
+def test_invalid_init_bodies_are_400_not_422(client: TestClient, alice: User, body: dict) -> None:
+    response = client.post(INIT, json=body, headers=alice.headers)
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error"
+    assert response.json()["details"]
+
+
+def test_create_returns_201_with_the_echo_and_normalised_tags(make_echo: EchoFactory, alice: User) -> None:
+    echo = make_echo(alice)
+    assert echo["emotion"] == "calm"
+    assert echo["tags"] == ["rain", "forest"]
+    assert echo["file_size"] == len(wav_bytes())
+    assert echo["content_type"] == "audio/wav"
+    assert echo["location"] == {"lat": 48.85, "lng": 2.35, "address": "Paris"}
+    assert echo["s3_url"].startswith("s3://") and echo["s3_url"].endswith(f"{echo['echo_id']}.wav")
+    assert requests.get(echo["audio_url"], timeout=10).content == wav_bytes()
+
+
+def test_create_removes_the_pending_tag_so_lifecycle_keeps_the_audio(
+    make_echo: EchoFactory, alice: User, settings: Settings, client: TestClient
+) -> None:
+    s3 = boto3.client("s3")
+    upload = _init(client, alice)
+    _put(upload, wav_bytes())
+    pending = s3.get_object_tagging(Bucket=settings.s3_bucket_name, Key=upload["s3_key"])["TagSet"]
+    assert {"Key": PENDING_TAG_KEY, "Value": "pending"} in pending
+    assert _create(client, alice, upload["echo_id"]).status_code == 201
+    assert s3.get_object_tagging(Bucket=settings.s3_bucket_name, Key=upload["s3_key"])["TagSet"] == []
+
+
+def test_create_before_the_upload_is_refused(client: TestClient, alice: User) -> None:
+    upload = _init(client, alice)
+    response = _create(client, alice, upload["echo_id"])
+    assert response.status_code == 400
+    assert response.json()["message"] == "The audio has not been uploaded yet"
+
+
+def test_uploaded_object_over_the_limit_is_refused_and_removed(
+    client: TestClient, alice: User, settings: Settings
+) -> None:
+    upload = _init(client, alice)
+    _put(upload, b"\0" * (settings.max_audio_bytes + 1))  # S3 (moto) accepts it: the API must not
+    response = _create(client, alice, upload["echo_id"])
+    assert response.status_code == 413
+    assert response.json()["error"] == "file_too_large"
+    listed = boto3.client("s3").list_objects_v2(Bucket=settings.s3_bucket_name, Prefix=upload["s3_key"])
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_uploaded_object_of_another_type_is_refused(client: TestClient, alice: User) -> None:
+    upload = _init(client, alice)
+    _put(upload, b"<html></html>", content_type="text/html")
+    response = _create(client, alice, upload["echo_id"])
+    assert response.status_code == 415
+    assert response.json()["details"] == {"expected": "audio/wav", "received": "text/html"}
+
+
+def test_create_with_another_extension_than_initialised_is_400(client: TestClient, alice: User) -> None:
+    upload = _init(client, alice)
+    _put(upload, wav_bytes())
+    response = _create(client, alice, upload["echo_id"], file_extension="mp3")
+    assert response.status_code == 400
+
+
+def test_repeating_the_same_create_is_idempotent(client: TestClient, alice: User) -> None:
+    upload = _init(client, alice)
+    _put(upload, wav_bytes())
+    first = _create(client, alice, upload["echo_id"])
+    again = _create(client, alice, upload["echo_id"])
+    assert first.status_code == again.status_code == 201
+    assert {k: v for k, v in again.json().items() if k != "audio_url"} == {
+        k: v for k, v in first.json().items() if k != "audio_url"
+    }
+    assert client.get("/api/v1/echoes", headers=alice.headers).json()["total_count"] == 1
+
+
+def test_a_different_body_for_an_existing_echo_is_409(client: TestClient, alice: User) -> None:
+    upload = _init(client, alice)
+    _put(upload, wav_bytes())
+    assert _create(client, alice, upload["echo_id"]).status_code == 201
+    response = _create(client, alice, upload["echo_id"], emotion="joy")
+    assert response.status_code == 409
+    assert response.json()["error"] == "conflict"
+
+
+def test_an_echo_id_initialised_by_someone_else_is_404(client: TestClient, alice: User, bob: User) -> None:
+    upload = _init(client, alice)
+    _put(upload, wav_bytes())
+    response = _create(client, bob, upload["echo_id"])
+    assert response.status_code == 404
+    assert _create(client, alice, upload["echo_id"]).status_code == 201
+
+
+@pytest.mark.parametrize("echo_id", ["not-a-uuid", "00000000-0000-4000-8000-000000000000"])
+def test_create_for_unknown_or_malformed_id_is_404(client: TestClient, alice: User, echo_id: str) -> None:
+    assert _create(client, alice, echo_id).status_code == 404
+
+
+def test_an_expired_pending_upload_cannot_be_used(
+    client: TestClient, alice: User, settings: Settings
+) -> None:
+    upload = _init(client, alice)
+    _put(upload, wav_bytes())
+    boto3.client("dynamodb").update_item(
+        TableName=settings.dynamodb_table_name,
+        Key=key(alice.user_id, upload_sk(upload["echo_id"])),
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    assert _create(client, alice, upload["echo_id"]).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"emotion": "bored"},
+        {"tags": [f"t{i}" for i in range(11)]},
+        {"tags": ["x" * 51]},
+        {"tags": ["  "]},
+        {"transcript": "x" * 1001},
+        {"detected_mood": "x" * 51},
+        {"duration_seconds": 0.05},
+        {"duration_seconds": 300.5},
+        {"location": {"lat": 91, "lng": 0}},
+        {"location": {"lat": 0, "lng": -181}},
+        {"location": {"lat": 0, "lng": 0, "address": "x" * 201}},
+        {"unknown_field": True},
+    ],
+)
+def test_invalid_create_bodies_are_400_and_nothing_is_written(
+    client: TestClient, alice: User, overrides: dict
+) -> None:
+    upload = _init(client, alice)
+    _put(upload, wav_bytes())
+    response = _create(client, alice, upload["echo_id"], **overrides)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "validation_error"
+    assert client.get("/api/v1/echoes", headers=alice.headers).json()["total_count"] == 0
+    assert _create(client, alice, upload["echo_id"]).status_code == 201, "the upload is still usable"
+
+
+def test_limits_are_inclusive(client: TestClient, alice: User) -> None:
+    upload = _init(client, alice)
+    _put(upload, wav_bytes())
+    body = {
+        "tags": [f"tag-{i}" for i in range(10)],
+        "transcript": "x" * 1000,
+        "detected_mood": "m" * 50,
+        "duration_seconds": 300,
+        "location": {"lat": -90, "lng": 180, "address": "a" * 200},
+    }
+    response = _create(client, alice, upload["echo_id"], **body)
+    assert response.status_code == 201, response.text
+    assert len(response.json()["tags"]) == 10
