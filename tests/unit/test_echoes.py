@@ -1,0 +1,224 @@
+"""List, cursor paging, random, get and delete, and two users who cannot see each other."""
+
+from collections import Counter
+
+import boto3
+import pytest
+import requests
+from fastapi.testclient import TestClient
+
+from app.settings import Settings
+from app.store.echoes import EchoStore
+from tests.conftest import EchoFactory
+from tests.support import User
+
+LIST = "/api/v1/echoes"
+
+
+def _list(client: TestClient, user: User, **params: object) -> dict:
+    response = client.get(LIST, params=params, headers=user.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _ids(page: dict) -> list[str]:
+    return [echo["echo_id"] for echo in page["echoes"]]
+
+
+@pytest.fixture
+def seven(make_echo: EchoFactory, alice: User) -> list[dict]:
+    """Seven echoes, oldest first: calm, joy, calm, joy, ... (four calm, three joy)."""
+    return [make_echo(alice, emotion="calm" if i % 2 == 0 else "joy") for i in range(7)]
+
+
+def test_list_is_newest_first_with_counts(client: TestClient, alice: User, seven: list[dict]) -> None:
+    page = _list(client, alice)
+    assert _ids(page) == [echo["echo_id"] for echo in reversed(seven)]
+    assert (page["total_count"], page["page"], page["page_size"]) == (7, 1, 20)
+    assert page["has_more"] is False and page["next_cursor"] is None
+    assert all(echo["audio_url"].startswith("https://") for echo in page["echoes"])
+
+
+def test_filter_by_emotion(client: TestClient, alice: User, seven: list[dict]) -> None:
+    page = _list(client, alice, emotion="joy")
+    assert _ids(page) == [e["echo_id"] for e in reversed(seven) if e["emotion"] == "joy"]
+    assert page["total_count"] == 3
+    assert _list(client, alice, emotion="hope")["total_count"] == 0
+
+
+def test_cursor_pages_through_everything_once(client: TestClient, alice: User, seven: list[dict]) -> None:
+    seen, pages, cursor = [], [], None
+    while True:
+        page = _list(client, alice, page_size=3, **({"cursor": cursor} if cursor else {}))
+        pages.append(page["page"])
+        seen += _ids(page)
+        if not page["has_more"]:
+            assert page["next_cursor"] is None
+            break
+        cursor = page["next_cursor"]
+    assert seen == [echo["echo_id"] for echo in reversed(seven)]
+    assert pages == [1, 2, 3]
+
+
+def test_cursor_with_emotion_filter(client: TestClient, alice: User, seven: list[dict]) -> None:
+    first = _list(client, alice, emotion="calm", page_size=2)
+    second = _list(client, alice, emotion="calm", page_size=2, cursor=first["next_cursor"])
+    calm = [e["echo_id"] for e in reversed(seven) if e["emotion"] == "calm"]
+    assert _ids(first) + _ids(second) == calm
+    assert second["has_more"] is False
+
+
+def test_page_numbers_still_work(client: TestClient, alice: User, seven: list[dict]) -> None:
+    newest_first = [echo["echo_id"] for echo in reversed(seven)]
+    assert _ids(_list(client, alice, page=2, page_size=3)) == newest_first[3:6]
+    last = _list(client, alice, page=3, page_size=3)
+    assert _ids(last) == newest_first[6:] and last["has_more"] is False
+    beyond = _list(client, alice, page=9, page_size=3)
+    assert beyond["echoes"] == [] and beyond["total_count"] == 7 and beyond["page"] == 9
+
+
+def test_exactly_full_last_page_has_no_more(client: TestClient, alice: User, seven: list[dict]) -> None:
+    page = _list(client, alice, page_size=7)
+    assert len(page["echoes"]) == 7 and page["has_more"] is False
+
+
+@pytest.mark.parametrize("cursor_change", ["tamper", "other-emotion", "other-size", "garbage"])
+def test_a_cursor_only_works_for_its_own_query(
+    client: TestClient, alice: User, seven: list[dict], cursor_change: str
+) -> None:
+    cursor = _list(client, alice, page_size=3)["next_cursor"]
+    params: dict[str, object] = {"page_size": 3, "cursor": cursor}
+    if cursor_change == "tamper":
+        payload, signature = cursor.split(".")
+        params["cursor"] = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + signature
+    elif cursor_change == "other-emotion":
+        params["emotion"] = "joy"
+    elif cursor_change == "other-size":
+        params["page_size"] = 4
+    else:
+        params["cursor"] = "%%%not-a-cursor"
+    response = client.get(LIST, params=params, headers=alice.headers)
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error"
+
+
+def test_another_users_cursor_is_refused(client: TestClient, alice: User, bob: User, seven: list[dict]) -> None:
+    cursor = _list(client, alice, page_size=3)["next_cursor"]
+    response = client.get(LIST, params={"page_size": 3, "cursor": cursor}, headers=bob.headers)
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("params", [{"page_size": 0}, {"page_size": 101}, {"page": 0}, {"emotion": "bored"}])
+def test_bad_list_parameters_are_400(client: TestClient, alice: User, params: dict) -> None:
+    response = client.get(LIST, params=params, headers=alice.headers)
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error"
+
+
+def test_page_size_100_is_allowed(client: TestClient, alice: User) -> None:
+    assert _list(client, alice, page_size=100)["page_size"] == 100
+
+
+def test_random_when_there_is_nothing_is_404(client: TestClient, alice: User) -> None:
+    response = client.get(f"{LIST}/random", headers=alice.headers)
+    assert response.status_code == 404
+    assert response.json()["error"] == "resource_not_found"
+
+
+def test_random_by_emotion_only_picks_that_emotion(
+    client: TestClient, alice: User, seven: list[dict]
+) -> None:
+    joy = {e["echo_id"] for e in seven if e["emotion"] == "joy"}
+    for _ in range(20):
+        response = client.get(f"{LIST}/random", params={"emotion": "joy"}, headers=alice.headers)
+        assert response.json()["echo_id"] in joy
+    assert client.get(f"{LIST}/random", params={"emotion": "hope"}, headers=alice.headers).status_code == 404
+
+
+def test_random_is_uniform_and_stays_uniform_after_deletes(
+    client: TestClient, alice: User, make_echo: EchoFactory, settings: Settings
+) -> None:
+    """Chi-squared against uniform, at the 99.9th percentile: a correct implementation fails about
+    once in a thousand runs; picking the successor of a random key (gap-weighted) nearly always."""
+    store = EchoStore(boto3.client("dynamodb"), settings.dynamodb_table_name)
+    echoes = [make_echo(alice, emotion="calm" if i < 3 else "joy") for i in range(5)]
+
+    def draw(times: int, emotion: str | None = None) -> Counter:
+        return Counter(store.random_echo(alice.user_id, emotion).echo_id for _ in range(times))
+
+    counts = draw(750)
+    assert set(counts) == {echo["echo_id"] for echo in echoes}
+    assert sum((c - 150) ** 2 / 150 for c in counts.values()) < 18.47  # df=4
+
+    # Delete a middle slot of both the whole set and of "calm": the last ones move into the gaps.
+    assert client.delete(f"{LIST}/{echoes[1]['echo_id']}", headers=alice.headers).status_code == 204
+    remaining = {echo["echo_id"] for echo in echoes} - {echoes[1]["echo_id"]}
+    counts = draw(600)
+    assert set(counts) == remaining
+    assert sum((c - 150) ** 2 / 150 for c in counts.values()) < 16.27  # df=3
+    calm = draw(300, "calm")
+    assert set(calm) == {echoes[0]["echo_id"], echoes[2]["echo_id"]}
+    assert sum((c - 150) ** 2 / 150 for c in calm.values()) < 10.83  # df=1
+
+
+def test_get_returns_the_echo(client: TestClient, alice: User, seven: list[dict]) -> None:
+    response = client.get(f"{LIST}/{seven[2]['echo_id']}", headers=alice.headers)
+    assert response.status_code == 200
+    assert {k: v for k, v in response.json().items() if k != "audio_url"} == {
+        k: v for k, v in seven[2].items() if k != "audio_url"
+    }
+
+
+def test_upper_case_id_finds_the_same_echo(client: TestClient, alice: User, seven: list[dict]) -> None:
+    response = client.get(f"{LIST}/{seven[0]['echo_id'].upper()}", headers=alice.headers)
+    assert response.json()["echo_id"] == seven[0]["echo_id"]
+
+
+@pytest.mark.parametrize("echo_id", ["nope", "00000000-0000-4000-8000-000000000000", "'; DROP TABLE"])
+def test_unknown_or_malformed_ids_are_404(client: TestClient, alice: User, echo_id: str) -> None:
+    for method in ("GET", "DELETE"):
+        response = client.request(method, f"{LIST}/{echo_id}", headers=alice.headers)
+        assert response.status_code == 404
+        assert response.json()["error"] == "resource_not_found"
+
+
+def test_delete_removes_the_echo_its_audio_and_its_counts(
+    client: TestClient, alice: User, seven: list[dict], settings: Settings
+) -> None:
+    victim = seven[1]
+    assert requests.get(victim["audio_url"], timeout=10).status_code == 200
+    response = client.delete(f"{LIST}/{victim['echo_id']}", headers=alice.headers)
+    assert response.status_code == 204 and response.content == b""
+    assert client.get(f"{LIST}/{victim['echo_id']}", headers=alice.headers).status_code == 404
+    assert client.delete(f"{LIST}/{victim['echo_id']}", headers=alice.headers).status_code == 404
+    key = victim["s3_url"].split("/", 3)[3]
+    listed = boto3.client("s3").list_objects_v2(Bucket=settings.s3_bucket_name, Prefix=key)
+    assert listed.get("KeyCount", 0) == 0
+    assert _list(client, alice)["total_count"] == 6
+    assert _list(client, alice, emotion="joy")["total_count"] == 2
+
+
+def test_deleting_everything_leaves_a_clean_slate(
+    client: TestClient, alice: User, seven: list[dict], make_echo: EchoFactory
+) -> None:
+    for echo in seven:
+        assert client.delete(f"{LIST}/{echo['echo_id']}", headers=alice.headers).status_code == 204
+    assert _list(client, alice)["total_count"] == 0
+    assert client.get(f"{LIST}/random", headers=alice.headers).status_code == 404
+    fresh = make_echo(alice, emotion="hope")
+    assert client.get(f"{LIST}/random", headers=alice.headers).json()["echo_id"] == fresh["echo_id"]
+
+
+def test_users_cannot_see_or_touch_each_others_echoes(
+    client: TestClient, alice: User, bob: User, seven: list[dict], make_echo: EchoFactory
+) -> None:
+    bobs = make_echo(bob, emotion="joy")
+    assert _ids(_list(client, bob)) == [bobs["echo_id"]]
+    assert _list(client, bob, emotion="calm")["total_count"] == 0
+    for _ in range(10):
+        assert client.get(f"{LIST}/random", headers=bob.headers).json()["echo_id"] == bobs["echo_id"]
+    for echo in seven:
+        assert client.get(f"{LIST}/{echo['echo_id']}", headers=bob.headers).status_code == 404
+        assert client.delete(f"{LIST}/{echo['echo_id']}", headers=bob.headers).status_code == 404
+    assert _list(client, alice)["total_count"] == 7
+    assert bobs["echo_id"] not in _ids(_list(client, alice))
