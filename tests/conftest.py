@@ -27,9 +27,6 @@ for _name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.clear_caches()  # each test has its own secret
     with mock_aws():
         yield
 

@@ -68,9 +68,10 @@ class CursorCodec:
 def secrets_manager_key(secret_name: str) -> Callable[[], bytes]:
     def load() -> bytes:
         # Imported here: Parameters (and its Secrets Manager client) is only needed once a cursor is.
-        from aws_lambda_powertools.utilities import parameters
+        # A provider of our own, rather than the module-level default, so that each app has its own.
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-        secret = parameters.get_secret(secret_name, max_age=3600)
+        secret = SecretsProvider().get(secret_name)
         if not secret:
             raise RuntimeError(f"secret {secret_name} is empty")
         return secret.encode() if isinstance(secret, str) else bytes(secret)

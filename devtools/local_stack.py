@@ -1,0 +1,162 @@
+"""The whole backend on this machine: moto's server as AWS, the stack from template.yaml, the API.
+
+    python -m devtools.local_stack [--lambda]      run until Ctrl-C
+    python -m devtools.local_stack token EMAIL [PASSWORD]
+
+Ports come from AWS_PORT (moto, default 5005) and API_PORT (API, default 8000).
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import boto3
+
+from devtools.local_aws import LocalStack, provision
+from devtools.moto import MotoEndpoint, port_is_free
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_FILE = ROOT / ".local-stack.json"
+ENVIRONMENT = "dev"
+DEFAULT_PASSWORD = "Echoes-Local-Passw0rd"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+class StartError(Exception):
+    """A prerequisite is missing: reported in one line, exit status 1."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = value
+    return values
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise StartError(f"{name}={raw!r} is not a port number")
+    port = int(raw)
+    if not port_is_free(port):
+        raise StartError(f"port {port} ({name}) is already in use; stop what uses it or set {name}")
+    return port
+
+
+def start_aws(aws_port: int) -> tuple[MotoEndpoint, LocalStack]:
+    config = read_env_file(ROOT / "config" / f"{ENVIRONMENT}.env")
+    endpoint = MotoEndpoint(aws_port).start()
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.update(AWS_ENDPOINT_URL=endpoint.url, AWS_DEFAULT_REGION=config["AWS_REGION"])
+    stack = provision(ENVIRONMENT, config["CORS_ALLOW_ORIGINS"], config["AWS_REGION"])
+    os.environ.update(config)
+    os.environ.update(stack.settings_env())
+    os.environ["COGNITO_JWKS_URL"] = endpoint.jwks_url(stack.user_pool_id)
+    STATE_FILE.write_text(json.dumps({"endpoint": endpoint.url, **stack.__dict__}, indent=2))
+    return endpoint, stack
+
+
+def _banner(base_url: str, stack: LocalStack, endpoint: MotoEndpoint) -> str:
+    return f"""
+Echoes API       {base_url}
+Docs             {base_url}/docs
+Health           {base_url}/health
+Local AWS (moto) {endpoint.url}   table {stack.table_name}, bucket {stack.bucket_name}
+Get a token      TOKEN=$(./scripts/local.sh token you@example.com)
+Then             curl -H "Authorization: Bearer $TOKEN" {base_url}/api/v1/echoes
+Ctrl-C stops everything.
+"""
+
+
+def serve(lambda_mode: bool) -> None:
+    aws_port, api_port = _port("AWS_PORT", 5005), _port("API_PORT", 8000)
+    endpoint, stack = start_aws(aws_port)
+    try:
+        if lambda_mode:
+            from devtools.lambda_proxy import serve_through_handler
+
+            base_url = f"http://127.0.0.1:{api_port}/{ENVIRONMENT}"
+            print(_banner(base_url, stack, endpoint), flush=True)
+            serve_through_handler(api_port, ENVIRONMENT)
+        else:
+            import uvicorn
+
+            print(_banner(f"http://127.0.0.1:{api_port}", stack, endpoint), flush=True)
+            reload = os.environ.get("LOCAL_RELOAD", "true") == "true"
+            uvicorn.run(
+                "lambda_handler:app",
+                host="127.0.0.1",
+                port=api_port,
+                reload=reload,
+                reload_dirs=[str(ROOT / "app")] if reload else None,
+                log_level="info",
+            )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        endpoint.stop()
+        STATE_FILE.unlink(missing_ok=True)
+
+
+def token(email: str, password: str) -> str:
+    """An access token for EMAIL from the running stack, signing the user up if needed."""
+    if not STATE_FILE.exists():
+        raise StartError("the local stack is not running: start it with ./scripts/local.sh")
+    state = json.loads(STATE_FILE.read_text())
+    os.environ.update(FAKE_CREDENTIALS)
+    cognito = boto3.client("cognito-idp", endpoint_url=state["endpoint"], region_name=state["region"])
+    try:
+        cognito.sign_up(
+            ClientId=state["app_client_id"],
+            Username=email,
+            Password=password,
+            UserAttributes=[{"Name": "email", "Value": email}],
+        )
+        cognito.admin_confirm_sign_up(UserPoolId=state["user_pool_id"], Username=email)
+    except cognito.exceptions.UsernameExistsException:
+        pass
+    except cognito.exceptions.InvalidPasswordException as exc:
+        raise StartError(f"password refused by the pool's policy: {exc}") from None
+    try:
+        result = cognito.initiate_auth(
+            ClientId=state["app_client_id"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+    except cognito.exceptions.NotAuthorizedException:
+        raise StartError(f"wrong password for {email}") from None
+    return result["AuthenticationResult"]["AccessToken"]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="./scripts/local.sh", description=__doc__.split("\n")[0])
+    parser.add_argument("--lambda", dest="lambda_mode", action="store_true",
+                        help="serve every request through lambda_handler.handler as an API Gateway "
+                        "REST event under the stage prefix (/dev), like sam local start-api")
+    if argv[:1] == ["token"]:
+        token_parser = argparse.ArgumentParser(prog="./scripts/local.sh token")
+        token_parser.add_argument("email")
+        token_parser.add_argument("password", nargs="?", default=DEFAULT_PASSWORD)
+        args = token_parser.parse_args(argv[1:])
+        try:
+            print(token(args.email, args.password))
+        except StartError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    args = parser.parse_args(argv)
+    try:
+        serve(args.lambda_mode)
+    except StartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

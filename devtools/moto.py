@@ -1,0 +1,43 @@
+"""moto's real HTTP server as the local AWS endpoint (DynamoDB, S3, Cognito, Secrets Manager)."""
+
+import socket
+import urllib.request
+
+from moto.server import ThreadedMotoServer
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class MotoEndpoint:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    def start(self) -> "MotoEndpoint":
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def reset(self) -> None:
+        """Forget every resource: each test starts from an empty account."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback only
+
+    def jwks_url(self, user_pool_id: str) -> str:
+        return f"{self.url}/{user_pool_id}/.well-known/jwks.json"

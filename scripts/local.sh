@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the whole backend locally on an embedded AWS (moto): ./scripts/local.sh [--lambda]
+# Prints a token for a local user:                         ./scripts/local.sh token EMAIL [PASSWORD]
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<USAGE
+Usage: ./scripts/local.sh [--lambda] [-h|--help]
+       ./scripts/local.sh token EMAIL [PASSWORD]
+
+Starts moto's server on 127.0.0.1:\${AWS_PORT:-5005} as AWS (DynamoDB, S3, Cognito, Secrets
+Manager), creates the stack's resources from template.yaml, and serves the API on
+http://127.0.0.1:\${API_PORT:-8000} with auto-reload. Ctrl-C stops everything.
+
+  --lambda   serve every request through lambda_handler.handler as an API Gateway REST event
+             under the stage prefix: http://127.0.0.1:\${API_PORT:-8000}/dev/...
+  token      print an access token for EMAIL (signed up and confirmed if new) from the running stack
+USAGE
+}
+
+case "${1:-}" in
+  -h | --help)
+    usage
+    exit 0
+    ;;
+  "" | --lambda) ;;
+  token)
+    [[ $# -ge 2 && $# -le 3 ]] || usage_error "token needs EMAIL and an optional PASSWORD"
+    ;;
+  *) usage_error "unknown option: $1" ;;
+esac
+[[ "${1:-}" != "--lambda" || $# -eq 1 ]] || usage_error "unexpected argument: $2"
+
+if [[ "${1:-}" == "token" ]]; then
+  # The stack is running, so the virtualenv exists; stay quiet: stdout is the token only.
+  [[ -x "$ECHOES_ROOT/.venv/bin/python" ]] || die "the local stack is not set up: run ./scripts/local.sh first"
+else
+  ensure_dev_venv
+fi
+cd "$ECHOES_ROOT"
+exec "$ECHOES_ROOT/.venv/bin/python" -m devtools.local_stack "$@"
