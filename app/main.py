@@ -12,7 +12,7 @@ from app.errors import register_error_handlers
 from app.health import HealthChecker, cognito_probe, dynamodb_probe, s3_probe
 from app.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from app.observability import logger
-from app.routes import echoes, system
+from app.routes import docs, echoes, system
 from app.service import EchoService
 from app.settings import Settings
 from app.store.audio import AudioStore
@@ -35,7 +35,7 @@ def create_app(
         version=__version__,
         description="Record ambient sound, tag it with an emotion, return to it later.",
         debug=settings.debug,
-        docs_url="/docs" if settings.docs_enabled else None,
+        docs_url=None,  # served by app.routes.docs, whose asset URLs are configurable
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         redoc_url=None,
     )
@@ -61,6 +61,8 @@ def create_app(
     register_error_handlers(app)
     app.include_router(system.router)
     app.include_router(echoes.router)
+    if settings.docs_enabled:
+        app.include_router(docs.router_for(settings))
     app.add_middleware(RequestContextMiddleware)
     # Outermost, so that error responses carry CORS headers too and preflights skip auth.
     app.add_middleware(

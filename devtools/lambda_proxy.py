@@ -2,7 +2,7 @@
 prefix and answers with what lambda_handler.handler returns: `sam local start-api` without Docker."""
 
 import base64
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from devtools.events import LambdaContext, rest_event
@@ -10,16 +10,21 @@ from devtools.events import LambdaContext, rest_event
 FORBIDDEN = b'{"message":"Forbidden"}'  # what API Gateway answers outside its stage
 
 
-def serve_through_handler(port: int, stage: str) -> None:
+def serve_through_handler(port: int, stage: str, assets_path: str) -> None:
     import lambda_handler  # imported here: it reads its settings from the environment set up by now
 
     prefix = f"/{stage}"
 
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+        # One request at a time on the main thread, as in a Lambda container (Mangum needs the
+        # main thread's event loop); HTTP/1.0 closes each connection so no client can hog it.
+        protocol_version = "HTTP/1.0"
 
         def _handle(self) -> None:
             url = urlsplit(self.path)
+            if url.path.startswith(assets_path + "/"):
+                self._asset(url.path[len(assets_path) + 1:])
+                return
             if not (url.path == prefix or url.path.startswith(prefix + "/")):
                 self._reply(403, {"Content-Type": "application/json"}, FORBIDDEN)
                 return
@@ -40,6 +45,16 @@ def serve_through_handler(port: int, stage: str) -> None:
                 headers[name] = ", ".join(values)
             self._reply(response["statusCode"], headers, raw)
 
+        def _asset(self, name: str) -> None:
+            from swagger_ui_bundle import swagger_ui_path
+
+            asset = swagger_ui_path / name
+            if "/" in name or not asset.is_file():
+                self._reply(404, {"Content-Type": "text/plain"}, b"not found")
+                return
+            kind = "text/css" if name.endswith(".css") else "application/javascript"
+            self._reply(200, {"Content-Type": kind}, asset.read_bytes())
+
         def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
             for name, value in headers.items():
@@ -51,7 +66,7 @@ def serve_through_handler(port: int, stage: str) -> None:
 
         do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_HEAD = _handle
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = HTTPServer(("127.0.0.1", port), Handler)
     try:
         server.serve_forever()
     finally:

@@ -18,7 +18,9 @@ from devtools.local_aws import LocalStack, provision
 from devtools.moto import MotoEndpoint, port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE_FILE = ROOT / ".local-stack.json"
+# Where `token` finds the running stack; tests point it elsewhere so they never clobber yours.
+STATE_FILE = Path(os.environ.get("ECHOES_LOCAL_STATE", ROOT / ".local-stack.json"))
+ASSETS_PATH = "/_local/swagger-ui"
 ENVIRONMENT = "dev"
 DEFAULT_PASSWORD = "Echoes-Local-Passw0rd"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -48,7 +50,7 @@ def _port(name: str, default: int) -> int:
     return port
 
 
-def start_aws(aws_port: int) -> tuple[MotoEndpoint, LocalStack]:
+def start_aws(aws_port: int, api_port: int) -> tuple[MotoEndpoint, LocalStack]:
     config = read_env_file(ROOT / "config" / f"{ENVIRONMENT}.env")
     endpoint = MotoEndpoint(aws_port).start()
     os.environ.update(FAKE_CREDENTIALS)
@@ -57,6 +59,8 @@ def start_aws(aws_port: int) -> tuple[MotoEndpoint, LocalStack]:
     os.environ.update(config)
     os.environ.update(stack.settings_env())
     os.environ["COGNITO_JWKS_URL"] = endpoint.jwks_url(stack.user_pool_id)
+    # Swagger UI's assets from this machine, since the CDN FastAPI uses may be out of reach.
+    os.environ["DOCS_ASSETS_URL"] = f"http://127.0.0.1:{api_port}{ASSETS_PATH}"
     STATE_FILE.write_text(json.dumps({"endpoint": endpoint.url, **stack.__dict__}, indent=2))
     return endpoint, stack
 
@@ -75,21 +79,21 @@ Ctrl-C stops everything.
 
 def serve(lambda_mode: bool) -> None:
     aws_port, api_port = _port("AWS_PORT", 5005), _port("API_PORT", 8000)
-    endpoint, stack = start_aws(aws_port)
+    endpoint, stack = start_aws(aws_port, api_port)
     try:
         if lambda_mode:
             from devtools.lambda_proxy import serve_through_handler
 
             base_url = f"http://127.0.0.1:{api_port}/{ENVIRONMENT}"
             print(_banner(base_url, stack, endpoint), flush=True)
-            serve_through_handler(api_port, ENVIRONMENT)
+            serve_through_handler(api_port, ENVIRONMENT, ASSETS_PATH)
         else:
             import uvicorn
 
             print(_banner(f"http://127.0.0.1:{api_port}", stack, endpoint), flush=True)
             reload = os.environ.get("LOCAL_RELOAD", "true") == "true"
             uvicorn.run(
-                "lambda_handler:app",
+                "devtools.local_app:app",
                 host="127.0.0.1",
                 port=api_port,
                 reload=reload,

@@ -13,7 +13,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Free to listen on, as the servers do (SO_REUSEADDR): a port left in TIME_WAIT by closed
+    connections counts as free, one that something listens on does not."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -19,7 +19,7 @@ def root(request: Request) -> RootInfo:
     return RootInfo(
         message="Echoes API is running",
         version=__version__,
-        docs=f"{prefix}/docs" if request.app.docs_url else None,
+        docs=f"{prefix}/docs" if request.app.openapi_url else None,
         health=f"{prefix}/health",
     )
 
