@@ -1,0 +1,138 @@
+"""The built function ships everything it needs and nothing more, and runs as Lambda runs it:
+a Python with only boto3, PYTHONPATH at the function folder, events from `sam local generate-event`."""
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import boto3
+import pytest
+
+from devtools.local_aws import provision
+from devtools.moto import MotoEndpoint
+from tests.support import ORIGINS, sign_up
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+BOTO3_PIN = next(line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("boto3=="))
+AARCH64, X86_64 = 0xB7, 0x3E  # ELF e_machine values
+DEV_ONLY = {"moto", "pytest", "httpx", "uvicorn", "boto3", "botocore", "devtools", "tests", "yaml", "requests", "swagger_ui_bundle"}
+
+# Runs inside the Lambda-like interpreter: invoke the handler with each event, print the answers.
+INVOKE = """
+import json, sys
+from dataclasses import dataclass
+import lambda_handler
+
+@dataclass
+class Context:
+    function_name: str = "echoes-dev-api"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:echoes-dev-api"
+    aws_request_id: str = "artifact-test"
+
+answers = [lambda_handler.handler(event, Context()) for event in json.load(sys.stdin)]
+print(json.dumps([{"status": a["statusCode"], "body": a.get("body")} for a in answers]))
+"""
+
+
+def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+    assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def _elf_machine(path: Path) -> int:
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    return int.from_bytes(header[18:20], "little")
+
+
+def _assert_ships_only_the_function(folder: Path) -> None:
+    top = {entry.name.split("-")[0] for entry in folder.iterdir()}
+    assert "lambda_handler.py" in top and "app" in top
+    assert not (top & DEV_ONLY), f"dev-only code shipped: {top & DEV_ONLY}"
+    for name in ("template.yaml", "README.md", "requirements-dev.txt", ".venv", "scripts", "config"):
+        assert not (folder / name).exists(), name
+    sources = list(folder.rglob("*.py"))
+    compiled = {p.parent.parent / (p.name.split(".")[0] + ".py") for p in folder.rglob("__pycache__/*.cpython-313.pyc")}
+    missing = [p for p in sources if p not in compiled]
+    assert not missing, f"{len(missing)} modules without a .pyc, e.g. {missing[:3]}"
+
+
+@pytest.fixture(scope="module")
+def x86_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("function-x86_64")
+    _run([str(ROOT / "scripts" / "package-function.sh"), str(folder)], env={**os.environ, "ARCH": "x86_64"})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv holding only boto3, as the Lambda runtime provides."""
+    where = tmp_path_factory.mktemp("runtime")
+    venv.create(where, with_pip=True)
+    python = where / "bin" / "python"
+    _run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", BOTO3_PIN])
+    return python
+
+
+def _generated_event(kind: str, method: str, path: str, headers: dict[str, str]) -> dict:
+    event = json.loads(_run(["sam", "local", "generate-event", "apigateway", kind], cwd=ROOT).stdout)
+    if kind == "aws-proxy":
+        event.update(httpMethod=method, path=path, headers=headers, multiValueHeaders={k: [v] for k, v in headers.items()},
+                     queryStringParameters=None, multiValueQueryStringParameters=None, body=None)
+        event["requestContext"].update(httpMethod=method, path=f"/dev{path}", stage="dev")
+    else:
+        event.update(rawPath=path, rawQueryString="", headers={k.lower(): v for k, v in headers.items()},
+                     queryStringParameters=None, cookies=[], body=None)
+        event["requestContext"]["http"].update(method=method, path=path)
+        event["requestContext"].pop("authorizer", None)
+    return event
+
+
+def test_built_function_runs_with_only_boto3(x86_build: Path, lambda_python: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _assert_ships_only_the_function(x86_build)
+    endpoint = MotoEndpoint().start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+        stack = provision("dev", ORIGINS)
+        user = sign_up(stack.user_pool_id, stack.app_client_id, "artifact@example.com")
+        auth = {"Authorization": f"Bearer {user.access_token}"}
+        events = [
+            _generated_event(kind, "GET", path, headers)
+            for kind in ("aws-proxy", "http-api-proxy")
+            for path, headers in (("/health", {}), ("/api/v1/echoes", auth))
+        ]
+        environment = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(x86_build),  # /var/task in Lambda
+            "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's code folder is read-only
+            "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint.url,
+            "ENVIRONMENT": "dev", "CORS_ALLOW_ORIGINS": ORIGINS,
+            "COGNITO_JWKS_URL": endpoint.jwks_url(stack.user_pool_id),
+            **stack.settings_env(),
+        }
+        result = _run([str(lambda_python), "-c", INVOKE], input=json.dumps(events), env=environment, cwd="/")
+    finally:
+        endpoint.stop()
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [a["status"] for a in answers] == [200, 200, 200, 200], answers
+    assert json.loads(answers[0]["body"])["status"] == "healthy"
+    assert json.loads(answers[1]["body"])["total_count"] == 0
+
+
+def test_sam_build_ships_arm64_wheels_and_only_the_function(tmp_path: Path) -> None:
+    build_dir = tmp_path / "build"
+    _run(["sam", "build", "--build-in-source", "--build-dir", str(build_dir)], cwd=ROOT,
+         env={**os.environ, "SAM_CLI_TELEMETRY": "0"})
+    function = build_dir / "ApiFunction"
+    _assert_ships_only_the_function(function)
+    libraries = list(function.rglob("*.so"))
+    assert libraries, "compiled wheels expected (pydantic_core, ...)"
+    wrong = [p for p in libraries if _elf_machine(p) != AARCH64]
+    assert not wrong, f"not aarch64: {wrong[:3]}"
