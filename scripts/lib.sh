@@ -6,6 +6,8 @@ ECHOES_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ECHOES_ROOT
 readonly PYTHON_VERSION="3.13" # the Lambda runtime in template.yaml (python3.13)
 readonly ENVIRONMENTS="dev staging prod"
+# The caller's debug mode, read before config/<env>.env (whose DEBUG is the app's) is loaded.
+readonly SCRIPT_DEBUG="${DEBUG:-false}"
 
 if [[ -t 2 ]]; then
   _c_red=$'\033[31m' _c_yellow=$'\033[33m' _c_blue=$'\033[34m' _c_off=$'\033[0m'
@@ -16,7 +18,7 @@ fi
 log_info() { printf '%s[info]%s %s\n' "$_c_blue" "$_c_off" "$*" >&2; }
 log_warn() { printf '%s[warn]%s %s\n' "$_c_yellow" "$_c_off" "$*" >&2; }
 log_error() { printf '%s[error]%s %s\n' "$_c_red" "$_c_off" "$*" >&2; }
-log_debug() { if [[ "${DEBUG:-false}" == "true" ]]; then printf '[debug] %s\n' "$*" >&2; fi; }
+log_debug() { if [[ "$SCRIPT_DEBUG" == "true" ]]; then printf '[debug] %s\n' "$*" >&2; fi; }
 die() {
   log_error "$*"
   exit 1
@@ -84,4 +86,111 @@ load_env_file() {
     [[ "$line" =~ ^[A-Z][A-Z0-9_]*=.*$ ]] || die "$file: not a KEY=VALUE line: $line"
     export "${line?}"
   done <"$file"
+}
+
+# --- options shared by the deployment scripts ---------------------------------------------------
+ENVIRONMENT=""
+# A LOG_LEVEL given by the caller (debug mode) wins over config/<env>.env, which load_config reads.
+CALLER_LOG_LEVEL="${LOG_LEVEL:-}"
+REGION="us-east-1"
+PROFILE=""
+DRY_RUN="${DRY_RUN:-false}"
+
+# take_common_option "$@": handles -e/-r/-p; sets CONSUMED to the number of words used (0 if
+# the first word is not one of them). Bad values are usage errors (exit 2).
+# shellcheck disable=SC2034 # CONSUMED is read by the sourcing script
+take_common_option() {
+  CONSUMED=0
+  case "${1:-}" in
+    -e | --environment)
+      require_value "$1" "${2:-}"
+      validate_environment "$2"
+      ENVIRONMENT="$2"
+      CONSUMED=2
+      ;;
+    -r | --region)
+      require_value "$1" "${2:-}"
+      [[ "$2" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]$ ]] || usage_error "not an AWS region: $2"
+      REGION="$2"
+      CONSUMED=2
+      ;;
+    -p | --profile)
+      require_value "$1" "${2:-}"
+      PROFILE="$2"
+      CONSUMED=2
+      ;;
+  esac
+}
+
+require_environment() { [[ -n "$ENVIRONMENT" ]] || usage_error "option -e/--environment is required"; }
+
+stack_name_for() { printf 'echoes-%s-backend' "$1"; }
+
+# The AWS and SAM CLIs with the chosen region and profile.
+aws_cli() { aws ${PROFILE:+--profile "$PROFILE"} --region "$REGION" "$@"; }
+sam_profile_args() { if [[ -n "$PROFILE" ]]; then printf '%s\n' --profile "$PROFILE"; fi; }
+
+# run COMMAND...: execute a command that changes something; with DRY_RUN=true only print it.
+run() {
+  if [[ "$DRY_RUN" == "true" ]]; then
+    printf '[dry-run] %s\n' "$*"
+    return 0
+  fi
+  log_debug "+ $*"
+  "$@"
+}
+
+require_commands() {
+  local missing=() command
+  for command in "$@"; do command -v "$command" >/dev/null 2>&1 || missing+=("$command"); done
+  [[ ${#missing[@]} -eq 0 ]] || die "missing prerequisites: ${missing[*]} (see README, Deployment)"
+}
+
+# check_prerequisites: AWS CLI, SAM CLI, Python 3.13; Docker only when a container build is asked for.
+check_prerequisites() {
+  require_commands aws sam
+  find_python >/dev/null
+  if [[ "${SAM_USE_CONTAINER:-false}" == "true" ]]; then require_commands docker; fi
+}
+
+# account_id: the caller's account, proving the credentials work.
+account_id() {
+  aws_cli sts get-caller-identity --query Account --output text 2>/dev/null ||
+    die "no usable AWS credentials${PROFILE:+ for profile $PROFILE} (aws sts get-caller-identity failed)"
+}
+
+artifacts_bucket_name() { printf 'echoes-sam-artifacts-%s-%s' "$1" "$REGION"; }
+
+# load_config ENV: export config/ENV.env after checking it.
+load_config() {
+  local environment="$1" file="$ECHOES_ROOT/config/$1.env"
+  load_env_file "$file"
+  local key
+  for key in ENVIRONMENT LOG_LEVEL CORS_ALLOW_ORIGINS AWS_REGION DYNAMODB_TABLE_NAME S3_BUCKET_NAME APP_SECRET_NAME; do
+    [[ -n "${!key:-}" ]] || die "$file: $key is missing"
+  done
+  [[ "$ENVIRONMENT" == "$environment" ]] || die "$file: ENVIRONMENT=$ENVIRONMENT, expected $environment"
+  [[ " DEBUG INFO WARNING ERROR " == *" $LOG_LEVEL "* ]] || die "$file: LOG_LEVEL=$LOG_LEVEL is not DEBUG|INFO|WARNING|ERROR"
+  local origin pattern='^https://[^,*[:space:]]+$'
+  [[ "$environment" == "dev" ]] && pattern='^https?://[^,*[:space:]]+$'
+  IFS=',' read -ra origins <<<"$CORS_ALLOW_ORIGINS"
+  for origin in "${origins[@]}"; do
+    [[ "$origin" =~ $pattern ]] || die "$file: CORS origin '$origin' is not allowed in $environment"
+  done
+}
+
+# parameter_overrides: the template parameters that come from config/<env>.env.
+parameter_overrides() {
+  printf 'Environment=%s CorsAllowOrigins=%s LogLevel=%s MaxAudioBytes=%s' \
+    "$ENVIRONMENT" "$CORS_ALLOW_ORIGINS" "${CALLER_LOG_LEVEL:-$LOG_LEVEL}" "${MAX_AUDIO_BYTES:-10485760}"
+}
+
+# confirm PROMPT: yes from the terminal, or fail; never assumes yes without one.
+confirm() {
+  local answer
+  if [[ ! -t 0 ]]; then
+    die "$1 needs confirmation, and there is no terminal to ask: pass -y (deploy) or -f (cleanup)"
+  fi
+  read -r -p "$1 [y/N] " answer
+  [[ "$answer" == "y" || "$answer" == "Y" || "$answer" == "yes" ]] || die "aborted"
 }

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Deletes what a deployment left: the stack, its emptied buckets (every object version), its log
+# groups, its uploaded artifacts and samconfig.toml entries; or only local build output (-l).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+  cat <<USAGE
+Usage: ./scripts/cleanup.sh -e ENV [-r REGION] [-p PROFILE] [-l] [-f] [-d] [-h]
+
+  -e, --environment ENV   dev | staging | prod (required unless -l)
+  -r, --region REGION     AWS region (default: us-east-1)
+  -p, --profile PROFILE   AWS CLI profile
+  -l, --local-only        only local build output (.aws-sam, artifacts/); nothing remote
+  -f, --force             do not ask for confirmation
+  -d, --dry-run           list everything that would be deleted, delete nothing
+  -h, --help              show this help
+
+Without -f it asks before deleting anything remote, and refuses where it cannot ask.
+USAGE
+}
+
+LOCAL_ONLY=false
+FORCE=false
+while [[ $# -gt 0 ]]; do
+  take_common_option "$@"
+  if [[ $CONSUMED -gt 0 ]]; then
+    shift "$CONSUMED"
+    continue
+  fi
+  case "$1" in
+    -l | --local-only) LOCAL_ONLY=true ;;
+    -f | --force) FORCE=true ;;
+    -d | --dry-run) DRY_RUN=true ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *) usage_error "unknown option: $1" ;;
+  esac
+  shift
+done
+[[ "$LOCAL_ONLY" == "true" ]] || require_environment
+[[ "$SCRIPT_DEBUG" == "true" ]] && set -x
+
+# would_delete WHAT: one line of the plan.
+would_delete() { printf '%s %s\n' "$([[ "$DRY_RUN" == "true" ]] && echo "would delete" || echo "deleting")" "$1"; }
+
+clean_local() {
+  local path
+  for path in "$ECHOES_ROOT/.aws-sam" "$ECHOES_ROOT/artifacts"; do
+    if [[ -e "$path" ]]; then
+      would_delete "local ${path#"$ECHOES_ROOT"/}"
+      run rm -rf "$path"
+    fi
+  done
+}
+
+if [[ "$LOCAL_ONLY" == "true" ]]; then
+  clean_local
+  exit 0
+fi
+
+require_commands aws
+STACK_NAME="$(stack_name_for "$ENVIRONMENT")"
+account="$(account_id)"
+stack_exists=false
+aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" >/dev/null 2>&1 && stack_exists=true
+
+buckets=()
+if [[ "$stack_exists" == "true" ]]; then
+  mapfile -t buckets < <(aws_cli cloudformation list-stack-resources --stack-name "$STACK_NAME" \
+    --query "StackResourceSummaries[?ResourceType=='AWS::S3::Bucket'].PhysicalResourceId" --output text | tr '\t' '\n' | sed '/^$/d')
+fi
+log_groups=()
+for prefix in "/aws/lambda/echoes-$ENVIRONMENT-" "/aws/apigateway/echoes-$ENVIRONMENT-"; do
+  mapfile -t -O "${#log_groups[@]}" log_groups < <(aws_cli logs describe-log-groups --log-group-name-prefix "$prefix" \
+    --query "logGroups[].logGroupName" --output text | tr '\t' '\n' | sed '/^$/d')
+done
+artifacts_bucket="$(artifacts_bucket_name "$account")"
+artifacts=0
+if aws_cli s3api head-bucket --bucket "$artifacts_bucket" >/dev/null 2>&1; then
+  artifacts="$(aws_cli s3api list-objects-v2 --bucket "$artifacts_bucket" --prefix "$STACK_NAME/" \
+    --query "length(Contents || \`[]\`)" --output text)"
+fi
+
+if [[ "$stack_exists" == "false" && ${#log_groups[@]} -eq 0 && "$artifacts" == "0" ]]; then
+  log_info "nothing remote to delete for $ENVIRONMENT (no stack $STACK_NAME, log groups or artifacts)"
+else
+  if [[ "$DRY_RUN" != "true" && "$FORCE" != "true" ]]; then
+    warning="Delete the $ENVIRONMENT stack $STACK_NAME and everything listed above"
+    [[ "$ENVIRONMENT" == "prod" ]] && warning="PRODUCTION: $warning, including users' audio"
+    for bucket in "${buckets[@]}"; do printf 'bucket %s (emptied: every version)\n' "$bucket"; done
+    confirm "$warning (account $account)?"
+  fi
+  for bucket in "${buckets[@]}"; do
+    versions="$(aws_cli s3api list-object-versions --bucket "$bucket" \
+      --query "length([Versions || \`[]\`, DeleteMarkers || \`[]\`][])" --output text)"
+    would_delete "bucket $bucket with $versions object versions and delete markers"
+    while [[ "$DRY_RUN" != "true" && "$versions" != "0" ]]; do
+      batch="$(aws_cli s3api list-object-versions --bucket "$bucket" --max-items 1000 --output json \
+        --query "{Objects: [Versions || \`[]\`, DeleteMarkers || \`[]\`][].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}")"
+      run aws_cli s3api delete-objects --bucket "$bucket" --delete "$batch" >/dev/null
+      versions="$(aws_cli s3api list-object-versions --bucket "$bucket" \
+        --query "length([Versions || \`[]\`, DeleteMarkers || \`[]\`][])" --output text)"
+    done
+  done
+  if [[ "$stack_exists" == "true" ]]; then
+    would_delete "stack $STACK_NAME"
+    run aws_cli cloudformation delete-stack --stack-name "$STACK_NAME"
+    run aws_cli cloudformation wait stack-delete-complete --stack-name "$STACK_NAME"
+  fi
+  for group in "${log_groups[@]}"; do
+    would_delete "log group $group"
+    run aws_cli logs delete-log-group --log-group-name "$group"
+  done
+  if [[ "$artifacts" != "0" ]]; then
+    would_delete "$artifacts deployment artifacts in s3://$artifacts_bucket/$STACK_NAME/"
+    run aws_cli s3 rm --recursive --quiet "s3://$artifacts_bucket/$STACK_NAME/"
+  fi
+fi
+
+if [[ -f "$ECHOES_ROOT/samconfig.toml" ]] && grep -q "^\[$ENVIRONMENT\." "$ECHOES_ROOT/samconfig.toml"; then
+  would_delete "samconfig.toml [$ENVIRONMENT] entries"
+  run "$(find_python)" "$ECHOES_ROOT/scripts/samconfig.py" remove "$ECHOES_ROOT/samconfig.toml" "$ENVIRONMENT"
+fi
+clean_local

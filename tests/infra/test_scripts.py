@@ -1,0 +1,323 @@
+"""The deployment scripts, run for real against moto's server (AWS CLI and SAM CLI honour
+AWS_ENDPOINT_URL). What moto cannot do (run AWS::Serverless::Function, so `sam deploy`) is checked
+as the exact command line the script would run (DRY_RUN=true)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from devtools.cfn import Resolver, load_template
+from devtools.moto import MotoEndpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ("env-setup", "build", "deploy", "cleanup", "local")
+ARTIFACTS_BUCKET = "echoes-sam-artifacts-123456789012-us-east-1"
+CLOSED_ENDPOINT = "http://127.0.0.1:9"  # nothing listens: any AWS call would fail
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[MotoEndpoint]:
+    endpoint = MotoEndpoint().start()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of the repository's files (what git tracks or would add), so nothing here is touched."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()
+    copy = tmp_path / "repo"
+    for name in listed:
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    return copy
+
+
+@pytest.fixture
+def aws(moto_endpoint: MotoEndpoint, monkeypatch: pytest.MonkeyPatch) -> MotoEndpoint:
+    moto_endpoint.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint.url)
+    return moto_endpoint
+
+
+def _env(endpoint: str, **extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DEBUG", "LOG_LEVEL", "DRY_RUN"))}
+    return {**keep, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+            "SAM_CLI_TELEMETRY": "0", **extra}
+
+
+def _script(repo: Path, name: str, *args: str, endpoint: str = CLOSED_ENDPOINT, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(repo / "scripts" / f"{name}.sh"), *args], cwd=repo, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL, env=_env(endpoint, **env), check=False)
+
+
+def _bucket_names() -> set[str]:
+    return {bucket["Name"] for bucket in boto3.client("s3").list_buckets()["Buckets"]}
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+BAD_INVOCATIONS = [
+    *[(script, ["--bogus"]) for script in SCRIPTS],
+    *[(script, ["-e"]) for script in ("env-setup", "deploy", "cleanup")],
+    *[(script, ["-e", "qa"]) for script in ("env-setup", "deploy", "cleanup")],
+    *[(script, ["-e", "dev", "-r", "mars-1"]) for script in ("env-setup", "deploy", "cleanup")],
+    *[(script, ["-e", "dev", "-p"]) for script in ("env-setup", "deploy", "cleanup")],
+    ("env-setup", []), ("deploy", []), ("cleanup", []),
+    ("deploy", ["-e", "dev", "-s", "bad name!"]),
+    ("local", ["token"]), ("local", ["--lambda", "extra"]),
+]
+
+
+@pytest.mark.parametrize(("script", "args"), BAD_INVOCATIONS, ids=[f"{s}:{' '.join(a) or 'none'}" for s, a in BAD_INVOCATIONS])
+def test_bad_invocation_prints_usage_and_exits_2_before_touching_anything(
+    repo: Path, aws: MotoEndpoint, script: str, args: list[str]
+) -> None:
+    before = sorted(p.relative_to(repo) for p in repo.rglob("*"))
+    result = _script(repo, script, *args, endpoint=aws.url)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Usage: ./scripts/" in result.stderr and "[error]" in result.stderr
+    assert result.stdout == ""
+    assert sorted(p.relative_to(repo) for p in repo.rglob("*")) == before
+    assert _bucket_names() == set()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_is_in_the_readme_word_for_word(repo: Path, script: str) -> None:
+    result = _script(repo, script, "--help")
+    assert result.returncode == 0 and result.stdout.startswith("Usage: ./scripts/")
+    assert result.stdout.strip() in (ROOT / "README.md").read_text(), f"README's {script}.sh help is stale"
+
+
+# --- env-setup --------------------------------------------------------------------------------
+
+def test_env_setup_creates_the_bucket_and_samconfig_and_a_second_run_changes_nothing(repo: Path, aws: MotoEndpoint) -> None:
+    first = _script(repo, "env-setup", "-e", "dev", "-c", endpoint=aws.url)
+    assert first.returncode == 0, first.stderr
+    s3 = boto3.client("s3")
+    assert _bucket_names() == {ARTIFACTS_BUCKET}
+    assert s3.get_bucket_versioning(Bucket=ARTIFACTS_BUCKET)["Status"] == "Enabled"
+    assert s3.get_public_access_block(Bucket=ARTIFACTS_BUCKET)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+    assert s3.get_bucket_encryption(Bucket=ARTIFACTS_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    samconfig = (repo / "samconfig.toml").read_text()
+    assert 's3_bucket = "echoes-sam-artifacts-123456789012-us-east-1"' in samconfig
+    assert "Environment=dev CorsAllowOrigins=http://localhost:3000,http://localhost:5173" in samconfig
+    assert "@" not in samconfig.split("[dev.deploy.parameters]")[1].split("[")[0]
+
+    second = _script(repo, "env-setup", "-e", "dev", "-c", endpoint=aws.url)
+    assert second.returncode == 0, second.stderr
+    assert "exists" in second.stderr and "creating" not in second.stderr
+    assert (repo / "samconfig.toml").read_text() == samconfig
+    assert _bucket_names() == {ARTIFACTS_BUCKET}
+
+    staging = _script(repo, "env-setup", "-e", "staging", endpoint=aws.url)
+    assert staging.returncode == 0, staging.stderr
+    both = (repo / "samconfig.toml").read_text()
+    assert "[dev.deploy.parameters]" in both and "Environment=staging" in both
+
+
+def test_env_setup_without_create_only_warns(repo: Path, aws: MotoEndpoint) -> None:
+    result = _script(repo, "env-setup", "-e", "prod", endpoint=aws.url)
+    assert result.returncode == 0, result.stderr
+    assert "run again with -c" in result.stderr and _bucket_names() == set()
+
+
+def test_env_setup_refuses_a_bad_config(repo: Path, aws: MotoEndpoint) -> None:
+    config = repo / "config" / "prod.env"
+    config.write_text(config.read_text().replace("https://echoes.app", "http://echoes.app"))
+    result = _script(repo, "env-setup", "-e", "prod", "-c", endpoint=aws.url)
+    assert result.returncode == 1 and "not allowed in prod" in result.stderr
+    assert _bucket_names() == set() and not (repo / "samconfig.toml").exists()
+
+
+def test_env_setup_without_credentials_fails_clearly(repo: Path) -> None:
+    result = _script(repo, "env-setup", "-e", "dev")
+    assert result.returncode == 1 and "no usable AWS credentials" in result.stderr
+
+
+# --- build and deploy -------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_build_optimises_by_default_and_not_with_no_optimize(repo: Path) -> None:
+    built = _script(repo, "build")
+    assert built.returncode == 0, built.stderr
+    assert "Built function: unzipped" in built.stdout
+    function = repo / ".aws-sam" / "build" / "ApiFunction"
+    assert not (function / "aws_lambda_powertools" / "event_handler").exists()
+    plain = _script(repo, "build", "-c", "--no-optimize")
+    assert plain.returncode == 0, plain.stderr
+    assert (function / "aws_lambda_powertools" / "event_handler").exists()
+
+
+@pytest.mark.slow
+def test_deploy_build_only_builds_and_calls_no_aws(repo: Path) -> None:
+    result = _script(repo, "deploy", "-b")  # any AWS call would hit the closed endpoint and fail
+    assert result.returncode == 0, result.stderr
+    assert (repo / ".aws-sam" / "build" / "ApiFunction" / "lambda_handler.py").exists()
+
+
+@pytest.mark.slow
+def test_deploy_runs_sam_deploy_with_the_environments_parameters(repo: Path, aws: MotoEndpoint) -> None:
+    assert _script(repo, "env-setup", "-e", "dev", "-c", endpoint=aws.url).returncode == 0
+    result = _script(repo, "deploy", "-e", "dev", "-y", endpoint=aws.url, DRY_RUN="true", DEBUG="true", LOG_LEVEL="DEBUG")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "[dry-run] sam deploy --config-env dev --stack-name echoes-dev-backend --region us-east-1 "
+        "--parameter-overrides Environment=dev CorsAllowOrigins=http://localhost:3000,http://localhost:5173 "
+        "LogLevel=DEBUG MaxAudioBytes=10485760 --no-fail-on-empty-changeset --no-confirm-changeset --debug"
+    ) in result.stdout
+    assert "[dry-run] aws cloudformation describe-stacks --stack-name echoes-dev-backend" in result.stdout
+    assert "+ " in result.stderr, "DEBUG=true traces commands"
+    staging = _script(repo, "deploy", "-e", "staging", "-s", "my-stack", "-r", "eu-west-1", endpoint=aws.url, DRY_RUN="true")
+    assert staging.returncode == 1 and "env-setup.sh -e staging" in staging.stderr, "no samconfig for staging yet"
+    unknown_profile = _script(repo, "deploy", "-e", "dev", "-p", "nobody", endpoint=aws.url, DRY_RUN="true")
+    assert unknown_profile.returncode == 1 and "no usable AWS credentials for profile nobody" in unknown_profile.stderr
+
+
+def test_deploy_to_prod_needs_confirmation(repo: Path, aws: MotoEndpoint) -> None:
+    result = _script(repo, "deploy", "-e", "prod", endpoint=aws.url, DRY_RUN="true")
+    assert result.returncode == 1 and "needs confirmation" in result.stderr
+    assert not (repo / ".aws-sam").exists(), "nothing built before the answer"
+
+
+# --- cleanup ----------------------------------------------------------------------------------
+
+def _deployed_dev_stack() -> dict[str, str]:
+    """What a dev deployment leaves that moto can hold: the stack's table and bucket (with object
+    versions and a delete marker), its log groups, its artifacts and its samconfig section."""
+    resources = load_template()["Resources"]
+    names = Resolver(load_template(), {"Environment": "dev", "CorsAllowOrigins": "http://localhost:3000"})
+    bucket = names.resolve(resources["AudioBucket"]["Properties"]["BucketName"])
+    table = names.resolve(resources["EchoesTable"]["Properties"]["TableName"])
+    body = {
+        "Resources": {
+            "AudioBucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": bucket}},
+            "EchoesTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
+                "TableName": table, "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}},
+        }
+    }
+    boto3.client("cloudformation").create_stack(StackName="echoes-dev-backend", TemplateBody=json.dumps(body))
+    s3 = boto3.client("s3")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for version in (b"one", b"two"):
+        s3.put_object(Bucket=bucket, Key="audio/u/1.wav", Body=version)
+    s3.put_object(Bucket=bucket, Key="audio/u/2.wav", Body=b"x")
+    s3.delete_object(Bucket=bucket, Key="audio/u/2.wav")
+    logs = boto3.client("logs")
+    for group in ("/aws/lambda/echoes-dev-api", "/aws/apigateway/echoes-dev-access", "/aws/lambda/echoes-prod-api"):
+        logs.create_log_group(logGroupName=group)
+    s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
+    s3.put_object(Bucket=ARTIFACTS_BUCKET, Key="echoes-dev-backend/abc.template", Body=b"{}")
+    s3.put_object(Bucket=ARTIFACTS_BUCKET, Key="echoes-prod-backend/keep.template", Body=b"{}")
+    return {"bucket": bucket, "table": table}
+
+
+def _stacks() -> list[str]:
+    return [s["StackName"] for s in boto3.client("cloudformation").list_stacks()["StackSummaries"]
+            if s["StackStatus"] != "DELETE_COMPLETE"]
+
+
+def _log_groups() -> set[str]:
+    return {g["logGroupName"] for g in boto3.client("logs").describe_log_groups()["logGroups"]}
+
+
+def test_cleanup_dry_run_lists_real_resources_and_deletes_nothing(repo: Path, aws: MotoEndpoint) -> None:
+    deployed = _deployed_dev_stack()
+    (repo / ".aws-sam").mkdir()
+    result = _script(repo, "cleanup", "-e", "dev", "-d", endpoint=aws.url)
+    assert result.returncode == 0, result.stderr
+    plan = result.stdout
+    assert f"would delete bucket {deployed['bucket']} with 4 object versions and delete markers" in plan
+    assert "would delete stack echoes-dev-backend" in plan
+    assert "would delete log group /aws/lambda/echoes-dev-api" in plan
+    assert "would delete log group /aws/apigateway/echoes-dev-access" in plan
+    assert "echoes-prod-api" not in plan
+    assert f"would delete 1 deployment artifacts in s3://{ARTIFACTS_BUCKET}/echoes-dev-backend/" in plan
+    assert "would delete local .aws-sam" in plan
+    assert _stacks() == ["echoes-dev-backend"] and len(_log_groups()) == 3 and (repo / ".aws-sam").exists()
+
+
+def test_cleanup_without_force_and_no_terminal_refuses(repo: Path, aws: MotoEndpoint) -> None:
+    _deployed_dev_stack()
+    result = _script(repo, "cleanup", "-e", "dev", endpoint=aws.url)
+    assert result.returncode == 1 and "needs confirmation" in result.stderr
+    assert _stacks() == ["echoes-dev-backend"]
+
+
+def test_cleanup_force_removes_everything_of_the_environment(repo: Path, aws: MotoEndpoint) -> None:
+    deployed = _deployed_dev_stack()
+    assert _script(repo, "env-setup", "-e", "dev", endpoint=aws.url).returncode == 0
+    assert _script(repo, "env-setup", "-e", "prod", endpoint=aws.url).returncode == 0
+    result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)
+    assert result.returncode == 0, result.stderr
+    assert _stacks() == []
+    assert deployed["bucket"] not in _bucket_names()
+    assert deployed["table"] not in boto3.client("dynamodb").list_tables()["TableNames"]
+    assert _log_groups() == {"/aws/lambda/echoes-prod-api"}
+    remaining = boto3.client("s3").list_objects_v2(Bucket=ARTIFACTS_BUCKET)["Contents"]
+    assert [o["Key"] for o in remaining] == ["echoes-prod-backend/keep.template"]
+    samconfig = (repo / "samconfig.toml").read_text()
+    assert "[dev." not in samconfig and "[prod.deploy.parameters]" in samconfig
+
+
+def test_cleanup_local_only_touches_nothing_remote(repo: Path) -> None:
+    (repo / ".aws-sam" / "build").mkdir(parents=True)
+    (repo / "artifacts").mkdir()
+    result = _script(repo, "cleanup", "-l")  # closed endpoint: any AWS call would fail
+    assert result.returncode == 0, result.stderr
+    assert not (repo / ".aws-sam").exists() and not (repo / "artifacts").exists()
+
+
+# --- CI/CD --------------------------------------------------------------------------------------
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def test_workflows_are_valid_github_workflows() -> None:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    result = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {w.name for w in WORKFLOWS} == {"ci.yml", "deploy.yml"}
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
+def test_workflows_pin_actions_use_oidc_and_least_permissions(workflow: Path) -> None:
+    import re
+
+    import yaml
+
+    text = workflow.read_text()
+    for action in re.findall(r"uses:\s*(\S+)", text):
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), f"not pinned to a commit: {action}"
+    assert "aws-access-key-id" not in text and "secrets.AWS_SECRET" not in text
+    parsed = yaml.safe_load(text)
+    assert parsed["permissions"] == {"contents": "read"}
+    for name, job in parsed["jobs"].items():
+        if "id-token" in job.get("permissions", {}):
+            assert "configure-aws-credentials" in str(job["steps"]), name
+    assert "./scripts/test.sh" in text, "CI runs the README's test command"
+
+
+def test_deploy_workflow_deploys_dev_on_push_and_others_by_dispatch() -> None:
+    import yaml
+
+    deploy = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+    triggers = deploy[True] if True in deploy else deploy["on"]  # YAML 1.1 reads `on` as true
+    assert triggers["push"]["branches"] == ["main"]
+    assert triggers["workflow_dispatch"]["inputs"]["environment"]["options"] == ["staging", "prod"]
+    job = deploy["jobs"]["deploy"]
+    assert job["needs"] == "test" and "environment" in job
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
