@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jwt
+import rsa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.errors import ApiError, ErrorCode, unavailable
 from app.observability import logger
+from app.rs256 import public_key_from_jwk, rs256_only
 
 JWKS_TIMEOUT_SECONDS = 3.0
 MIN_REFETCH_SECONDS = 60.0
@@ -44,11 +46,11 @@ class JwksCache:
     def __init__(self, url: str, fetch: JsonFetcher = fetch_json) -> None:
         self._url = url
         self._fetch = fetch
-        self._keys: dict[str, jwt.PyJWK] = {}
+        self._keys: dict[str, rsa.PublicKey] = {}
         self._fetched_at = float("-inf")
         self._lock = threading.Lock()
 
-    def key_for(self, kid: str) -> jwt.PyJWK | None:
+    def key_for(self, kid: str) -> rsa.PublicKey | None:
         key = self._keys.get(kid)
         if key is None and time.monotonic() - self._fetched_at >= MIN_REFETCH_SECONDS:
             self.refresh()
@@ -60,7 +62,7 @@ class JwksCache:
             try:
                 document = self._fetch(self._url)
                 keys = {
-                    entry["kid"]: jwt.PyJWK(entry)
+                    entry["kid"]: public_key_from_jwk(entry)
                     for entry in document.get("keys", [])
                     if entry.get("kty") == "RSA" and entry.get("alg", "RS256") == "RS256"
                 }
@@ -79,6 +81,7 @@ class TokenVerifier:
         self._issuer = issuer
         self._client_id = client_id
         self.jwks = jwks
+        self._jws = rs256_only()
 
     def verify(self, token: str) -> CurrentUser:
         try:
@@ -95,12 +98,19 @@ class TokenVerifier:
         if key is None:
             raise _refused("unknown signing key")
         try:
+            self._jws.decode_complete(token, key, algorithms=["RS256"])
+            # Signature checked above; PyJWT now validates the claims (exp, iat, iss, required).
             claims = jwt.decode(
                 token,
-                key.key,
-                algorithms=["RS256"],
                 issuer=self._issuer,
-                options={"require": REQUIRED_CLAIMS, "verify_aud": False},
+                options={
+                    "verify_signature": False,
+                    "verify_exp": True,
+                    "verify_iat": True,
+                    "verify_iss": True,
+                    "verify_aud": False,
+                    "require": REQUIRED_CLAIMS,
+                },
             )
         except jwt.ExpiredSignatureError:
             raise _refused("token expired") from None

@@ -55,6 +55,12 @@ class HealthChecker:
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
+    def cached(self) -> dict[str, str] | None:
+        """The last results while still fresh, without blocking: None means probe again."""
+        if self._cached is None or time.monotonic() - self._checked_at >= self._cache_seconds:
+            return None
+        return dict(self._cached)
+
     def dependencies(self) -> dict[str, str]:
         with self._lock:
             if self._cached is None or time.monotonic() - self._checked_at >= self._cache_seconds:

@@ -12,7 +12,7 @@ from app.errors import register_error_handlers
 from app.health import HealthChecker, cognito_probe, dynamodb_probe, s3_probe
 from app.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from app.observability import logger
-from app.routes import docs, echoes, system
+from app.routes import echoes, system
 from app.service import EchoService
 from app.settings import Settings
 from app.store.audio import AudioStore
@@ -41,6 +41,7 @@ def create_app(
     )
     jwks = JwksCache(settings.jwks_url, fetch_jwks)
     app.state.settings = settings
+    app.state.aws_clients = clients
     app.state.token_verifier = TokenVerifier(
         settings.cognito_issuer, settings.cognito_app_client_id, jwks
     )
@@ -62,6 +63,8 @@ def create_app(
     app.include_router(system.router)
     app.include_router(echoes.router)
     if settings.docs_enabled:
+        from app.routes import docs  # dev only: staging and prod never pay for its import
+
         app.include_router(docs.router_for(settings))
     app.add_middleware(RequestContextMiddleware)
     # Outermost, so that error responses carry CORS headers too and preflights skip auth.

@@ -1,5 +1,7 @@
 """moto's real HTTP server as the local AWS endpoint (DynamoDB, S3, Cognito, Secrets Manager)."""
 
+import logging
+import os
 import socket
 import urllib.request
 
@@ -31,6 +33,8 @@ class MotoEndpoint:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
     def start(self) -> "MotoEndpoint":
+        if not os.environ.get("MOTO_LOG_REQUESTS"):
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
         return self
 

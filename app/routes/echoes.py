@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel
 
 from app.auth import AuthenticatedUser
 from app.models import (
@@ -19,16 +20,23 @@ from app.service import EchoService
 router = APIRouter(prefix="/api/v1/echoes", tags=["echoes"], responses=ERROR_RESPONSES)
 
 
-def get_service(request: Request) -> EchoService:
+async def get_service(request: Request) -> EchoService:
+    # async: it does no I/O, and FastAPI would otherwise run it in a worker thread.
     return request.app.state.echo_service
 
 
 Service = Annotated[EchoService, Depends(get_service)]
 
 
+def _json(model: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
+    """The service already built a validated model: serialise it once, skipping FastAPI's second
+    validation pass (response_model still documents it)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+
+
 @router.post("/init-upload", response_model=InitUploadResponse)
-def init_upload(body: InitUploadRequest, user: AuthenticatedUser, service: Service) -> InitUploadResponse:
-    return service.init_upload(user.user_id, body)
+def init_upload(body: InitUploadRequest, user: AuthenticatedUser, service: Service) -> Response:
+    return _json(service.init_upload(user.user_id, body))
 
 
 @router.post("", response_model=Echo, status_code=status.HTTP_201_CREATED)
@@ -37,9 +45,9 @@ def create_echo(
     body: CreateEchoRequest,
     user: AuthenticatedUser,
     service: Service,
-) -> Echo:
+) -> Response:
     """Create the echo once its audio is uploaded. Repeating the same request returns the same echo."""
-    return service.create(user.user_id, echo_id, body).echo
+    return _json(service.create(user.user_id, echo_id, body).echo, status.HTTP_201_CREATED)
 
 
 @router.get("", response_model=EchoPage)
@@ -50,19 +58,19 @@ def list_echoes(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page")] = None,
-) -> EchoPage:
+) -> Response:
     """Newest first. Prefer `cursor` to `page`: it costs one page of reads wherever it points."""
-    return service.list(user.user_id, emotion.value if emotion else None, page, page_size, cursor)
+    return _json(service.list(user.user_id, emotion.value if emotion else None, page, page_size, cursor))
 
 
 @router.get("/random", response_model=Echo)
-def random_echo(user: AuthenticatedUser, service: Service, emotion: Emotion | None = None) -> Echo:
-    return service.random(user.user_id, emotion.value if emotion else None)
+def random_echo(user: AuthenticatedUser, service: Service, emotion: Emotion | None = None) -> Response:
+    return _json(service.random(user.user_id, emotion.value if emotion else None))
 
 
 @router.get("/{echo_id}", response_model=Echo)
-def get_echo(echo_id: str, user: AuthenticatedUser, service: Service) -> Echo:
-    return service.get(user.user_id, echo_id)
+def get_echo(echo_id: str, user: AuthenticatedUser, service: Service) -> Response:
+    return _json(service.get(user.user_id, echo_id))
 
 
 @router.delete("/{echo_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)

@@ -2,8 +2,7 @@
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app import SERVICE_NAME, __version__
@@ -25,10 +24,10 @@ def root(request: Request) -> RootInfo:
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
-async def health(request: Request) -> JSONResponse:
+async def health(request: Request) -> Response:
     checker: HealthChecker = request.app.state.health
-    # Probes block on I/O only when the short cache has expired.
-    dependencies = await run_in_threadpool(checker.dependencies)
+    # Probes block on I/O, so they run in the threadpool, and only when the short cache expired.
+    dependencies = checker.cached() or await run_in_threadpool(checker.dependencies)
     healthy = all(state == CONNECTED for state in dependencies.values())
     body = Health(
         status="healthy" if healthy else "degraded",
@@ -41,4 +40,6 @@ async def health(request: Request) -> JSONResponse:
     headers = {"Cache-Control": "no-store"}
     if not healthy:
         headers["Retry-After"] = "30"
-    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503, headers=headers)
+    return Response(
+        body.model_dump_json(), status_code=200 if healthy else 503, headers=headers, media_type="application/json"
+    )

@@ -5,6 +5,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from app.store.presign import PresignedGetSigner
+
 # Objects are tagged pending at upload; creating the echo removes the tag. A lifecycle rule in
 # template.yaml expires objects still tagged pending, i.e. audio whose echo was never created.
 PENDING_TAG_KEY = "echoes-state"
@@ -38,6 +40,7 @@ class AudioStore:
     def __init__(self, client: Any, bucket: str) -> None:
         self._client = client
         self.bucket = bucket
+        self._playback_signer: PresignedGetSigner | None = None
 
     def s3_url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -86,9 +89,9 @@ class AudioStore:
         self._client.delete_object_tagging(Bucket=self.bucket, Key=key)
 
     def playback_url(self, key: str, expires_in: int) -> str:
-        return self._client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
-        )
+        if self._playback_signer is None:  # created on first use: /health never needs it
+            self._playback_signer = PresignedGetSigner(self._client, self.bucket)
+        return self._playback_signer.url(key, expires_in)
 
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self.bucket, Key=key)

@@ -11,6 +11,7 @@ from app.store.records import (
     BY_CREATED_INDEX,
     BY_EMOTION_INDEX,
     COUNTS_SK,
+    LISTED_ATTRIBUTES,
     EchoRecord,
     Item,
     PendingUpload,
@@ -279,7 +280,11 @@ class EchoStore:
             "TableName": self._table,
             "IndexName": index,
             "KeyConditionExpression": "#p = :p",
-            "ExpressionAttributeNames": {"#p": partition_name},
+            "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(LISTED_ATTRIBUTES))),
+            "ExpressionAttributeNames": {
+                "#p": partition_name,
+                **{f"#a{i}": name for i, name in enumerate(LISTED_ATTRIBUTES)},
+            },
             "ExpressionAttributeValues": {":p": {"S": partition}},
             "ScanIndexForward": False,
         }

@@ -167,3 +167,21 @@ def test_unreachable_jwks_answers_503_not_401(settings: Settings, alice: User) -
     assert response.status_code == 503
     assert response.json()["error"] == "service_unavailable"
     assert "Retry-After" in response.headers
+
+
+def test_a_pkcs1_signature_over_another_digest_is_refused(client: TestClient, settings: Settings) -> None:
+    """A real signature by the pool's key, but over SHA-512: RS256 means SHA-256 and nothing else."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from tests.support import _moto_key
+
+    private = jwt.PyJWK(_moto_key("jwks-private.json.gz")).key
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    claims = access_claims(settings.cognito_issuer, settings.cognito_app_client_id)
+    signing_input = f"{part(json.dumps({'alg': 'RS256', 'kid': 'dummy'}).encode())}.{part(json.dumps(claims).encode())}"
+    signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA512())
+    _assert_refused(client.get(LIST, headers=_bearer(f"{signing_input}.{part(signature)}")), "InvalidSignatureError")
