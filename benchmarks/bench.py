@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "bench"
 sys.path.insert(0, str(ROOT))
 
+from devtools.cognito import access_token  # noqa: E402
 from devtools.events import LambdaContext, rest_event  # noqa: E402
 from devtools.local_aws import LocalStack, provision  # noqa: E402
 from devtools.moto import MotoEndpoint  # noqa: E402
@@ -95,19 +96,17 @@ def start_aws() -> Environment:
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
                       AWS_ENDPOINT_URL=endpoint.url)
     stack = provision("prod", "https://echoes.example")
-    import boto3
+    token, user_id = _user(stack, "bench@example.com")
+    return Environment(endpoint, stack, token, user_id)
 
-    cognito = boto3.client("cognito-idp")
-    email, password = "bench@example.com", "Bench-Passw0rd-1"
-    cognito.sign_up(ClientId=stack.app_client_id, Username=email, Password=password,
-                    UserAttributes=[{"Name": "email", "Value": email}])
-    cognito.admin_confirm_sign_up(UserPoolId=stack.user_pool_id, Username=email)
-    token = cognito.initiate_auth(ClientId=stack.app_client_id, AuthFlow="USER_PASSWORD_AUTH",
-                                  AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]["AccessToken"]
+
+def _user(stack: LocalStack, email: str) -> tuple[str, str]:
+    """An access token and the user id for EMAIL."""
+    import boto3
     import jwt
 
-    user_id = jwt.decode(token, options={"verify_signature": False})["sub"]
-    return Environment(endpoint, stack, token, user_id)
+    tokens = access_token(boto3.client("cognito-idp"), stack.user_pool_id, stack.app_client_id, email, "Bench-Passw0rd-1")
+    return tokens["AccessToken"], jwt.decode(tokens["AccessToken"], options={"verify_signature": False})["sub"]
 
 
 def seed(table: str, user_id: str, count: int) -> None:
@@ -275,14 +274,9 @@ def _listed_items(env: Environment, count: int) -> list[dict]:
 
 def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
     """Calls and items read per request, for users with each number of echoes."""
-    import boto3
-    import jwt
-
     import lambda_handler
 
-    client = lambda_handler.app.state.aws_clients.dynamodb
-    client.meta.events.unregister("before-send.dynamodb", unique_id=None)
-    fresh = lambda_handler.create_app(lambda_handler.get_settings())
+    fresh = lambda_handler.create_app(lambda_handler.get_settings())  # without warm()'s canned answers
     from mangum import Mangum
 
     handler = Mangum(fresh, lifespan="off")
@@ -295,16 +289,10 @@ def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tup
             reads.append(1 if "Item" in parsed else 0)
 
     fresh.state.aws_clients.dynamodb.meta.events.register("after-call.dynamodb", count_reads)
-    cognito = boto3.client("cognito-idp")
     results: dict[int, dict[str, tuple[int, int]]] = {}
     for size in sizes:
-        email, password = f"work-{size}@example.com", "Bench-Passw0rd-1"
-        cognito.sign_up(ClientId=env.stack.app_client_id, Username=email, Password=password,
-                        UserAttributes=[{"Name": "email", "Value": email}])
-        cognito.admin_confirm_sign_up(UserPoolId=env.stack.user_pool_id, Username=email)
-        token = cognito.initiate_auth(ClientId=env.stack.app_client_id, AuthFlow="USER_PASSWORD_AUTH",
-                                      AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]["AccessToken"]
-        seed(env.stack.table_name, jwt.decode(token, options={"verify_signature": False})["sub"], size)
+        token, user_id = _user(env.stack, f"work-{size}@example.com")
+        seed(env.stack.table_name, user_id, size)
         auth = {"Authorization": f"Bearer {token}"}
 
         def measure_request(path: str, query: dict | None = None) -> tuple[dict, tuple[int, int]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import boto3
 
+from devtools.cognito import WrongPassword, access_token
 from devtools.local_aws import LocalStack, provision
 from devtools.moto import MotoEndpoint, port_is_free
 
@@ -115,26 +116,12 @@ def token(email: str, password: str) -> str:
     os.environ.update(FAKE_CREDENTIALS)
     cognito = boto3.client("cognito-idp", endpoint_url=state["endpoint"], region_name=state["region"])
     try:
-        cognito.sign_up(
-            ClientId=state["app_client_id"],
-            Username=email,
-            Password=password,
-            UserAttributes=[{"Name": "email", "Value": email}],
-        )
-        cognito.admin_confirm_sign_up(UserPoolId=state["user_pool_id"], Username=email)
-    except cognito.exceptions.UsernameExistsException:
-        pass
+        tokens = access_token(cognito, state["user_pool_id"], state["app_client_id"], email, password)
     except cognito.exceptions.InvalidPasswordException as exc:
         raise StartError(f"password refused by the pool's policy: {exc}") from None
-    try:
-        result = cognito.initiate_auth(
-            ClientId=state["app_client_id"],
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password},
-        )
-    except cognito.exceptions.NotAuthorizedException:
+    except WrongPassword:
         raise StartError(f"wrong password for {email}") from None
-    return result["AuthenticationResult"]["AccessToken"]
+    return tokens["AccessToken"]
 
 
 def main(argv: list[str]) -> int:

@@ -23,24 +23,14 @@ USAGE
 
 LOCAL_ONLY=false
 FORCE=false
-while [[ $# -gt 0 ]]; do
-  take_common_option "$@"
-  if [[ $CONSUMED -gt 0 ]]; then
-    shift "$CONSUMED"
-    continue
-  fi
+handle_option() {
   case "$1" in
-    -l | --local-only) LOCAL_ONLY=true ;;
-    -f | --force) FORCE=true ;;
-    -d | --dry-run) DRY_RUN=true ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    *) usage_error "unknown option: $1" ;;
+    -l | --local-only) LOCAL_ONLY=true CONSUMED=1 ;;
+    -f | --force) FORCE=true CONSUMED=1 ;;
+    -d | --dry-run) DRY_RUN=true CONSUMED=1 ;;
   esac
-  shift
-done
+}
+parse_options true "$@"
 [[ "$LOCAL_ONLY" == "true" ]] || require_environment
 [[ "$SCRIPT_DEBUG" == "true" ]] && set -x
 

@@ -29,30 +29,19 @@ STACK_NAME=""
 BUILD_ONLY=false
 GUIDED=false
 YES=false
-while [[ $# -gt 0 ]]; do
-  take_common_option "$@"
-  if [[ $CONSUMED -gt 0 ]]; then
-    shift "$CONSUMED"
-    continue
-  fi
+handle_option() {
   case "$1" in
     -s | --stack-name)
       require_value "$1" "${2:-}"
       [[ "$2" =~ ^[A-Za-z][A-Za-z0-9-]{0,127}$ ]] || usage_error "not a valid stack name: $2"
-      STACK_NAME="$2"
-      shift
+      STACK_NAME="$2" CONSUMED=2
       ;;
-    -b | --build-only) BUILD_ONLY=true ;;
-    -g | --guided) GUIDED=true ;;
-    -y | --yes) YES=true ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    *) usage_error "unknown option: $1" ;;
+    -b | --build-only) BUILD_ONLY=true CONSUMED=1 ;;
+    -g | --guided) GUIDED=true CONSUMED=1 ;;
+    -y | --yes) YES=true CONSUMED=1 ;;
   esac
-  shift
-done
+}
+parse_options true "$@"
 [[ "$BUILD_ONLY" == "true" ]] || require_environment
 [[ "$SCRIPT_DEBUG" == "true" ]] && set -x
 

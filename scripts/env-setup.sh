@@ -22,22 +22,12 @@ USAGE
 }
 
 CREATE=false
-while [[ $# -gt 0 ]]; do
-  take_common_option "$@"
-  if [[ $CONSUMED -gt 0 ]]; then
-    shift "$CONSUMED"
-    continue
-  fi
+handle_option() {
   case "$1" in
-    -c | --create) CREATE=true ;;
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    *) usage_error "unknown option: $1" ;;
+    -c | --create) CREATE=true CONSUMED=1 ;;
   esac
-  shift
-done
+}
+parse_options true "$@"
 require_environment
 
 check_prerequisites

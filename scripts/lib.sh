@@ -122,6 +122,26 @@ take_common_option() {
   esac
 }
 
+# parse_options WITH_COMMON "$@": -h/--help, the common options when WITH_COMMON is true, and the
+# script's own through its handle_option "$@" (which sets CONSUMED to 1 or 2, or 0 if unknown).
+parse_options() {
+  local with_common="$1"
+  shift
+  while [[ $# -gt 0 ]]; do
+    CONSUMED=0
+    case "$1" in
+      -h | --help)
+        usage
+        exit 0
+        ;;
+    esac
+    [[ "$with_common" == "true" ]] && take_common_option "$@"
+    [[ $CONSUMED -eq 0 ]] && handle_option "$@"
+    [[ $CONSUMED -gt 0 ]] || usage_error "unknown option: $1"
+    shift "$CONSUMED"
+  done
+}
+
 require_environment() { [[ -n "$ENVIRONMENT" ]] || usage_error "option -e/--environment is required"; }
 
 stack_name_for() { printf 'echoes-%s-backend' "$1"; }

@@ -15,6 +15,8 @@ import boto3
 import jwt
 import moto
 
+from devtools.cognito import access_token
+
 MOTO_KEYS = Path(moto.__file__).parent / "cognitoidp" / "resources"
 PASSWORD = "Echoes-Test-Passw0rd"
 ORIGINS = "http://localhost:3000,https://app.example.com"
@@ -40,18 +42,7 @@ class User:
 def sign_up(pool_id: str, client_id: str, email: str, region: str = "us-east-1") -> User:
     """Sign a user up, confirm them and log in, through Cognito's own API (moto)."""
     cognito = boto3.client("cognito-idp", region_name=region)
-    cognito.sign_up(
-        ClientId=client_id,
-        Username=email,
-        Password=PASSWORD,
-        UserAttributes=[{"Name": "email", "Value": email}],
-    )
-    cognito.admin_confirm_sign_up(UserPoolId=pool_id, Username=email)
-    tokens = cognito.initiate_auth(
-        ClientId=client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
-    )["AuthenticationResult"]
+    tokens = access_token(cognito, pool_id, client_id, email, PASSWORD)
     claims = jwt.decode(tokens["AccessToken"], options={"verify_signature": False})
     return User(email, claims["sub"], tokens["AccessToken"], tokens["IdToken"])
 

@@ -1,26 +1,8 @@
 """Baseline (b): baseline (a) plus DynamoDB and S3 clients created at import: the smallest
-realistic app."""
+realistic app. (Packaged next to hello.py, as top-level modules.)"""
 
 import boto3
-from fastapi import FastAPI
-from mangum import Mangum
-from pydantic import BaseModel
+from hello import app, handler  # noqa: F401 - the function's handler is hello's
 
 dynamodb = boto3.client("dynamodb")
 s3 = boto3.client("s3")
-
-
-class Hello(BaseModel):
-    status: str
-    service: str
-
-
-app = FastAPI()
-
-
-@app.get("/health", response_model=Hello)
-async def health() -> Hello:
-    return Hello(status="healthy", service="hello")
-
-
-handler = Mangum(app, lifespan="off")

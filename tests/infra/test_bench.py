@@ -1,0 +1,34 @@
+"""The benchmark's quick mode runs in the test command so it cannot rot. It asserts that every
+section produced figures, never how fast anything was (speed is for the benchmark to print)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
+    figures = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", "--quick", "--json", str(figures)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = result.stdout
+    for heading in ("cold start: echoes /health", "warm: echoes list of 20", "artifact (arm64",
+                    "peak RSS at cold start", "DynamoDB work per request", "importtime"):
+        assert heading in table
+    data = json.loads(figures.read_text())
+    assert all(len(runs) == 3 for runs in data["cold_ms"].values())
+    assert data["artifact"]["unzipped_bytes"] > 0 and data["artifact"]["largest"]
+    work = data["dynamodb"]
+    # The property the table exists to show: reads per request do not grow with the echoes.
+    for request in work["10"]:
+        if request != "list, next page by cursor":  # 10 echoes fit on one page: no cursor
+            assert work["10"][request][0] == work["100"][request][0], request
+    assert work["100"]["random"] == [3, 3]
