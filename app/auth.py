@@ -13,6 +13,7 @@ import rsa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.concurrency import run_blocking
 from app.errors import ApiError, ErrorCode, unavailable
 from app.observability import logger
 from app.rs256 import public_key_from_jwk, rs256_only
@@ -140,14 +141,14 @@ class TokenVerifier:
 _bearer = HTTPBearer(auto_error=False, description="Cognito access or ID token")
 
 
-def get_current_user(
+async def get_current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> CurrentUser:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(ErrorCode.AUTHENTICATION_FAILED, "A Bearer token is required")
     verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(credentials.credentials)
+    return await run_blocking(request, verifier.verify, credentials.credentials)  # may fetch the JWKS
 
 
 AuthenticatedUser = Annotated[CurrentUser, Depends(get_current_user)]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 
 from app.auth import AuthenticatedUser
+from app.concurrency import run_blocking
 from app.models import (
     ERROR_RESPONSES,
     CreateEchoRequest,
@@ -35,23 +36,28 @@ def _json(model: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
 
 
 @router.post("/init-upload", response_model=InitUploadResponse)
-def init_upload(body: InitUploadRequest, user: AuthenticatedUser, service: Service) -> Response:
-    return _json(service.init_upload(user.user_id, body))
+async def init_upload(
+    request: Request, body: InitUploadRequest, user: AuthenticatedUser, service: Service
+) -> Response:
+    return _json(await run_blocking(request, service.init_upload, user.user_id, body))
 
 
 @router.post("", response_model=Echo, status_code=status.HTTP_201_CREATED)
-def create_echo(
+async def create_echo(
+    request: Request,
     echo_id: Annotated[str, Query(max_length=64, description="The id from init-upload")],
     body: CreateEchoRequest,
     user: AuthenticatedUser,
     service: Service,
 ) -> Response:
     """Create the echo once its audio is uploaded. Repeating the same request returns the same echo."""
-    return _json(service.create(user.user_id, echo_id, body).echo, status.HTTP_201_CREATED)
+    created = await run_blocking(request, service.create, user.user_id, echo_id, body)
+    return _json(created.echo, status.HTTP_201_CREATED)
 
 
 @router.get("", response_model=EchoPage)
-def list_echoes(
+async def list_echoes(
+    request: Request,
     user: AuthenticatedUser,
     service: Service,
     emotion: Emotion | None = None,
@@ -60,20 +66,23 @@ def list_echoes(
     cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page")] = None,
 ) -> Response:
     """Newest first. Prefer `cursor` to `page`: it costs one page of reads wherever it points."""
-    return _json(service.list(user.user_id, emotion.value if emotion else None, page, page_size, cursor))
+    selected = emotion.value if emotion else None
+    return _json(await run_blocking(request, service.list, user.user_id, selected, page, page_size, cursor))
 
 
 @router.get("/random", response_model=Echo)
-def random_echo(user: AuthenticatedUser, service: Service, emotion: Emotion | None = None) -> Response:
-    return _json(service.random(user.user_id, emotion.value if emotion else None))
+async def random_echo(
+    request: Request, user: AuthenticatedUser, service: Service, emotion: Emotion | None = None
+) -> Response:
+    return _json(await run_blocking(request, service.random, user.user_id, emotion.value if emotion else None))
 
 
 @router.get("/{echo_id}", response_model=Echo)
-def get_echo(echo_id: str, user: AuthenticatedUser, service: Service) -> Response:
-    return _json(service.get(user.user_id, echo_id))
+async def get_echo(request: Request, echo_id: str, user: AuthenticatedUser, service: Service) -> Response:
+    return _json(await run_blocking(request, service.get, user.user_id, echo_id))
 
 
 @router.delete("/{echo_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_echo(echo_id: str, user: AuthenticatedUser, service: Service) -> Response:
-    service.delete(user.user_id, echo_id)
+async def delete_echo(request: Request, echo_id: str, user: AuthenticatedUser, service: Service) -> Response:
+    await run_blocking(request, service.delete, user.user_id, echo_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -3,9 +3,9 @@
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from app import SERVICE_NAME, __version__
+from app.concurrency import run_blocking
 from app.health import CONNECTED, HealthChecker
 from app.models import Health, RootInfo
 
@@ -27,7 +27,7 @@ def root(request: Request) -> RootInfo:
 async def health(request: Request) -> Response:
     checker: HealthChecker = request.app.state.health
     # Probes block on I/O, so they run in the threadpool, and only when the short cache expired.
-    dependencies = checker.cached() or await run_in_threadpool(checker.dependencies)
+    dependencies = checker.cached() or await run_blocking(request, checker.dependencies)
     healthy = all(state == CONNECTED for state in dependencies.values())
     body = Health(
         status="healthy" if healthy else "degraded",
