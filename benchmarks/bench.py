@@ -83,11 +83,9 @@ class Environment:
 
     def app_env(self) -> dict[str, str]:
         return {
-            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": self.endpoint.url,
-            "ENVIRONMENT": "prod", "CORS_ALLOW_ORIGINS": "https://echoes.example", "LOG_LEVEL": "WARNING",
-            "COGNITO_JWKS_URL": self.endpoint.jwks_url(self.stack.user_pool_id),
-            "POWERTOOLS_METRICS_NAMESPACE": "Echoes", **self.stack.settings_env(),
+            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+            "LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_NAMESPACE": "Echoes",
+            **self.stack.app_env(self.endpoint.url, "prod", "https://echoes.example"),
         }
 
 

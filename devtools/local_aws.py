@@ -24,6 +24,17 @@ class LocalStack:
     app_client_id: str
     secret_name: str
 
+    def app_env(self, endpoint_url: str, environment: str, cors_allow_origins: str) -> dict[str, str]:
+        """Everything the app's settings need to run against this stack at ENDPOINT_URL (moto)."""
+        return {
+            **self.settings_env(),
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "ENVIRONMENT": environment,
+            "CORS_ALLOW_ORIGINS": cors_allow_origins,
+            # moto serves the pool's JWKS itself, while its tokens name the real AWS issuer.
+            "COGNITO_JWKS_URL": f"{endpoint_url}/{self.user_pool_id}/.well-known/jwks.json",
+        }
+
     def settings_env(self) -> dict[str, str]:
         return {
             "AWS_REGION": self.region,

@@ -58,8 +58,7 @@ def start_aws(aws_port: int, api_port: int) -> tuple[MotoEndpoint, LocalStack]:
     os.environ.update(AWS_ENDPOINT_URL=endpoint.url, AWS_DEFAULT_REGION=config["AWS_REGION"])
     stack = provision(ENVIRONMENT, config["CORS_ALLOW_ORIGINS"], config["AWS_REGION"])
     os.environ.update(config)
-    os.environ.update(stack.settings_env())
-    os.environ["COGNITO_JWKS_URL"] = endpoint.jwks_url(stack.user_pool_id)
+    os.environ.update(stack.app_env(endpoint.url, ENVIRONMENT, config["CORS_ALLOW_ORIGINS"]))
     # Swagger UI's assets from this machine, since the CDN FastAPI uses may be out of reach.
     os.environ["DOCS_ASSETS_URL"] = f"http://127.0.0.1:{api_port}{ASSETS_PATH}"
     STATE_FILE.write_text(json.dumps({"endpoint": endpoint.url, **stack.__dict__}, indent=2))

@@ -27,6 +27,9 @@ def port_is_free(port: int) -> bool:
 
 
 class MotoEndpoint:
+    """moto's HTTP server in a thread of this process. Servers in one process share moto's state
+    (its backends are module-level), so starting one resets it: a new endpoint is an empty account."""
+
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -36,6 +39,7 @@ class MotoEndpoint:
         if not os.environ.get("MOTO_LOG_REQUESTS"):
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
+        self.reset()
         return self
 
     def stop(self) -> None:
@@ -45,6 +49,3 @@ class MotoEndpoint:
         """Forget every resource: each test starts from an empty account."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
         urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback only
-
-    def jwks_url(self, user_pool_id: str) -> str:
-        return f"{self.url}/{user_pool_id}/.well-known/jwks.json"

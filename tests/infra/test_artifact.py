@@ -111,11 +111,8 @@ def test_built_function_runs_with_only_boto3(x86_build: Path, lambda_python: Pat
             "PATH": "/usr/bin:/bin",
             "PYTHONPATH": str(x86_build),  # /var/task in Lambda
             "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's code folder is read-only
-            "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": endpoint.url,
-            "ENVIRONMENT": "dev", "CORS_ALLOW_ORIGINS": ORIGINS,
-            "COGNITO_JWKS_URL": endpoint.jwks_url(stack.user_pool_id),
-            **stack.settings_env(),
+            "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+            **stack.app_env(endpoint.url, "dev", ORIGINS),
         }
         result = _run([str(lambda_python), "-c", INVOKE], input=json.dumps(events), env=environment, cwd="/")
     finally:

@@ -47,13 +47,7 @@ def deployed(moto_endpoint: MotoEndpoint, monkeypatch: pytest.MonkeyPatch) -> De
     moto_endpoint.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint.url)
     stack = provision("dev", ORIGINS)
-    environment = {
-        "ENVIRONMENT": "dev",
-        "CORS_ALLOW_ORIGINS": ORIGINS,
-        "COGNITO_JWKS_URL": moto_endpoint.jwks_url(stack.user_pool_id),
-        **stack.settings_env(),
-    }
-    for name, value in environment.items():
+    for name, value in stack.app_env(moto_endpoint.url, "dev", ORIGINS).items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     sys.modules.pop("lambda_handler", None)
