@@ -63,8 +63,10 @@ def create_app(
     app.include_router(system.router)
     app.include_router(echoes.router)
     if settings.docs_enabled:
-        from app.routes import docs  # dev only: staging and prod never pay for its import
+        from app import openapi
+        from app.routes import docs  # dev only: staging and prod never pay for their import
 
+        openapi.install(app)
         app.include_router(docs.router_for(settings))
     app.add_middleware(RequestContextMiddleware)
     # Outermost, so that error responses carry CORS headers too and preflights skip auth.

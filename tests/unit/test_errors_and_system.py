@@ -159,6 +159,10 @@ def test_docs_are_served_in_dev(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/echoes/init-upload" in spec["paths"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    listing = spec["paths"]["/api/v1/echoes"]["get"]["responses"]
+    assert "422" not in listing, "the API answers 400, never 422"
+    assert listing["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
 
 
 @pytest.mark.parametrize("environment", ["staging", "prod"])
