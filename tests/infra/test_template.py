@@ -146,12 +146,17 @@ def test_authorizer_covers_the_api_only_and_never_preflights() -> None:
 
 def test_gateway_errors_use_the_apps_error_format() -> None:
     responses = RESOURCES["Api"]["Properties"]["GatewayResponses"]
-    assert {"UNAUTHORIZED", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(responses)
+    expected = {  # gateway response -> (status, the app's error code)
+        "UNAUTHORIZED": ("401", "authentication_failed"), "ACCESS_DENIED": ("401", "authentication_failed"),
+        "MISSING_AUTHENTICATION_TOKEN": ("404", "resource_not_found"), "THROTTLED": ("429", "rate_limit_exceeded"),
+        "REQUEST_TOO_LARGE": ("413", "file_too_large"), "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type"),
+        "DEFAULT_4XX": (None, "validation_error"), "DEFAULT_5XX": ("503", "service_unavailable"),
+    }
+    assert set(responses) == set(expected)
     for name, response in responses.items():
-        body = response["ResponseTemplates"]["application/json"]
-        assert set(json.loads(body.replace("$context.error.messageString", '"m"'))) == {
-            "error", "message", "details", "timestamp", "request_id"}, name
-    assert '"rate_limit_exceeded"' in responses["THROTTLED"]["ResponseTemplates"]["application/json"]
+        body = json.loads(response["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"m"'))
+        assert set(body) == {"error", "message", "details", "timestamp", "request_id"}, name
+        assert (response.get("StatusCode"), body["error"]) == expected[name], name
 
 
 def test_alarms_and_their_topic_exist_only_in_prod() -> None:
