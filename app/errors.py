@@ -136,18 +136,19 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_FRAMEWORK_MESSAGES = {
+    404: "Resource not found",
+    405: "Method not allowed",
+    401: "Authentication required",
+}
+
+
 async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 405:
-        error = ApiError(ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed", headers=exc.headers)
-    elif exc.status_code == 404:
-        error = ApiError(ErrorCode.RESOURCE_NOT_FOUND, "Resource not found")
-    elif exc.status_code == 401:
-        error = ApiError(ErrorCode.AUTHENTICATION_FAILED, "Authentication required")
-    else:
-        code = next((c for c, s in STATUS_OF.items() if s == exc.status_code), None)
-        error = ApiError(code or ErrorCode.VALIDATION_ERROR, str(exc.detail))
-    return error_response(error)
+    code = next((c for c, s in STATUS_OF.items() if s == exc.status_code), ErrorCode.VALIDATION_ERROR)
+    message = _FRAMEWORK_MESSAGES.get(exc.status_code, str(exc.detail))
+    # Starlette's 405 carries the Allow header.
+    return error_response(ApiError(code, message, headers=exc.headers))
 
 
 async def _on_aws_error(_: Request, exc: Exception) -> JSONResponse:

@@ -1,9 +1,9 @@
 """Request and response models, emotions and the audio formats the API accepts."""
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 50
@@ -38,8 +38,14 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+# "WEBM", ".webm" and "webm" name the same format.
+AudioExtension = Annotated[
+    str, Field(min_length=1, max_length=10, examples=["webm"]), AfterValidator(lambda e: e.lower().lstrip("."))
+]
+
+
 class InitUploadRequest(StrictModel):
-    file_extension: str = Field(min_length=1, max_length=10, examples=["webm"])
+    file_extension: AudioExtension
     content_type: str = Field(min_length=1, max_length=100, examples=["audio/webm"])
     file_size: int | None = Field(default=None, ge=1, description="Declared size in bytes")
 
@@ -69,7 +75,7 @@ class CreateEchoRequest(StrictModel):
     tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     transcript: str | None = Field(default=None, max_length=1000)
     detected_mood: str | None = Field(default=None, max_length=50)
-    file_extension: str = Field(min_length=1, max_length=10)
+    file_extension: AudioExtension
     duration_seconds: float | None = Field(default=None, ge=0.1, le=300)
     location: Location | None = None
 
@@ -86,11 +92,6 @@ class CreateEchoRequest(StrictModel):
             if tag not in normalised:
                 normalised.append(tag)
         return normalised
-
-    @field_validator("file_extension")
-    @classmethod
-    def _normalise_extension(cls, extension: str) -> str:
-        return extension.lower().lstrip(".")
 
 
 class Echo(BaseModel):

@@ -4,7 +4,6 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.errors import ApiError, ErrorCode, not_found, unavailable
@@ -54,7 +53,6 @@ def _supported_formats() -> dict[str, str]:
 
 
 def _check_extension(extension: str) -> str:
-    extension = extension.lower().lstrip(".")
     if extension not in AUDIO_FORMATS:
         raise ApiError(
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
@@ -67,12 +65,6 @@ def _check_extension(extension: str) -> str:
 def _request_hash(request: CreateEchoRequest) -> str:
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class CreateResult:
-    echo: Echo
-    created: bool
 
 
 class EchoService:
@@ -146,7 +138,7 @@ class EchoService:
 
     # --- create ---------------------------------------------------------------------------------
 
-    def create(self, user_id: str, echo_id: str, request: CreateEchoRequest) -> CreateResult:
+    def create(self, user_id: str, echo_id: str, request: CreateEchoRequest) -> Echo:
         echo_id = parse_echo_id(echo_id)
         request_hash = _request_hash(request)
         existing = self._echoes.get_echo(user_id, echo_id, consistent=True)
@@ -182,16 +174,16 @@ class EchoService:
             raise unavailable("Too many concurrent changes; try again") from None
         self._audio.mark_kept(created.s3_key)
         count("EchoCreated", emotion=created.emotion)
-        return CreateResult(self._to_echo(created), created=True)
+        return self._to_echo(created)
 
-    def _replayed(self, existing: EchoRecord, request_hash: str) -> CreateResult:
+    def _replayed(self, existing: EchoRecord, request_hash: str) -> Echo:
         if existing.request_hash != request_hash:
             raise ApiError(
                 ErrorCode.CONFLICT,
                 "An echo with this id already exists with different content",
                 {"echo_id": existing.echo_id},
             )
-        return CreateResult(self._to_echo(existing), created=False)
+        return self._to_echo(existing)
 
     def _verified_upload(self, upload: PendingUpload, request: CreateEchoRequest) -> StoredObject:
         if request.file_extension != upload.file_extension:

@@ -51,8 +51,8 @@ async def create_echo(
     service: Service,
 ) -> Response:
     """Create the echo once its audio is uploaded. Repeating the same request returns the same echo."""
-    created = await run_blocking(request, service.create, user.user_id, echo_id, body)
-    return _json(created.echo, status.HTTP_201_CREATED)
+    echo = await run_blocking(request, service.create, user.user_id, echo_id, body)
+    return _json(echo, status.HTTP_201_CREATED)
 
 
 @router.get("", response_model=EchoPage)

@@ -101,6 +101,11 @@ class EchoStore:
         item = self._get(key(user_id, COUNTS_SK), consistent) or {}
         return {name: int(value["N"]) for name, value in item.items() if "N" in value}
 
+    def _totals(self, user_id: str, emotion: str) -> tuple[int, int]:
+        """(all echoes, echoes of EMOTION), read consistently before a counter-conditioned write."""
+        counts = self._counts(user_id)
+        return counts.get(count_attribute(ALL), 0), counts.get(count_attribute(emotion), 0)
+
     def count(self, user_id: str, emotion: str | None = None) -> int:
         return self._counts(user_id, consistent=False).get(count_attribute(emotion or ALL), 0)
 
@@ -109,8 +114,7 @@ class EchoStore:
     def create_echo(self, record: EchoRecord) -> EchoRecord:
         """Store the echo, consume its pending upload and take the next slots, atomically."""
         for _ in range(MAX_TRANSACTION_ATTEMPTS):
-            counts = self._counts(record.user_id)
-            total, in_emotion = counts.get("total", 0), counts.get(count_attribute(record.emotion), 0)
+            total, in_emotion = self._totals(record.user_id, record.emotion)
             slotted = replace(record, slot=total + 1, emotion_slot=in_emotion + 1)
             try:
                 self._client.transact_write_items(
@@ -205,8 +209,7 @@ class EchoStore:
 
     def _delete_operations(self, record: EchoRecord) -> list[dict]:
         user_id = record.user_id
-        counts = self._counts(user_id)
-        total, in_emotion = counts.get("total", 0), counts.get(count_attribute(record.emotion), 0)
+        total, in_emotion = self._totals(user_id, record.emotion)
         operations: list[dict] = [
             {
                 "Delete": {
