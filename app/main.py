@@ -7,7 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.auth import JsonFetcher, JwksCache, TokenVerifier, fetch_json
-from app.aws import AwsClients, create_clients
+from app.aws import AwsClients, create_client, create_clients
 from app.errors import register_error_handlers
 from app.health import HealthChecker, cognito_probe, dynamodb_probe, s3_probe
 from app.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
@@ -49,7 +49,13 @@ def create_app(
         settings,
         EchoStore(clients.dynamodb, settings.dynamodb_table_name),
         AudioStore(clients.s3, settings.s3_bucket_name),
-        CursorCodec(cursor_key or secrets_manager_key(settings.app_secret_name)),
+        CursorCodec(
+            cursor_key
+            or secrets_manager_key(
+                settings.app_secret_name,
+                lambda: create_client("secretsmanager", settings.aws_region),
+            )
+        ),
     )
     app.state.health = HealthChecker(
         {

@@ -7,6 +7,7 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 SIGNATURE_BYTES = 16
 
@@ -65,13 +66,16 @@ class CursorCodec:
         return CursorState(int(page), str(created_at), str(echo_id))
 
 
-def secrets_manager_key(secret_name: str) -> Callable[[], bytes]:
+def secrets_manager_key(secret_name: str, create_client: Callable[[], Any]) -> Callable[[], bytes]:
+    """Read through Powertools Parameters with a client from the app's own botocore session: the
+    provider's default would build a boto3 session that loads botocore's data a second time."""
+
     def load() -> bytes:
         # Imported here: Parameters (and its Secrets Manager client) is only needed once a cursor is.
         # A provider of our own, rather than the module-level default, so that each app has its own.
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-        secret = SecretsProvider().get(secret_name)
+        secret = SecretsProvider(boto3_client=create_client()).get(secret_name)
         if not secret:
             raise RuntimeError(f"secret {secret_name} is empty")
         return secret.encode() if isinstance(secret, str) else bytes(secret)
