@@ -1,14 +1,22 @@
 """Token verification: real tokens from moto's Cognito are accepted, everything else refused."""
 
 import base64
+import http.server
+import ipaddress
 import json
+import ssl
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from app.auth import MIN_REFETCH_SECONDS, JwksCache
+from app.auth import MIN_REFETCH_SECONDS, TRUSTED_ROOTS, JwksCache, JwksUnavailable, _opener, fetch_json
 from app.main import create_app
 from app.settings import Settings
 from tests.support import User, access_claims, moto_jwks, pool_signed_token
@@ -185,3 +193,72 @@ def test_a_pkcs1_signature_over_another_digest_is_refused(client: TestClient, se
     signing_input = f"{part(json.dumps({'alg': 'RS256', 'kid': 'dummy'}).encode())}.{part(json.dumps(claims).encode())}"
     signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA512())
     _assert_refused(client.get(LIST, headers=_bearer(f"{signing_input}.{part(signature)}")), "InvalidSignatureError")
+
+
+@pytest.fixture
+def self_signed_jwks(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A JWKS served over HTTPS by a certificate that no Amazon root signed: the URL and the cert."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cognito-idp.us-east-1.amazonaws.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    body = json.dumps(moto_jwks("")).encode()
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/pool/.well-known/jwks.json", cert_file
+    server.shutdown()
+    server.server_close()
+
+
+def test_jwks_over_https_is_trusted_only_from_amazon_roots(
+    self_signed_jwks: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, cert_file = self_signed_jwks
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the machine's own store now trusts it
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - and so does urllib's default
+        assert json.load(response) == moto_jwks("")
+    _opener.cache_clear()
+    with pytest.raises(urllib.error.URLError) as refused:
+        fetch_json(url)
+    assert isinstance(refused.value.reason, ssl.SSLCertVerificationError)
+    with pytest.raises(JwksUnavailable):
+        JwksCache(url).refresh()
+
+
+def test_the_trusted_roots_are_amazon_trust_services() -> None:
+    roots = ssl.create_default_context(cafile=TRUSTED_ROOTS).get_ca_certs()
+    names = sorted(dict(part[0] for part in root["subject"])["commonName"] for root in roots)
+    assert names == [
+        "Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4",
+        "Starfield Services Root Certificate Authority - G2",
+    ]
