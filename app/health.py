@@ -3,6 +3,7 @@
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -64,9 +65,15 @@ class HealthChecker:
     def dependencies(self) -> dict[str, str]:
         with self._lock:
             if self._cached is None or time.monotonic() - self._checked_at >= self._cache_seconds:
-                self._cached = {name: self._run(probe) for name, probe in self._probes.items()}
+                self._cached = self._probe_all()
                 self._checked_at = time.monotonic()
             return dict(self._cached)
+
+    def _probe_all(self) -> dict[str, str]:
+        # Concurrently: each probe is a network round trip (a TLS handshake at cold start), so
+        # /health waits for the slowest dependency, not for the sum of them.
+        with ThreadPoolExecutor(max_workers=len(self._probes)) as pool:
+            return dict(zip(self._probes, pool.map(self._run, self._probes.values()), strict=True))
 
     @staticmethod
     def _run(probe: Probe) -> str:
