@@ -1,6 +1,6 @@
 """Public, unauthenticated routes: service info and health."""
 
-from datetime import UTC, datetime
+import time
 
 from fastapi import APIRouter, Request, Response
 
@@ -34,7 +34,7 @@ async def health(request: Request) -> Response:
         service=SERVICE_NAME,
         version=__version__,
         environment=request.app.state.settings.environment,
-        timestamp=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         dependencies=dependencies,
     )
     headers = {"Cache-Control": "no-store"}

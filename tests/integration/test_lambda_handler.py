@@ -1,11 +1,14 @@
 """Every route through lambda_handler.handler, with REST (v1) and HTTP API (v2) events."""
 
+import io
 import json
 
+import boto3
 import pytest
 import requests
 
-from devtools.events import http_api_event, rest_event
+from app.observability import logger
+from devtools.events import LambdaContext, http_api_event, rest_event
 from tests.integration.conftest import Deployed
 from tests.support import echo_body, wav_bytes
 
@@ -114,3 +117,26 @@ def test_cors_preflight_through_the_handler(deployed: Deployed, make_event) -> N
                  "Access-Control-Request-Headers": "authorization"}))
     assert status == 200
     assert headers["access-control-allow-origin"] == "https://app.example.com"
+
+
+def test_log_lines_carry_the_lambda_context_and_the_gateway_request_id(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", output)  # Powertools' formatter, our stream
+    alice = deployed.user("alice@example.com")
+    boto3.client("dynamodb").delete_table(TableName=deployed.stack.table_name)  # each list now logs an error
+    invocations = [(rest_event("GET", "/api/v1/echoes", headers=alice.headers), LambdaContext.fresh()) for _ in range(2)]
+    for event, context in invocations:
+        assert deployed.handler(event, context)["statusCode"] == 500
+    lines = [json.loads(line) for line in output.getvalue().splitlines()]
+    errors = [line for line in lines if line.get("message") == "Unexpected AWS error"]
+    assert len(errors) == 2, lines
+    for line, (event, context), cold_start in zip(errors, invocations, (True, False), strict=True):
+        assert line["level"] == "ERROR" and line["service"] == "echoes-api"
+        assert line["cold_start"] is cold_start
+        assert line["function_request_id"] == context.aws_request_id
+        assert line["correlation_id"] == event["requestContext"]["requestId"]
+        assert line["function_name"] == context.function_name
+        assert line["function_arn"] == context.invoked_function_arn
+        assert line["function_memory_size"] == context.memory_limit_in_mb

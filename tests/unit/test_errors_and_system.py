@@ -148,6 +148,48 @@ def test_preflight_is_answered_without_a_token(client: TestClient) -> None:
     assert "authorization" in response.headers["access-control-allow-headers"].lower()
 
 
+@pytest.mark.parametrize(
+    ("origin", "method", "headers", "refused"),
+    [
+        ("https://evil.example.com", "GET", "authorization", ["origin"]),
+        ("http://localhost:3000", "PUT", "authorization", ["method"]),
+        ("http://localhost:3000", "GET", "authorization, x-api-key", ["headers"]),
+        ("https://evil.example.com", "PATCH", "x-api-key", ["origin", "method", "headers"]),
+    ],
+)
+def test_preflight_asking_for_anything_not_allowed_is_refused(
+    client: TestClient, origin: str, method: str, headers: str, refused: list[str]
+) -> None:
+    response = client.options(
+        "/api/v1/echoes",
+        headers={"Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers},
+    )
+    body = _assert_error(response, 400, "validation_error")
+    assert body["details"] == {"refused": refused}
+    assert (response.headers.get("access-control-allow-origin") == origin) is (origin == "http://localhost:3000")
+
+
+def test_preflight_states_what_is_allowed_and_every_response_varies_by_origin(client: TestClient) -> None:
+    response = client.options(
+        "/api/v1/echoes/random",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "DELETE",
+                 "Access-Control-Request-Headers": "Content-Type, X-Request-Id"},
+    )
+    assert response.status_code == 200 and response.content == b""
+    assert set(response.headers["access-control-allow-methods"].split(", ")) == {"GET", "POST", "DELETE", "OPTIONS"}
+    assert response.headers["access-control-max-age"] == "600"
+    assert response.headers["vary"] == "Origin"
+    assert response.headers["x-request-id"]
+    for headers in ({}, {"Origin": "https://evil.example.com"}, {"Origin": "http://localhost:3000"}):
+        assert client.get("/health", headers=headers).headers["vary"] == "Origin"
+
+
+def test_an_options_request_that_is_not_a_preflight_reaches_the_app(client: TestClient) -> None:
+    response = client.options("/api/v1/echoes", headers={"Origin": "http://localhost:3000"})
+    _assert_error(response, 405, "method_not_allowed")
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
 def test_error_responses_carry_cors_headers(client: TestClient) -> None:
     response = client.get("/api/v1/echoes", headers={"Origin": "http://localhost:3000"})
     assert response.status_code == 401
