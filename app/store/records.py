@@ -32,6 +32,7 @@ def upload_sk(echo_id: str) -> str:
 
 
 COUNTS_SK = "COUNTS"
+HEALTH_PROBE_KEY: Item = {"pk": {"S": "HEALTH"}, "sk": {"S": "PROBE"}}  # never written: not USER#
 # What a listing reads. An echo's content is one JSON attribute ("doc") rather than one attribute
 # per field: botocore parses every attribute through its shape model, which was most of the cost
 # of listing 20 echoes; nothing filters on these fields server-side (emotion is in the index keys).

@@ -56,6 +56,13 @@ def test_health_is_503_and_names_the_missing_dependency(stack: LocalStack, setti
     assert body["dependencies"]["dynamodb"] == "connected"
 
 
+def test_health_names_a_missing_table(stack: LocalStack, settings: Settings) -> None:
+    boto3.client("dynamodb").delete_table(TableName=settings.dynamodb_table_name)
+    response = TestClient(create_app(settings, fetch_jwks=moto_jwks)).get("/health")
+    assert response.status_code == 503
+    assert response.json()["dependencies"]["dynamodb"] == "error: ResourceNotFoundException"
+
+
 def test_health_probes_are_cached(stack: LocalStack) -> None:
     settings = settings_for(stack, health_cache_seconds=300)
     client = TestClient(create_app(settings, fetch_jwks=moto_jwks))
