@@ -245,7 +245,8 @@ def test_jwks_over_https_is_trusted_only_from_amazon_roots(
 ) -> None:
     url, cert_file = self_signed_jwks
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the machine's own store now trusts it
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - and so does urllib's default
+    default_trust = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
+    with default_trust.open(url, timeout=5) as response:  # and so would a client trusting that store
         assert json.load(response) == moto_jwks("")
     _opener.cache_clear()
     with pytest.raises(urllib.error.URLError) as refused:
