@@ -9,6 +9,7 @@ Ports come from AWS_PORT (moto, default 5005) and API_PORT (API, default 8000).
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -140,6 +141,9 @@ def main(argv: list[str]) -> int:
             return 1
         return 0
     args = parser.parse_args(argv)
+    # Ctrl-C stops the stack even when it was started where SIGINT is ignored (a shell's
+    # background job, nohup): Python leaves an inherited "ignore" in place.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         serve(args.lambda_mode)
     except StartError as exc:
