@@ -4,6 +4,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -52,26 +53,35 @@ def cognito_probe(jwks: JwksCache) -> Probe:
     return probe
 
 
+@dataclass(frozen=True)
+class HealthReport:
+    """One round of probes, kept as it is served: /health may be polled often."""
+
+    dependencies: dict[str, str]
+    healthy: bool
+
+
 class HealthChecker:
     def __init__(self, probes: dict[str, Probe], cache_seconds: float) -> None:
         self._probes = probes
         self._cache_seconds = cache_seconds
-        self._cached: dict[str, str] | None = None
+        self._cached: HealthReport | None = None
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
-    def cached(self) -> dict[str, str] | None:
-        """The last results while still fresh, without blocking: None means probe again."""
+    def cached(self) -> HealthReport | None:
+        """The last report while still fresh, without blocking: None means probe again."""
         if self._cached is None or time.monotonic() - self._checked_at >= self._cache_seconds:
             return None
-        return dict(self._cached)
+        return self._cached
 
-    def dependencies(self) -> dict[str, str]:
+    def report(self) -> HealthReport:
         with self._lock:
             if self._cached is None or time.monotonic() - self._checked_at >= self._cache_seconds:
-                self._cached = self._probe_all()
+                results = self._probe_all()
+                self._cached = HealthReport(results, all(state == CONNECTED for state in results.values()))
                 self._checked_at = time.monotonic()
-            return dict(self._cached)
+            return self._cached
 
     def _probe_all(self) -> dict[str, str]:
         # Concurrently: each probe is a network round trip (a TLS handshake at cold start), so

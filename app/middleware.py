@@ -14,13 +14,14 @@ from app.observability import logger, request_id_var
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
 
 
 def _request_id(headers: dict[bytes, bytes], event: dict[str, Any]) -> str:
     gateway_id = event.get("requestContext", {}).get("requestId")
     if gateway_id:
         return str(gateway_id)
-    client_id = headers.get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+    client_id = headers.get(_REQUEST_ID_KEY, b"").decode("latin-1")
     return client_id if _CLIENT_REQUEST_ID.match(client_id) else str(uuid.uuid4())
 
 
@@ -56,13 +57,13 @@ class RequestContextMiddleware:
         event = scope.get("aws.event") or {}
         prefix = stage_prefix(event)
         if prefix:
-            scope = {**scope, "root_path": prefix}
+            scope["root_path"] = prefix  # in place: Mangum and uvicorn build a scope per request
         headers = dict(scope["headers"])
         request_id = _request_id(headers, event)
         token = request_id_var.set(request_id)
         logger.set_correlation_id(request_id)
         origin = _header(headers, b"origin")
-        added: list[Header] = [(REQUEST_ID_HEADER.encode(), request_id.encode())]
+        added: list[Header] = [(_REQUEST_ID_KEY, request_id.encode())]
         response_started = False
 
         async def send_with_context(message: Message) -> None:

@@ -6,10 +6,12 @@ from fastapi import APIRouter, Request, Response
 
 from app import SERVICE_NAME, __version__
 from app.concurrency import run_blocking
-from app.health import CONNECTED, HealthChecker
+from app.health import HealthChecker
 from app.models import Health, RootInfo
 
 router = APIRouter(tags=["system"])
+HEALTHY_HEADERS = {"Cache-Control": "no-store"}
+DEGRADED_HEADERS = {**HEALTHY_HEADERS, "Retry-After": "30"}
 
 
 @router.get("/", response_model=RootInfo)
@@ -27,19 +29,18 @@ def root(request: Request) -> RootInfo:
 async def health(request: Request) -> Response:
     checker: HealthChecker = request.app.state.health
     # Probes block on I/O, so they run in the threadpool, and only when the short cache expired.
-    dependencies = checker.cached() or await run_blocking(request, checker.dependencies)
-    healthy = all(state == CONNECTED for state in dependencies.values())
+    report = checker.cached() or await run_blocking(request, checker.report)
     body = Health(
-        status="healthy" if healthy else "degraded",
+        status="healthy" if report.healthy else "degraded",
         service=SERVICE_NAME,
         version=__version__,
         environment=request.app.state.settings.environment,
         timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        dependencies=dependencies,
+        dependencies=report.dependencies,
     )
-    headers = {"Cache-Control": "no-store"}
-    if not healthy:
-        headers["Retry-After"] = "30"
     return Response(
-        body.model_dump_json(), status_code=200 if healthy else 503, headers=headers, media_type="application/json"
+        body.model_dump_json(),
+        status_code=200 if report.healthy else 503,
+        headers=HEALTHY_HEADERS if report.healthy else DEGRADED_HEADERS,
+        media_type="application/json",
     )

@@ -15,5 +15,6 @@ def test_dependencies_are_probed_concurrently() -> None:
         return CONNECTED
 
     checker = HealthChecker({"dynamodb": probe, "s3": probe, "cognito": probe}, cache_seconds=60)
-    assert checker.dependencies() == {"dynamodb": CONNECTED, "s3": CONNECTED, "cognito": CONNECTED}
-    assert checker.cached() == checker.dependencies()
+    report = checker.report()
+    assert report.dependencies == {"dynamodb": CONNECTED, "s3": CONNECTED, "cognito": CONNECTED}
+    assert report.healthy and checker.cached() is report
