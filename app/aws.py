@@ -1,4 +1,4 @@
-"""The boto3 clients, created once per process with one place for their configuration.
+"""The AWS clients (botocore), created once per process with one place for their configuration.
 
 Endpoints are not configured here on purpose: botocore honours AWS_ENDPOINT_URL and the
 per-service AWS_ENDPOINT_URL_<SERVICE> variables, which is how the local stack points at moto.

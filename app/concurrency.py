@@ -1,4 +1,4 @@
-"""Blocking work (boto3, JWKS fetches) from async routes: inline in Lambda, threadpool elsewhere.
+"""Blocking work (AWS calls, JWKS fetches) from async routes: inline in Lambda, threadpool elsewhere.
 
 A Lambda container serves one request at a time, so a worker thread buys nothing there, and it
 costs a thread start on every invocation: anyio's idle workers do not outlive the root task that

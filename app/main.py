@@ -41,7 +41,7 @@ def create_app(
     fetch_jwks: JsonFetcher = fetch_json,
 ) -> FastAPI:
     """Build the app. Tests may pass clients, a cursor key loader or a JWKS fetcher; the
-    deployed function uses the defaults (boto3 clients, Secrets Manager, HTTPS)."""
+    deployed function uses the defaults (botocore clients, Secrets Manager, HTTPS)."""
     logger.setLevel(settings.log_level)
     clients = clients or create_clients(settings.aws_region)
     app = FastAPI(
