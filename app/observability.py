@@ -1,7 +1,5 @@
 """Structured logging and CloudWatch metrics (Powertools), and the current request's id."""
 
-import functools
-from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -15,27 +13,30 @@ METRICS_NAMESPACE = "Echoes"
 
 logger = Logger(service=SERVICE_NAME)
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
-LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def inject_lambda_context(handler: LambdaHandler) -> LambdaHandler:
-    """Powertools' `Logger.inject_lambda_context`, with the same keys in every line, for a function
-    that appends no per-request keys of its own. The function's name, ARN and memory cannot change
-    within a container, so they are appended once; each invocation then sets only its request id
-    and cold_start. Powertools' decorator rebuilds them all per invocation, which cost 8 to 12 us
-    of a 65 us warm request (README, Performance)."""
-    cold_start = True
+class LogContext:
+    """The keys every log line of a request carries: its request id as correlation_id and, in
+    Lambda, the keys Powertools' `Logger.inject_lambda_context` adds. The function's name, ARN and
+    memory cannot change within a container, so they are appended once; each request then sets its
+    ids and cold_start in one call. Powertools' decorator rebuilt them all per invocation, 8 to 12
+    us of a 65 us warm request (README, Performance)."""
 
-    @functools.wraps(handler)
-    def decorated(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        nonlocal cold_start
-        if cold_start:
-            logger.append_keys(**build_lambda_context_model(context).__dict__)
-        logger.append_keys(cold_start=cold_start, function_request_id=context.aws_request_id)
-        cold_start = False
-        return handler(event, context)
+    def __init__(self) -> None:
+        self._cold_start = True
 
-    return decorated
+    def bind(self, request_id: str, lambda_context: Any | None) -> None:
+        if lambda_context is None:  # served by uvicorn, not Lambda
+            logger.set_correlation_id(request_id)
+            return
+        if self._cold_start:
+            logger.append_keys(**build_lambda_context_model(lambda_context).__dict__)
+        logger.append_keys(
+            correlation_id=request_id,
+            function_request_id=lambda_context.aws_request_id,
+            cold_start=self._cold_start,
+        )
+        self._cold_start = False
 
 
 def count(metric: str, **dimensions: str) -> None:
