@@ -77,10 +77,12 @@ class HealthChecker:
 
     def report(self) -> HealthReport:
         with self._lock:
-            if self._cached is None or time.monotonic() - self._checked_at >= self._cache_seconds:
-                results = self._probe_all()
-                self._cached = HealthReport(results, all(state == CONNECTED for state in results.values()))
-                self._checked_at = time.monotonic()
+            fresh = self.cached()
+            if fresh is not None:
+                return fresh
+            results = self._probe_all()
+            self._cached = HealthReport(results, all(state == CONNECTED for state in results.values()))
+            self._checked_at = time.monotonic()
             return self._cached
 
     def _probe_all(self) -> dict[str, str]:

@@ -146,7 +146,7 @@ class ErrorBody(BaseModel):
     request_id: str
 
 
-ERROR_SCHEMA_REF = "#/components/schemas/ErrorBody"
+ERROR_SCHEMA_REF = f"#/components/schemas/{ErrorBody.__name__}"
 # A schema reference rather than {"model": ErrorBody}: FastAPI builds a validator for every
 # (route, status) given a model, about 5 ms of each cold start for documentation that only dev
 # serves. app/openapi.py adds ErrorBody's schema to the document it builds (dev only).
