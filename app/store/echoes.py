@@ -1,6 +1,7 @@
 """DynamoDB access for echoes: every read is a GetItem or a Query on the caller's partition."""
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,9 +67,12 @@ def _is_cancelled(error: ClientError) -> bool:
 
 
 class EchoStore:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(
+        self, client: Any, table_name: str, randbelow: Callable[[int], int] = secrets.randbelow
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._randbelow = randbelow
 
     # --- single items -------------------------------------------------------------------------
 
@@ -263,7 +267,7 @@ class EchoStore:
             total = self._counts(user_id, consistent=False).get(count_attribute(group), 0)
             if total == 0:
                 return None
-            slot = self._get(key(user_id, slot_sk(group, secrets.randbelow(total) + 1)))
+            slot = self._get(key(user_id, slot_sk(group, self._randbelow(total) + 1)))
             record = self.get_echo(user_id, slot["echo_id"]["S"]) if slot else None
             if record is not None:
                 return record
