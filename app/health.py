@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -58,7 +59,10 @@ class HealthReport:
     """One round of probes, kept as it is served: /health may be polled often."""
 
     dependencies: dict[str, str]
-    healthy: bool
+
+    @cached_property
+    def healthy(self) -> bool:
+        return all(state == CONNECTED for state in self.dependencies.values())
 
 
 class HealthChecker:
@@ -80,8 +84,7 @@ class HealthChecker:
             fresh = self.cached()
             if fresh is not None:
                 return fresh
-            results = self._probe_all()
-            self._cached = HealthReport(results, all(state == CONNECTED for state in results.values()))
+            self._cached = HealthReport(self._probe_all())
             self._checked_at = time.monotonic()
             return self._cached
 

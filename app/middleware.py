@@ -17,11 +17,16 @@ REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
 
 
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return None if value is None else value.decode("latin-1")
+
+
 def _request_id(headers: dict[bytes, bytes], event: dict[str, Any]) -> str:
     gateway_id = event.get("requestContext", {}).get("requestId")
     if gateway_id:
         return str(gateway_id)
-    client_id = headers.get(_REQUEST_ID_KEY, b"").decode("latin-1")
+    client_id = _header(headers, _REQUEST_ID_KEY) or ""
     return client_id if _CLIENT_REQUEST_ID.match(client_id) else str(uuid.uuid4())
 
 
@@ -38,11 +43,6 @@ def stage_prefix(event: dict[str, Any]) -> str:
     requested = context.get("path") or event.get("rawPath") or ""
     prefix = f"/{stage}"
     return prefix if requested == prefix or requested.startswith(prefix + "/") else ""
-
-
-def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
-    value = headers.get(name)
-    return None if value is None else value.decode("latin-1")
 
 
 class RequestContextMiddleware:

@@ -31,7 +31,7 @@ from devtools.cognito import access_token  # noqa: E402
 from devtools.events import LambdaContext, rest_event  # noqa: E402
 from devtools.local_aws import LocalStack, provision  # noqa: E402
 from devtools.moto import MotoEndpoint  # noqa: E402
-from scripts.artifact_size import measure  # noqa: E402
+from scripts.artifact_size import describe_largest, measure  # noqa: E402
 
 PINS = {line.split("==")[0].split("[")[0]: line.strip() for line in (ROOT / "requirements-lambda.txt").read_text().splitlines()
         if "==" in line and not line.startswith("#")}
@@ -260,13 +260,12 @@ def _listed_items(env: Environment, count: int) -> list[dict]:
     """What DynamoDB answers the app's list query with: the newest items, projected as it asks."""
     import boto3
 
-    from app.store.records import LISTED_ATTRIBUTES
+    from app.store.records import LISTED_NAMES, LISTED_PROJECTION
 
     response = boto3.client("dynamodb").query(
         TableName=env.stack.table_name, IndexName="by_created", KeyConditionExpression="gsi1pk = :p",
         ExpressionAttributeValues={":p": {"S": f"USER#{env.user_id}"}}, ScanIndexForward=False, Limit=count + 1,
-        ProjectionExpression=", ".join(f"#a{i}" for i in range(len(LISTED_ATTRIBUTES))),
-        ExpressionAttributeNames={f"#a{i}": name for i, name in enumerate(LISTED_ATTRIBUTES)})
+        ProjectionExpression=LISTED_PROJECTION, ExpressionAttributeNames=LISTED_NAMES)
     return response["Items"]
 
 
@@ -371,7 +370,7 @@ def main() -> None:
         lines.append(f"| warm: {name} | p50 {p50:.0f} us, p99 {p99:.0f} us | {p50 / a_p50:.2f} x (a) | {target} |")
     lines.append(f"| artifact (arm64, sam build output) | {artifact['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
                  f"{artifact['zipped_bytes'] / 1e6:.1f} MB zipped, {artifact['files']} files | | <= 25 MB, <= 8 MB |")
-    lines.append("| largest packages | " + ", ".join(f"{p['package']} {p['bytes'] / 1e6:.1f} MB" for p in artifact["largest"]) + " | | |")
+    lines.append(f"| largest packages | {describe_largest(artifact)} | | |")
     for name in runs:
         lines.append(f"| peak RSS at cold start: {name} | {statistics.median(rss[name]) / 1024:.0f} MB | | "
                      + ("<= 90 MB" if name.startswith("echoes") else "") + " |")

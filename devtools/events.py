@@ -108,3 +108,11 @@ def http_api_event(
     context.update(stage=stage, requestId=str(uuid.uuid4()), routeKey="$default", timeEpoch=int(time.time() * 1000))
     context.pop("authorizer", None)
     return event
+
+
+def response_headers(response: dict[str, Any]) -> dict[str, str]:
+    """A proxy response's headers, multi-value ones joined as HTTP joins them ("a, b")."""
+    headers = dict(response.get("headers") or {})
+    for name, values in (response.get("multiValueHeaders") or {}).items():
+        headers[name] = ", ".join(values)
+    return headers

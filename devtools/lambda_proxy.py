@@ -5,7 +5,7 @@ import base64
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from devtools.events import LambdaContext, rest_event
+from devtools.events import LambdaContext, response_headers, rest_event
 
 FORBIDDEN = b'{"message":"Forbidden"}'  # what API Gateway answers outside its stage
 
@@ -40,10 +40,7 @@ def serve_through_handler(port: int, stage: str, assets_path: str) -> None:
             response = lambda_handler.handler(event, LambdaContext.fresh())
             body = response.get("body") or ""
             raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
-            headers = dict(response.get("headers") or {})
-            for name, values in (response.get("multiValueHeaders") or {}).items():
-                headers[name] = ", ".join(values)
-            self._reply(response["statusCode"], headers, raw)
+            self._reply(response["statusCode"], response_headers(response), raw)
 
         def _asset(self, name: str) -> None:
             from swagger_ui_bundle import swagger_ui_path

@@ -29,11 +29,14 @@ def measure(folder: Path) -> dict[str, object]:
     }
 
 
+def describe_largest(size: dict) -> str:
+    return ", ".join(f"{p['package']} {p['bytes'] / 1e6:.1f} MB" for p in size["largest"])
+
+
 def describe(size: dict) -> str:
-    largest = ", ".join(f"{p['package']} {p['bytes'] / 1e6:.1f} MB" for p in size["largest"])
     return (
         f"unzipped {size['unzipped_bytes'] / 1e6:.1f} MB, zipped {size['zipped_bytes'] / 1e6:.1f} MB, "
-        f"{size['files']} files; largest: {largest}"
+        f"{size['files']} files; largest: {describe_largest(size)}"
     )
 
 

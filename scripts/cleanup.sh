@@ -34,6 +34,12 @@ parse_options true "$@"
 [[ "$LOCAL_ONLY" == "true" ]] || require_environment
 [[ "$SCRIPT_DEBUG" == "true" ]] && set -x
 
+# object_versions BUCKET: how many object versions and delete markers BUCKET holds.
+object_versions() {
+  aws_cli s3api list-object-versions --bucket "$1" \
+    --query "length([Versions || \`[]\`, DeleteMarkers || \`[]\`][])" --output text
+}
+
 # would_delete WHAT: one line of the plan.
 would_delete() { printf '%s %s\n' "$([[ "$DRY_RUN" == "true" ]] && echo "would delete" || echo "deleting")" "$1"; }
 
@@ -85,15 +91,13 @@ else
     confirm "$warning (account $account)?"
   fi
   for bucket in "${buckets[@]}"; do
-    versions="$(aws_cli s3api list-object-versions --bucket "$bucket" \
-      --query "length([Versions || \`[]\`, DeleteMarkers || \`[]\`][])" --output text)"
+    versions="$(object_versions "$bucket")"
     would_delete "bucket $bucket with $versions object versions and delete markers"
     while [[ "$DRY_RUN" != "true" && "$versions" != "0" ]]; do
       batch="$(aws_cli s3api list-object-versions --bucket "$bucket" --max-items 1000 --output json \
         --query "{Objects: [Versions || \`[]\`, DeleteMarkers || \`[]\`][].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}")"
       run aws_cli s3api delete-objects --bucket "$bucket" --delete "$batch" >/dev/null
-      versions="$(aws_cli s3api list-object-versions --bucket "$bucket" \
-        --query "length([Versions || \`[]\`, DeleteMarkers || \`[]\`][])" --output text)"
+      versions="$(object_versions "$bucket")"
     done
   done
   if [[ "$stack_exists" == "true" ]]; then

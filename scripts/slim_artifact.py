@@ -12,10 +12,10 @@ POWERTOOLS_KEEP = {
     "middleware_factory", "shared", "tracing", "utilities", "warnings",
 }
 POWERTOOLS_UTILITIES_KEEP = {"__init__.py", "jmespath_utils", "parameters", "serialization.py", "typing"}
-# pydantic's legacy v1 API. Nothing in Echoes uses it; FastAPI imports it only to check that no
-# route uses a v1 model, and treats its absence as "none" (fastapi/_compat/shared.py). Shipped,
-# that check cost 17 ms of every cold start.
-UNUSED_PACKAGES = ("pydantic/v1",)
+# pydantic/v1: pydantic's legacy API. Nothing in Echoes uses it; FastAPI imports it only to check
+# that no route uses a v1 model, and treats its absence as "none" (fastapi/_compat/shared.py).
+# Shipped, that check cost 17 ms of every cold start. bin: the console scripts pip installs.
+UNUSED_PACKAGES = ("pydantic/v1", "bin")
 DEAD_SUFFIXES = (".pyi", ".pyc", ".pyo", ".c", ".h", ".pyx", ".pxd", ".md", ".rst")
 DEAD_DIRS = {"tests", "test", "__pycache__", "docs", "examples"}
 
@@ -38,7 +38,7 @@ def slim(root: Path) -> None:
     for child in list((powertools / "utilities").iterdir()):
         if child.name not in POWERTOOLS_UTILITIES_KEEP:
             shutil.rmtree(child) if child.is_dir() else child.unlink()
-    for unused in (*UNUSED_PACKAGES, "bin"):
+    for unused in UNUSED_PACKAGES:
         shutil.rmtree(root / unused, ignore_errors=True)
     after = _size(root)
     print(f"slimmed {root}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB", file=sys.stderr)

@@ -28,7 +28,8 @@ def root(request: Request) -> RootInfo:
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 async def health(request: Request) -> Response:
     checker: HealthChecker = request.app.state.health
-    # Probes block on I/O, so they run in the threadpool, and only when the short cache expired.
+    # Probes block on I/O (run_blocking: inline in Lambda, threadpool under uvicorn), and run only
+    # when the short cache has expired.
     report = checker.cached() or await run_blocking(request, checker.report)
     body = Health(
         status="healthy" if report.healthy else "degraded",

@@ -12,7 +12,8 @@ from app.store.records import (
     BY_CREATED_INDEX,
     BY_EMOTION_INDEX,
     COUNTS_SK,
-    LISTED_ATTRIBUTES,
+    LISTED_NAMES,
+    LISTED_PROJECTION,
     EchoRecord,
     Item,
     PendingUpload,
@@ -287,11 +288,8 @@ class EchoStore:
             "TableName": self._table,
             "IndexName": index,
             "KeyConditionExpression": "#p = :p",
-            "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(LISTED_ATTRIBUTES))),
-            "ExpressionAttributeNames": {
-                "#p": partition_name,
-                **{f"#a{i}": name for i, name in enumerate(LISTED_ATTRIBUTES)},
-            },
+            "ProjectionExpression": LISTED_PROJECTION,
+            "ExpressionAttributeNames": {"#p": partition_name, **LISTED_NAMES},
             "ExpressionAttributeValues": {":p": {"S": partition}},
             "ScanIndexForward": False,
         }

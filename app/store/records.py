@@ -9,7 +9,7 @@ One table, keyed by user, so a query can never cross users:
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 Item = dict[str, dict[str, Any]]
@@ -37,6 +37,9 @@ HEALTH_PROBE_KEY: Item = {"pk": {"S": "HEALTH"}, "sk": {"S": "PROBE"}}  # never 
 # per field: botocore parses every attribute through its shape model, which was most of the cost
 # of listing 20 echoes; nothing filters on these fields server-side (emotion is in the index keys).
 LISTED_ATTRIBUTES = ("pk", "doc")
+# The same as a projection through placeholders (immune to DynamoDB's reserved words), built once.
+LISTED_NAMES = {f"#a{i}": name for i, name in enumerate(LISTED_ATTRIBUTES)}
+LISTED_PROJECTION = ", ".join(LISTED_NAMES)
 
 
 def slot_sk(group: str, slot: int) -> str:
@@ -140,7 +143,6 @@ class EchoRecord:
         )
 
 
-_CONTENT = (
-    "echo_id", "emotion", "created_at", "s3_key", "file_extension", "file_size", "content_type",
-    "tags", "transcript", "detected_mood", "duration_seconds", "location",
-)
+# Everything else is the "doc": the user id is in the key, the bookkeeping has attributes of its own.
+_OUTSIDE_DOC = {"user_id", "request_hash", "slot", "emotion_slot"}
+_CONTENT = tuple(field.name for field in fields(EchoRecord) if field.name not in _OUTSIDE_DOC)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.settings import get_settings
-from devtools.events import LambdaContext
+from devtools.events import LambdaContext, response_headers
 from devtools.local_aws import LocalStack, provision
 from devtools.moto import MotoEndpoint
 from tests.support import ORIGINS, User, sign_up
@@ -31,9 +31,7 @@ class Deployed:
 
     def invoke(self, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         response = self.handler(event, LambdaContext.fresh())
-        headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-        for name, values in (response.get("multiValueHeaders") or {}).items():
-            headers[name.lower()] = ",".join(values)
+        headers = {name.lower(): value for name, value in response_headers(response).items()}
         body = response.get("body") or ""
         is_json = headers.get("content-type", "").startswith("application/json")
         return response["statusCode"], headers, json.loads(body) if is_json and body else body
