@@ -163,7 +163,7 @@ run() {
 require_commands() {
   local missing=() command
   for command in "$@"; do command -v "$command" >/dev/null 2>&1 || missing+=("$command"); done
-  [[ ${#missing[@]} -eq 0 ]] || die "missing prerequisites: ${missing[*]} (see README, Deployment)"
+  [[ ${#missing[@]} -eq 0 ]] || die "missing prerequisites: ${missing[*]} (see docs/deployment.md)"
 }
 
 # check_prerequisites: AWS CLI, SAM CLI, Python 3.13; Docker only when a container build is asked for.

@@ -93,10 +93,10 @@ def test_bad_invocation_prints_usage_and_exits_2_before_touching_anything(
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_help_is_in_the_readme_word_for_word(repo: Path, script: str) -> None:
+def test_help_is_in_the_deployment_guide_word_for_word(repo: Path, script: str) -> None:
     result = _script(repo, script, "--help")
     assert result.returncode == 0 and result.stdout.startswith("Usage: ./scripts/")
-    assert result.stdout.strip() in (ROOT / "README.md").read_text(), f"README's {script}.sh help is stale"
+    assert result.stdout.strip() in (ROOT / "docs" / "deployment.md").read_text(), f"docs/deployment.md: {script}.sh help is stale"
 
 
 # --- env-setup --------------------------------------------------------------------------------
