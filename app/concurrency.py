@@ -16,7 +16,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-async def run_blocking(connection: HTTPConnection, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+async def run_blocking[**P, T](
+    connection: HTTPConnection, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
     if "aws.event" in connection.scope:  # set by Mangum: this is a Lambda invocation
         return func(*args, **kwargs)
     return await run_in_threadpool(func, *args, **kwargs)

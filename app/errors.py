@@ -80,9 +80,7 @@ def not_found(what: str = "Echo") -> ApiError:
 
 
 def unavailable(message: str = "A backing service is unavailable; try again shortly") -> ApiError:
-    return ApiError(
-        ErrorCode.SERVICE_UNAVAILABLE, message, headers={"Retry-After": RETRY_AFTER_SECONDS}
-    )
+    return ApiError(ErrorCode.SERVICE_UNAVAILABLE, message, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
 def error_body(code: ErrorCode, message: str, details: Any = None) -> dict[str, Any]:
@@ -108,9 +106,7 @@ def error_response(error: ApiError) -> JSONResponse:
 
 
 def internal_error_response() -> JSONResponse:
-    return error_response(
-        ApiError(ErrorCode.INTERNAL_SERVER_ERROR, "An unexpected error occurred")
-    )
+    return error_response(ApiError(ErrorCode.INTERNAL_SERVER_ERROR, "An unexpected error occurred"))
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:

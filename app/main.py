@@ -57,9 +57,7 @@ def create_app(
     jwks = JwksCache(settings.jwks_url, fetch_jwks)
     app.state.settings = settings
     app.state.aws_clients = clients
-    app.state.token_verifier = TokenVerifier(
-        settings.cognito_issuer, settings.cognito_app_client_id, jwks
-    )
+    app.state.token_verifier = TokenVerifier(settings.cognito_issuer, settings.cognito_app_client_id, jwks)
     app.state.echo_service = EchoService(
         settings,
         EchoStore(clients.dynamodb, settings.dynamodb_table_name),

@@ -91,10 +91,18 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
     async def _preflight(
-        self, origin: str, method: str, headers: dict[bytes, bytes], scope: Scope, receive: Receive, send: Send
+        self,
+        origin: str,
+        method: str,
+        headers: dict[bytes, bytes],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
         """Answered here, before routing and authentication: browsers send no token with it."""
-        refused = self.cors.preflight_refusals(origin, method, _header(headers, b"access-control-request-headers"))
+        refused = self.cors.preflight_refusals(
+            origin, method, _header(headers, b"access-control-request-headers")
+        )
         if refused:
             error = ApiError(ErrorCode.VALIDATION_ERROR, "CORS preflight refused", {"refused": refused})
             await error_response(error)(scope, receive, send)

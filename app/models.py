@@ -41,7 +41,9 @@ class StrictModel(BaseModel):
 
 # "WEBM", ".webm" and "webm" name the same format.
 AudioExtension = Annotated[
-    str, Field(min_length=1, max_length=10, examples=["webm"]), AfterValidator(lambda e: e.lower().lstrip("."))
+    str,
+    Field(min_length=1, max_length=10, examples=["webm"]),
+    AfterValidator(lambda e: e.lower().lstrip(".")),
 ]
 
 

@@ -41,9 +41,7 @@ class LogContext:
 
 def count(metric: str, **dimensions: str) -> None:
     """Emit one EMF count at once, so nothing accumulates when the app runs outside Lambda."""
-    with single_metric(
-        name=metric, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
-    ) as emitted:
+    with single_metric(name=metric, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE) as emitted:
         emitted.add_dimension(name="service", value=SERVICE_NAME)
         for name, value in dimensions.items():
             emitted.add_dimension(name=name, value=value)

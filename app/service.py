@@ -90,9 +90,7 @@ class EchoService:
             file_size=record.file_size,
             content_type=record.content_type,
             created_at=record.created_at,
-            audio_url=self._audio.playback_url(
-                record.s3_key, self._settings.audio_url_expires_seconds
-            ),
+            audio_url=self._audio.playback_url(record.s3_key, self._settings.audio_url_expires_seconds),
         )
 
     # --- uploads --------------------------------------------------------------------------------

@@ -33,14 +33,18 @@ from devtools.local_aws import LocalStack, provision  # noqa: E402
 from devtools.moto import MotoEndpoint  # noqa: E402
 from scripts.artifact_size import describe_largest, measure  # noqa: E402
 
-PINS = {line.split("==")[0].split("[")[0]: line.strip() for line in (ROOT / "requirements-lambda.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")}
+PINS = {
+    line.split("==")[0].split("[")[0]: line.strip()
+    for line in (ROOT / "requirements-lambda.txt").read_text().splitlines()
+    if "==" in line and not line.startswith("#")
+}
 BASELINE_PACKAGES = [PINS["fastapi"], PINS["starlette"], PINS["mangum"], PINS["pydantic"]]
 ORIGINS = "http://localhost:3000"
 EMOTIONS = ("calm", "joy", "hope", "love")
 
 
 # --- builds -------------------------------------------------------------------------------------
+
 
 def _run(command: list[str], **kwargs: Any) -> str:
     result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
@@ -58,21 +62,60 @@ def build_all() -> dict[str, Path]:
     _run([str(ROOT / "scripts" / "package-function.sh"), str(echoes)], env={**os.environ, "ARCH": "x86_64"})
     baseline = WORK / "baseline"
     shutil.rmtree(baseline, ignore_errors=True)
-    _run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-compile",
-          "--target", str(baseline), *BASELINE_PACKAGES])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--target",
+            str(baseline),
+            *BASELINE_PACKAGES,
+        ]
+    )
     for module in ("hello.py", "hello_boto3.py"):
         shutil.copy(ROOT / "benchmarks" / "baselines" / module, baseline / module)
-    _run([sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(baseline)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(baseline),
+        ]
+    )
     runtime = WORK / "runtime"
     if not (runtime / "bin" / "python").exists():
         venv.create(runtime, with_pip=True)
-        boto3_pin = next(l for l in (ROOT / "requirements-dev.txt").read_text().splitlines() if l.startswith("boto3=="))
-        _run([str(runtime / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", boto3_pin])
+        boto3_pin = next(
+            line
+            for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+            if line.startswith("boto3==")
+        )
+        _run(
+            [
+                str(runtime / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                boto3_pin,
+            ]
+        )
         _run([str(runtime / "bin" / "python"), "-m", "compileall", "-q", "-j", "0", str(runtime / "lib")])
     return {"echoes": echoes, "baseline": baseline, "runtime": runtime / "bin" / "python"}
 
 
 # --- the local AWS ------------------------------------------------------------------------------
+
 
 @dataclass
 class Environment:
@@ -83,16 +126,23 @@ class Environment:
 
     def app_env(self) -> dict[str, str]:
         return {
-            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-            "LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_NAMESPACE": "Echoes",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_NAMESPACE": "Echoes",
             **self.stack.app_env(self.endpoint.url, "prod", "https://echoes.example"),
         }
 
 
 def start_aws() -> Environment:
     endpoint = MotoEndpoint().start()
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
-                      AWS_ENDPOINT_URL=endpoint.url)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint.url,
+    )
     stack = provision("prod", "https://echoes.example")
     token, user_id = _user(stack, "bench@example.com")
     return Environment(endpoint, stack, token, user_id)
@@ -103,8 +153,12 @@ def _user(stack: LocalStack, email: str) -> tuple[str, str]:
     import boto3
     import jwt
 
-    tokens = access_token(boto3.client("cognito-idp"), stack.user_pool_id, stack.app_client_id, email, "Bench-Passw0rd-1")
-    return tokens["AccessToken"], jwt.decode(tokens["AccessToken"], options={"verify_signature": False})["sub"]
+    tokens = access_token(
+        boto3.client("cognito-idp"), stack.user_pool_id, stack.app_client_id, email, "Bench-Passw0rd-1"
+    )
+    return tokens["AccessToken"], jwt.decode(tokens["AccessToken"], options={"verify_signature": False})[
+        "sub"
+    ]
 
 
 def seed(table: str, user_id: str, count: int) -> None:
@@ -122,18 +176,29 @@ def seed(table: str, user_id: str, count: int) -> None:
         counts[emotion] = counts.get(emotion, 0) + 1
         echo_id = f"00000000-0000-4000-8000-{n:012d}"
         record = EchoRecord(
-            echo_id=echo_id, user_id=user_id, emotion=emotion, created_at=f"2026-01-01T00:00:00.{n:06d}Z",
-            s3_key=f"audio/{user_id}/{echo_id}.webm", file_extension="webm", file_size=48_000,
-            content_type="audio/webm", tags=("rain", "forest"), transcript="soft rain on leaves",
-            detected_mood="serene", duration_seconds=12.5, location={"lat": 48.85, "lng": 2.35, "address": "Paris"},
-            request_hash="0" * 64, slot=counts[ALL], emotion_slot=counts[emotion],
+            echo_id=echo_id,
+            user_id=user_id,
+            emotion=emotion,
+            created_at=f"2026-01-01T00:00:00.{n:06d}Z",
+            s3_key=f"audio/{user_id}/{echo_id}.webm",
+            file_extension="webm",
+            file_size=48_000,
+            content_type="audio/webm",
+            tags=("rain", "forest"),
+            transcript="soft rain on leaves",
+            detected_mood="serene",
+            duration_seconds=12.5,
+            location={"lat": 48.85, "lng": 2.35, "address": "Paris"},
+            request_hash="0" * 64,
+            slot=counts[ALL],
+            emotion_slot=counts[emotion],
         )
         items.append(record.to_item())
         items.append(key(user_id, slot_sk(ALL, counts[ALL])) | {"echo_id": {"S": echo_id}})
         items.append(key(user_id, slot_sk(emotion, counts[emotion])) | {"echo_id": {"S": echo_id}})
     items.append(key(user_id, COUNTS_SK) | {count_attribute(g): {"N": str(n)} for g, n in counts.items()})
     for start in range(0, len(items), 25):
-        batch = [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
         dynamodb.batch_write_item(RequestItems={table: batch})
 
 
@@ -156,12 +221,18 @@ print(json.dumps({"status": status, "rss_kb": peak_kb}), flush=True)
 """
 
 
-def cold_start(python: Path, folder: Path, module: str, event: dict, env: dict[str, str]) -> tuple[float, int]:
+def cold_start(
+    python: Path, folder: Path, module: str, event: dict, env: dict[str, str]
+) -> tuple[float, int]:
     """Milliseconds from process start to the first answer, and the process's peak RSS in KB."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [str(python), "-c", COLD_CHILD, json.dumps(event), module], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd="/", env={**env, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(folder), "PYTHONDONTWRITEBYTECODE": "1"},
+        [str(python), "-c", COLD_CHILD, json.dumps(event), module],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd="/",
+        env={**env, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(folder), "PYTHONDONTWRITEBYTECODE": "1"},
     )
     line = process.stdout.readline()
     elapsed = (time.perf_counter() - started) * 1000
@@ -174,11 +245,17 @@ def cold_start(python: Path, folder: Path, module: str, event: dict, env: dict[s
     return elapsed, answer["rss_kb"]
 
 
-def import_time_top(python: Path, folder: Path, env: dict[str, str], top: int = 10) -> list[tuple[str, float]]:
+def import_time_top(
+    python: Path, folder: Path, env: dict[str, str], top: int = 10
+) -> list[tuple[str, float]]:
     """`python -X importtime`'s self times summed by top-level package: where init time goes."""
     result = subprocess.run(
-        [str(python), "-X", "importtime", "-c", "import lambda_handler"], capture_output=True, text=True, cwd="/",
-        env={**env, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(folder), "PYTHONDONTWRITEBYTECODE": "1"}, check=False,
+        [str(python), "-X", "importtime", "-c", "import lambda_handler"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env={**env, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(folder), "PYTHONDONTWRITEBYTECODE": "1"},
+        check=False,
     )
     by_package: dict[str, float] = {}
     for line in result.stderr.splitlines():
@@ -191,18 +268,21 @@ def import_time_top(python: Path, folder: Path, env: dict[str, str], top: int = 
 
 # --- 2: warm overhead ---------------------------------------------------------------------------
 
+
 def _canned_aws(records: list[dict], total: int) -> Callable[..., Any]:
     """Answers DynamoDB at botocore's send step: full (de)serialisation, no network."""
     from botocore.awsrequest import AWSResponse
 
     query = json.dumps({"Items": records, "Count": len(records), "ScannedCount": len(records)}).encode()
-    counts = json.dumps({"Item": {"pk": {"S": "x"}, "sk": {"S": "COUNTS"}, "total": {"N": str(total)}}}).encode()
+    counts = json.dumps(
+        {"Item": {"pk": {"S": "x"}, "sk": {"S": "COUNTS"}, "total": {"N": str(total)}}}
+    ).encode()
 
     class Raw:
         def __init__(self, body: bytes) -> None:
             self._body = body
 
-        def stream(self, **_: Any):  # noqa: ANN202
+        def stream(self, **_: Any):
             yield self._body
 
     def answer(request: Any, **_: Any) -> AWSResponse | None:
@@ -231,12 +311,17 @@ def warm(env: Environment, invocations: int) -> dict[str, tuple[float, float]]:
     from benchmarks.baselines import hello
 
     listed = _listed_items(env, 20)
-    lambda_handler.app.state.aws_clients.dynamodb.meta.events.register("before-send.dynamodb", _canned_aws(listed, 20))
+    lambda_handler.app.state.aws_clients.dynamodb.meta.events.register(
+        "before-send.dynamodb", _canned_aws(listed, 20)
+    )
     auth = {"Authorization": f"Bearer {env.token}"}
     variants = {
         "baseline (a) /health": (hello.handler, rest_event("GET", "/health")),
         "echoes /health": (lambda_handler.handler, rest_event("GET", "/health")),
-        "echoes list of 20": (lambda_handler.handler, rest_event("GET", "/api/v1/echoes", {"page_size": "20"}, auth)),
+        "echoes list of 20": (
+            lambda_handler.handler,
+            rest_event("GET", "/api/v1/echoes", {"page_size": "20"}, auth),
+        ),
     }
     samples: dict[str, list[int]] = {name: [] for name in variants}
     context = LambdaContext()
@@ -263,13 +348,20 @@ def _listed_items(env: Environment, count: int) -> list[dict]:
     from app.store.records import LISTED_NAMES, LISTED_PROJECTION
 
     response = boto3.client("dynamodb").query(
-        TableName=env.stack.table_name, IndexName="by_created", KeyConditionExpression="gsi1pk = :p",
-        ExpressionAttributeValues={":p": {"S": f"USER#{env.user_id}"}}, ScanIndexForward=False, Limit=count + 1,
-        ProjectionExpression=LISTED_PROJECTION, ExpressionAttributeNames=LISTED_NAMES)
+        TableName=env.stack.table_name,
+        IndexName="by_created",
+        KeyConditionExpression="gsi1pk = :p",
+        ExpressionAttributeValues={":p": {"S": f"USER#{env.user_id}"}},
+        ScanIndexForward=False,
+        Limit=count + 1,
+        ProjectionExpression=LISTED_PROJECTION,
+        ExpressionAttributeNames=LISTED_NAMES,
+    )
     return response["Items"]
 
 
 # --- 5: DynamoDB work per request -----------------------------------------------------------------
+
 
 def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
     """Calls and items read per request, for users with each number of echoes."""
@@ -294,14 +386,20 @@ def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tup
         seed(env.stack.table_name, user_id, size)
         auth = {"Authorization": f"Bearer {token}"}
 
-        def measure_request(path: str, query: dict | None = None) -> tuple[dict, tuple[int, int]]:
+        def measure_request(
+            path: str, query: dict | None = None, auth: dict[str, str] = auth
+        ) -> tuple[dict, tuple[int, int]]:
             reads.clear()
             response = handler(rest_event("GET", path, query, auth), LambdaContext())
             assert response["statusCode"] == 200, response
             return json.loads(response["body"]), (len(reads), sum(reads))
 
         first, first_work = measure_request("/api/v1/echoes", {"page_size": "20"})
-        _, later_work = measure_request("/api/v1/echoes", {"page_size": "20", "cursor": first["next_cursor"]}) if first["next_cursor"] else (None, (0, 0))
+        _, later_work = (
+            measure_request("/api/v1/echoes", {"page_size": "20", "cursor": first["next_cursor"]})
+            if first["next_cursor"]
+            else (None, (0, 0))
+        )
         row = {
             "list, first page (incl. total_count)": first_work,
             "list, next page by cursor": later_work,
@@ -315,9 +413,12 @@ def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tup
 
 # --- the report ---------------------------------------------------------------------------------
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few runs: proves the benchmark works, not the figures")
+    parser.add_argument(
+        "--quick", action="store_true", help="few runs: proves the benchmark works, not the figures"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args()
     rounds, invocations, sizes = (3, 1_000, [10, 100]) if args.quick else (30, 10_000, [10, 1_000, 10_000])
@@ -327,7 +428,10 @@ def main() -> None:
     try:
         seed(env.stack.table_name, env.user_id, 25)  # more than a page: the list also signs a cursor
         app_env = env.app_env()
-        health, listing = rest_event("GET", "/health"), rest_event("GET", "/api/v1/echoes", None, {"Authorization": f"Bearer {env.token}"})
+        health, listing = (
+            rest_event("GET", "/health"),
+            rest_event("GET", "/api/v1/echoes", None, {"Authorization": f"Bearer {env.token}"}),
+        )
         runs = {
             "baseline (a) hello": (builds["baseline"], "hello", health),
             "baseline (b) hello + boto3 clients": (builds["baseline"], "hello_boto3", health),
@@ -362,29 +466,59 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     for name in runs:
-        lines.append(f"| cold start: {name} | {median[name]:.0f} ms | {median[name] / b:.2f} x (b) | "
-                     + {"echoes /health": "<= 1.10 x (b)", "echoes first authenticated list": "<= 1.25 x (b)"}.get(name, "") + " |")
+        lines.append(
+            f"| cold start: {name} | {median[name]:.0f} ms | {median[name] / b:.2f} x (b) | "
+            + {"echoes /health": "<= 1.10 x (b)", "echoes first authenticated list": "<= 1.25 x (b)"}.get(
+                name, ""
+            )
+            + " |"
+        )
     a_p50 = warm_figures["baseline (a) /health"][0]
     for name, (p50, p99) in warm_figures.items():
         target = {"echoes /health": "p50 <= 1.2 x (a)", "echoes list of 20": "p50 <= 3000 us"}.get(name, "")
-        lines.append(f"| warm: {name} | p50 {p50:.0f} us, p99 {p99:.0f} us | {p50 / a_p50:.2f} x (a) | {target} |")
-    lines.append(f"| artifact (arm64, sam build output) | {artifact['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
-                 f"{artifact['zipped_bytes'] / 1e6:.1f} MB zipped, {artifact['files']} files | | <= 25 MB, <= 8 MB |")
+        lines.append(
+            f"| warm: {name} | p50 {p50:.0f} us, p99 {p99:.0f} us | {p50 / a_p50:.2f} x (a) | {target} |"
+        )
+    lines.append(
+        f"| artifact (arm64, sam build output) | {artifact['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
+        f"{artifact['zipped_bytes'] / 1e6:.1f} MB zipped, {artifact['files']} files | | <= 25 MB, <= 8 MB |"
+    )
     lines.append(f"| largest packages | {describe_largest(artifact)} | | |")
     for name in runs:
-        lines.append(f"| peak RSS at cold start: {name} | {statistics.median(rss[name]) / 1024:.0f} MB | | "
-                     + ("<= 90 MB" if name.startswith("echoes") else "") + " |")
-    lines += ["", "DynamoDB work per request (calls, items read) by number of the user's echoes:", "",
-              "| request | " + " | ".join(f"{size} echoes" for size in sizes) + " |",
-              "|---|" + "---|" * len(sizes)]
+        lines.append(
+            f"| peak RSS at cold start: {name} | {statistics.median(rss[name]) / 1024:.0f} MB | | "
+            + ("<= 90 MB" if name.startswith("echoes") else "")
+            + " |"
+        )
+    lines += [
+        "",
+        "DynamoDB work per request (calls, items read) by number of the user's echoes:",
+        "",
+        "| request | " + " | ".join(f"{size} echoes" for size in sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
     for request in work[sizes[0]]:
-        lines.append(f"| {request} | " + " | ".join(f"{work[s][request][0]} calls, {work[s][request][1]} items" for s in sizes) + " |")
+        lines.append(
+            f"| {request} | "
+            + " | ".join(f"{work[s][request][0]} calls, {work[s][request][1]} items" for s in sizes)
+            + " |"
+        )
     lines += ["", "python -X importtime of lambda_handler, top 10 packages by import self time:", ""]
     lines += [f"  {ms:7.1f} ms  {module}" for module, ms in imports]
     print("\n".join(lines))
     if args.json:
-        args.json.write_text(json.dumps({"cold_ms": cold, "rss_kb": rss, "warm_us": warm_figures,
-                                         "artifact": artifact, "dynamodb": {str(k): v for k, v in work.items()}}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "cold_ms": cold,
+                    "rss_kb": rss,
+                    "warm_us": warm_figures,
+                    "artifact": artifact,
+                    "dynamodb": {str(k): v for k, v in work.items()},
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ class _CfnLoader(yaml.SafeLoader):
     pass
 
 
-def _tag(name: str):  # noqa: ANN202
+def _tag(name: str):
     key = "Fn::GetAtt" if name == "GetAtt" else ("Ref" if name == "Ref" else f"Fn::{name}")
 
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
@@ -29,14 +29,30 @@ def _tag(name: str):  # noqa: ANN202
     return construct
 
 
-for _name in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Split", "Join",
-              "Select", "Condition", "FindInMap", "Base64", "ImportValue", "GetAZs"):
+for _name in (
+    "Ref",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Split",
+    "Join",
+    "Select",
+    "Condition",
+    "FindInMap",
+    "Base64",
+    "ImportValue",
+    "GetAZs",
+):
     _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     with path.open() as handle:
-        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(handle, Loader=_CfnLoader)
 
 
 class Resolver:
@@ -73,14 +89,14 @@ class Resolver:
     def condition(self, name: str) -> bool:
         return bool(self.resolve(self._template["Conditions"][name]))
 
-    def resolve(self, value: Any) -> Any:  # noqa: C901 - one branch per intrinsic
+    def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
             return [item for item in (self.resolve(v) for v in value) if item is not None]
         if not isinstance(value, dict):
             return value
         if len(value) != 1:
             return {k: r for k, v in value.items() if (r := self.resolve(v)) is not None}
-        (key, argument), = value.items()
+        ((key, argument),) = value.items()
         if key == "Ref":
             return self._values[argument]
         if key == "Fn::Sub":

@@ -105,7 +105,9 @@ def http_api_event(
     )
     context = event["requestContext"]
     context["http"].update(method=method, path=raw_path)
-    context.update(stage=stage, requestId=str(uuid.uuid4()), routeKey="$default", timeEpoch=int(time.time() * 1000))
+    context.update(
+        stage=stage, requestId=str(uuid.uuid4()), routeKey="$default", timeEpoch=int(time.time() * 1000)
+    )
     context.pop("authorizer", None)
     return event
 

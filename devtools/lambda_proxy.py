@@ -23,7 +23,7 @@ def serve_through_handler(port: int, stage: str, assets_path: str) -> None:
         def _handle(self) -> None:
             url = urlsplit(self.path)
             if url.path.startswith(assets_path + "/"):
-                self._asset(url.path[len(assets_path) + 1:])
+                self._asset(url.path[len(assets_path) + 1 :])
                 return
             if not (url.path == prefix or url.path.startswith(prefix + "/")):
                 self._reply(403, {"Content-Type": "application/json"}, FORBIDDEN)
@@ -31,7 +31,7 @@ def serve_through_handler(port: int, stage: str, assets_path: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             event = rest_event(
                 self.command,
-                url.path[len(prefix):] or "/",
+                url.path[len(prefix) :] or "/",
                 query=dict(parse_qsl(url.query)) or None,
                 headers=dict(self.headers.items()),
                 body=self.rfile.read(length) if length else None,

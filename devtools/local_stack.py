@@ -126,9 +126,13 @@ def token(email: str, password: str) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="./scripts/local.sh", description=__doc__.split("\n")[0])
-    parser.add_argument("--lambda", dest="lambda_mode", action="store_true",
-                        help="serve every request through lambda_handler.handler as an API Gateway "
-                        "REST event under the stage prefix (/dev), like sam local start-api")
+    parser.add_argument(
+        "--lambda",
+        dest="lambda_mode",
+        action="store_true",
+        help="serve every request through lambda_handler.handler as an API Gateway "
+        "REST event under the stage prefix (/dev), like sam local start-api",
+    )
     if argv[:1] == ["token"]:
         token_parser = argparse.ArgumentParser(prog="./scripts/local.sh token")
         token_parser.add_argument("email")

@@ -48,4 +48,4 @@ class MotoEndpoint:
     def reset(self) -> None:
         """Forget every resource: each test starts from an empty account."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback only
+        urllib.request.urlopen(request, timeout=5).close()

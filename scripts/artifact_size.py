@@ -1,6 +1,6 @@
 """Size of a built function folder: unzipped, zipped (as Lambda receives it), files, largest packages.
 
-    artifact_size.py DIR [--json]
+artifact_size.py DIR [--json]
 """
 
 import io

@@ -1,7 +1,7 @@
 """Edit one environment's section of samconfig.toml, leaving the others as they are.
 
-    samconfig.py write TEMPLATE TARGET ENV REGION BUCKET OVERRIDES
-    samconfig.py remove TARGET ENV
+samconfig.py write TEMPLATE TARGET ENV REGION BUCKET OVERRIDES
+samconfig.py remove TARGET ENV
 """
 
 import re
@@ -18,7 +18,7 @@ def _sections(text: str) -> tuple[str, dict[str, str]]:
     sections = {}
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        sections[match["name"]] = text[match.start():end].rstrip() + "\n\n"
+        sections[match["name"]] = text[match.start() : end].rstrip() + "\n\n"
     return head, sections
 
 
@@ -29,8 +29,9 @@ def _environment_of(section: str) -> str:
 def write(template: Path, target: Path, environment: str, region: str, bucket: str, overrides: str) -> None:
     head, wanted = _sections(template.read_text())
     filled = {
-        name: body.replace("@REGION@", region).replace("@ARTIFACTS_BUCKET@", bucket).replace(
-            "@PARAMETER_OVERRIDES@", overrides.replace('"', '\\"'))
+        name: body.replace("@REGION@", region)
+        .replace("@ARTIFACTS_BUCKET@", bucket)
+        .replace("@PARAMETER_OVERRIDES@", overrides.replace('"', '\\"'))
         for name, body in wanted.items()
         if _environment_of(name) in ("default", environment)
     }

@@ -8,8 +8,17 @@ from pathlib import Path
 # The Powertools modules that importing lambda_handler and reading a secret load (measured with
 # sys.modules); the rest (event_handler, parser, idempotency, ...) never runs in Echoes.
 POWERTOOLS_KEEP = {
-    "__init__.py", "py.typed", "package_logger.py", "exceptions", "logging", "metrics",
-    "middleware_factory", "shared", "tracing", "utilities", "warnings",
+    "__init__.py",
+    "py.typed",
+    "package_logger.py",
+    "exceptions",
+    "logging",
+    "metrics",
+    "middleware_factory",
+    "shared",
+    "tracing",
+    "utilities",
+    "warnings",
 }
 POWERTOOLS_UTILITIES_KEEP = {"__init__.py", "jmespath_utils", "parameters", "serialization.py", "typing"}
 # pydantic/v1: pydantic's legacy API. Nothing in Echoes uses it; FastAPI imports it only to check

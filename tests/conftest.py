@@ -1,7 +1,7 @@
 """Fixtures for in-process tests: moto's mock_aws, the stack made from template.yaml, the app."""
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -12,7 +12,7 @@ from moto import mock_aws
 from app.main import create_app
 from app.settings import Settings
 from devtools.local_aws import LocalStack, provision
-from tests.support import ORIGINS, User, echo_body, moto_jwks, sign_up, wav_bytes
+from tests.support import ORIGINS, EchoFactory, User, echo_body, moto_jwks, settings_for, sign_up, wav_bytes
 
 for _name, _value in {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -34,17 +34,6 @@ def aws() -> Iterator[None]:
 @pytest.fixture
 def stack(aws: None) -> LocalStack:
     return provision("dev", ORIGINS)
-
-
-def settings_for(stack: LocalStack, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "environment": "dev",
-        "cors_allow_origins": ORIGINS,
-        "health_cache_seconds": 0,
-        **{name.lower(): value for name, value in stack.settings_env().items()},
-        **overrides,
-    }
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -70,9 +59,6 @@ def alice(stack: LocalStack) -> User:
 @pytest.fixture
 def bob(stack: LocalStack) -> User:
     return sign_up(stack.user_pool_id, stack.app_client_id, "bob@example.com")
-
-
-EchoFactory = Callable[..., dict]
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import math
 import struct
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ import boto3
 import jwt
 import moto
 
+from app.settings import Settings
 from devtools.cognito import access_token
+from devtools.local_aws import LocalStack
 
 MOTO_KEYS = Path(moto.__file__).parent / "cognitoidp" / "resources"
 PASSWORD = "Echoes-Test-Passw0rd"
@@ -98,3 +101,18 @@ def echo_body(**overrides: Any) -> dict[str, Any]:
         "location": {"lat": 48.85, "lng": 2.35, "address": "Paris"},
         **overrides,
     }
+
+
+def settings_for(stack: LocalStack, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "dev",
+        "cors_allow_origins": ORIGINS,
+        "health_cache_seconds": 0,
+        **{name.lower(): value for name, value in stack.settings_env().items()},
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+# make_echo(user, audio=None, **body) -> the created echo as JSON (the fixture in conftest.py)
+EchoFactory = Callable[..., dict]

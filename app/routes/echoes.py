@@ -63,7 +63,9 @@ async def list_echoes(
     emotion: Emotion | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description="next_cursor of the previous page")
+    ] = None,
 ) -> Response:
     """Newest first. Prefer `cursor` to `page`: it costs one page of reads wherever it points."""
     selected = emotion.value if emotion else None
@@ -74,7 +76,9 @@ async def list_echoes(
 async def random_echo(
     request: Request, user: AuthenticatedUser, service: Service, emotion: Emotion | None = None
 ) -> Response:
-    return _json(await run_blocking(request, service.random, user.user_id, emotion.value if emotion else None))
+    return _json(
+        await run_blocking(request, service.random, user.user_id, emotion.value if emotion else None)
+    )
 
 
 @router.get("/{echo_id}", response_model=Echo)

@@ -45,9 +45,7 @@ class AudioStore:
     def s3_url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def upload_target(
-        self, key: str, content_type: str, max_bytes: int, expires_in: int
-    ) -> UploadTarget:
+    def upload_target(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> UploadTarget:
         put_url = self._client.generate_presigned_url(
             "put_object",
             Params={

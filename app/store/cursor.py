@@ -46,9 +46,7 @@ class CursorCodec:
 
     def encode(self, scope: str, state: CursorState) -> str:
         """`scope` names the user and query the cursor is valid for; it is signed, not sent."""
-        payload = json.dumps(
-            [state.page, state.created_at, state.echo_id], separators=(",", ":")
-        ).encode()
+        payload = json.dumps([state.page, state.created_at, state.echo_id], separators=(",", ":")).encode()
         return f"{_b64(payload)}.{_b64(self._signature(scope, payload))}"
 
     def decode(self, scope: str, cursor: str) -> CursorState:

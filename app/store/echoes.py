@@ -78,9 +78,7 @@ class EchoStore:
     # --- single items -------------------------------------------------------------------------
 
     def _get(self, item_key: Item, consistent: bool = False) -> Item | None:
-        response = self._client.get_item(
-            TableName=self._table, Key=item_key, ConsistentRead=consistent
-        )
+        response = self._client.get_item(TableName=self._table, Key=item_key, ConsistentRead=consistent)
         return response.get("Item")
 
     def put_pending_upload(self, user_id: str, upload: PendingUpload) -> None:
@@ -154,7 +152,9 @@ class EchoStore:
                     "ConditionExpression": "attribute_exists(pk)",
                 }
             },
-            self._set_counts(user_id, {ALL: (total, total + 1), record.emotion: (in_emotion, in_emotion + 1)}),
+            self._set_counts(
+                user_id, {ALL: (total, total + 1), record.emotion: (in_emotion, in_emotion + 1)}
+            ),
             self._put_slot(user_id, ALL, record.slot, record.echo_id),
             self._put_slot(user_id, record.emotion, record.emotion_slot, record.echo_id),
         ]
@@ -223,7 +223,9 @@ class EchoStore:
                     "ConditionExpression": "attribute_exists(pk)",
                 }
             },
-            self._set_counts(user_id, {ALL: (total, total - 1), record.emotion: (in_emotion, in_emotion - 1)}),
+            self._set_counts(
+                user_id, {ALL: (total, total - 1), record.emotion: (in_emotion, in_emotion - 1)}
+            ),
         ]
         moved: dict[str, dict[str, int]] = {}  # echo id of a moved echo -> its new slot numbers
         for group, freed, last, attribute in (
@@ -274,9 +276,7 @@ class EchoStore:
                 return record
         return None  # the user's echoes kept changing under us
 
-    def newest_first(
-        self, user_id: str, emotion: str | None, limit: int, start: PageKey | None
-    ) -> EchoSlice:
+    def newest_first(self, user_id: str, emotion: str | None, limit: int, start: PageKey | None) -> EchoSlice:
         """Up to `limit` echoes after `start`; next_key is set only when more follow."""
         if emotion:
             index, partition_name, sort_name = BY_EMOTION_INDEX, "gsi2pk", "gsi2sk"

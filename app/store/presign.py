@@ -41,7 +41,9 @@ class PresignedGetSigner:
         cache_key = (secret, day)
         key = self._signing_keys.get(cache_key)
         if key is None:
-            key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret}".encode(), day), self._region), "s3"), "aws4_request")
+            key = _hmac(
+                _hmac(_hmac(_hmac(f"AWS4{secret}".encode(), day), self._region), "s3"), "aws4_request"
+            )
             self._signing_keys = {cache_key: key}  # only today's key is ever needed
         return key
 
@@ -60,7 +62,8 @@ class PresignedGetSigner:
             if token:
                 params["X-Amz-Security-Token"] = token
             query = "&".join(
-                f"{quote(name, safe='-_.~')}={quote(value, safe='-_.~')}" for name, value in sorted(params.items())
+                f"{quote(name, safe='-_.~')}={quote(value, safe='-_.~')}"
+                for name, value in sorted(params.items())
             )
             self._queries = {cache_key: query}
         return query

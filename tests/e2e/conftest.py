@@ -31,7 +31,10 @@ class RunningStack:
         """Through the documented command: ./scripts/local.sh token EMAIL."""
         result = subprocess.run(
             [str(ROOT / "scripts" / "local.sh"), "token", email],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
             env={**os.environ, "ECHOES_LOCAL_STATE": str(self.state_file)},
         )
         assert result.returncode == 0, result.stderr
@@ -67,7 +70,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module", params=["uvicorn", "lambda"])
-def local_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def local_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
     mode = request.param
     workdir = tmp_path_factory.mktemp(f"stack-{mode}")
     aws_port, api_port = free_port(), free_port()

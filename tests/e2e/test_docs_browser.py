@@ -44,7 +44,10 @@ def chromium() -> str:
 def _chromium(binary: str, profile: Path, *args: str) -> str:
     result = subprocess.run(
         [binary, *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout

@@ -30,7 +30,9 @@ def _init(api: httpx.Client, token: str, **body: object) -> dict:
 
 
 def _create(api: httpx.Client, token: str, echo_id: str, **body: object) -> httpx.Response:
-    return api.post("/api/v1/echoes", params={"echo_id": echo_id}, json=echo_body(**body), headers=_auth(token))
+    return api.post(
+        "/api/v1/echoes", params={"echo_id": echo_id}, json=echo_body(**body), headers=_auth(token)
+    )
 
 
 def test_two_users_full_journey(local_stack: RunningStack, api: httpx.Client) -> None:
@@ -44,7 +46,9 @@ def test_two_users_full_journey(local_stack: RunningStack, api: httpx.Client) ->
         upload = _init(api, alice)
         if index == 1:
             form = upload["upload_form"]
-            posted = httpx.post(form["url"], data=form["fields"], files={"file": ("a.wav", data, "audio/wav")})
+            posted = httpx.post(
+                form["url"], data=form["fields"], files={"file": ("a.wav", data, "audio/wav")}
+            )
             assert posted.status_code in (200, 204), posted.text
         else:
             put = httpx.put(upload["upload_url"], content=data, headers=upload["upload_headers"])
@@ -93,14 +97,21 @@ def test_two_users_full_journey(local_stack: RunningStack, api: httpx.Client) ->
 def test_wrong_type_and_oversized_uploads_are_refused(local_stack: RunningStack, api: httpx.Client) -> None:
     token = local_stack.token(f"carol-{local_stack.mode}@example.com")
     upload = _init(api, token)
-    sent = httpx.put(upload["upload_url"], content=b"<html>", headers={**upload["upload_headers"], "Content-Type": "text/html"})
+    sent = httpx.put(
+        upload["upload_url"],
+        content=b"<html>",
+        headers={**upload["upload_headers"], "Content-Type": "text/html"},
+    )
     assert sent.status_code == 200, "moto accepts it; the API must not"
     refused = _create(api, token, upload["echo_id"])
     assert refused.status_code == 415 and refused.json()["error"] == "unsupported_media_type"
 
     upload = _init(api, token)
     oversized = b"\0" * (10 * 1024 * 1024 + 1)
-    assert httpx.put(upload["upload_url"], content=oversized, headers=upload["upload_headers"]).status_code == 200
+    assert (
+        httpx.put(upload["upload_url"], content=oversized, headers=upload["upload_headers"]).status_code
+        == 200
+    )
     refused = _create(api, token, upload["echo_id"])
     assert refused.status_code == 413 and refused.json()["error"] == "file_too_large"
     assert api.get("/api/v1/echoes", headers=_auth(token)).json()["total_count"] == 0

@@ -4,11 +4,9 @@ a Python with only boto3, PYTHONPATH at the function folder, events from `sam lo
 import json
 import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
-import boto3
 import pytest
 
 from devtools.local_aws import provision
@@ -17,9 +15,23 @@ from tests.support import ORIGINS, sign_up
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-BOTO3_PIN = next(line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("boto3=="))
+BOTO3_PIN = next(
+    line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("boto3==")
+)
 AARCH64, X86_64 = 0xB7, 0x3E  # ELF e_machine values
-DEV_ONLY = {"moto", "pytest", "httpx", "uvicorn", "boto3", "botocore", "devtools", "tests", "yaml", "requests", "swagger_ui_bundle"}
+DEV_ONLY = {
+    "moto",
+    "pytest",
+    "httpx",
+    "uvicorn",
+    "boto3",
+    "botocore",
+    "devtools",
+    "tests",
+    "yaml",
+    "requests",
+    "swagger_ui_bundle",
+}
 
 # Runs inside the Lambda-like interpreter: invoke the handler with each event, print the answers.
 INVOKE = """
@@ -58,7 +70,10 @@ def _assert_ships_only_the_function(folder: Path) -> None:
     for name in ("template.yaml", "README.md", "requirements-dev.txt", ".venv", "scripts", "config"):
         assert not (folder / name).exists(), name
     sources = list(folder.rglob("*.py"))
-    compiled = {p.parent.parent / (p.name.split(".")[0] + ".py") for p in folder.rglob("__pycache__/*.cpython-313.pyc")}
+    compiled = {
+        p.parent.parent / (p.name.split(".")[0] + ".py")
+        for p in folder.rglob("__pycache__/*.cpython-313.pyc")
+    }
     missing = [p for p in sources if p not in compiled]
     assert not missing, f"{len(missing)} modules without a .pyc, e.g. {missing[:3]}"
 
@@ -83,18 +98,33 @@ def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _generated_event(kind: str, method: str, path: str, headers: dict[str, str]) -> dict:
     event = json.loads(_run(["sam", "local", "generate-event", "apigateway", kind], cwd=ROOT).stdout)
     if kind == "aws-proxy":
-        event.update(httpMethod=method, path=path, headers=headers, multiValueHeaders={k: [v] for k, v in headers.items()},
-                     queryStringParameters=None, multiValueQueryStringParameters=None, body=None)
+        event.update(
+            httpMethod=method,
+            path=path,
+            headers=headers,
+            multiValueHeaders={k: [v] for k, v in headers.items()},
+            queryStringParameters=None,
+            multiValueQueryStringParameters=None,
+            body=None,
+        )
         event["requestContext"].update(httpMethod=method, path=f"/dev{path}", stage="dev")
     else:
-        event.update(rawPath=path, rawQueryString="", headers={k.lower(): v for k, v in headers.items()},
-                     queryStringParameters=None, cookies=[], body=None)
+        event.update(
+            rawPath=path,
+            rawQueryString="",
+            headers={k.lower(): v for k, v in headers.items()},
+            queryStringParameters=None,
+            cookies=[],
+            body=None,
+        )
         event["requestContext"]["http"].update(method=method, path=path)
         event["requestContext"].pop("authorizer", None)
     return event
 
 
-def test_built_function_runs_with_only_boto3(x86_build: Path, lambda_python: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_built_function_runs_with_only_boto3(
+    x86_build: Path, lambda_python: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _assert_ships_only_the_function(x86_build)
     endpoint = MotoEndpoint().start()
     try:
@@ -111,7 +141,8 @@ def test_built_function_runs_with_only_boto3(x86_build: Path, lambda_python: Pat
             "PATH": "/usr/bin:/bin",
             "PYTHONPATH": str(x86_build),  # /var/task in Lambda
             "PYTHONDONTWRITEBYTECODE": "1",  # Lambda's code folder is read-only
-            "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
             **stack.app_env(endpoint.url, "dev", ORIGINS),
         }
         result = _run([str(lambda_python), "-c", INVOKE], input=json.dumps(events), env=environment, cwd="/")
@@ -125,8 +156,11 @@ def test_built_function_runs_with_only_boto3(x86_build: Path, lambda_python: Pat
 
 def test_sam_build_ships_arm64_wheels_and_only_the_function(tmp_path: Path) -> None:
     build_dir = tmp_path / "build"
-    _run(["sam", "build", "--build-in-source", "--build-dir", str(build_dir)], cwd=ROOT,
-         env={**os.environ, "SAM_CLI_TELEMETRY": "0"})
+    _run(
+        ["sam", "build", "--build-in-source", "--build-dir", str(build_dir)],
+        cwd=ROOT,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
     function = build_dir / "ApiFunction"
     _assert_ships_only_the_function(function)
     libraries = list(function.rglob("*.so"))

@@ -16,12 +16,22 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
     figures = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench", "--quick", "--json", str(figures)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     table = result.stdout
-    for heading in ("cold start: echoes /health", "warm: echoes list of 20", "artifact (arm64",
-                    "peak RSS at cold start", "DynamoDB work per request", "importtime of lambda_handler"):
+    for heading in (
+        "cold start: echoes /health",
+        "warm: echoes list of 20",
+        "artifact (arm64",
+        "peak RSS at cold start",
+        "DynamoDB work per request",
+        "importtime of lambda_handler",
+    ):
         assert heading in table
     data = json.loads(figures.read_text())
     assert all(len(runs) == 3 for runs in data["cold_ms"].values())

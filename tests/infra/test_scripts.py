@@ -32,8 +32,9 @@ def moto_endpoint() -> Iterator[MotoEndpoint]:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A copy of the repository's files (what git tracks or would add), so nothing here is touched."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     copy = tmp_path / "repo"
     for name in listed:
         if (ROOT / name).is_file():
@@ -50,15 +51,33 @@ def aws(moto_endpoint: MotoEndpoint, monkeypatch: pytest.MonkeyPatch) -> MotoEnd
 
 
 def _env(endpoint: str, **extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DEBUG", "LOG_LEVEL", "DRY_RUN"))}
-    return {**keep, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-            "SAM_CLI_TELEMETRY": "0", **extra}
+    keep = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DEBUG", "LOG_LEVEL", "DRY_RUN"))
+    }
+    return {
+        **keep,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SAM_CLI_TELEMETRY": "0",
+        **extra,
+    }
 
 
-def _script(repo: Path, name: str, *args: str, endpoint: str = CLOSED_ENDPOINT, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(repo / "scripts" / f"{name}.sh"), *args], cwd=repo, capture_output=True,
-                          text=True, timeout=300, stdin=subprocess.DEVNULL, env=_env(endpoint, **env), check=False)
+def _script(
+    repo: Path, name: str, *args: str, endpoint: str = CLOSED_ENDPOINT, **env: str
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(repo / "scripts" / f"{name}.sh"), *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+        env=_env(endpoint, **env),
+        check=False,
+    )
 
 
 def _bucket_names() -> set[str]:
@@ -73,13 +92,18 @@ BAD_INVOCATIONS = [
     *[(script, ["-e", "qa"]) for script in ("env-setup", "deploy", "cleanup")],
     *[(script, ["-e", "dev", "-r", "mars-1"]) for script in ("env-setup", "deploy", "cleanup")],
     *[(script, ["-e", "dev", "-p"]) for script in ("env-setup", "deploy", "cleanup")],
-    ("env-setup", []), ("deploy", []), ("cleanup", []),
+    ("env-setup", []),
+    ("deploy", []),
+    ("cleanup", []),
     ("deploy", ["-e", "dev", "-s", "bad name!"]),
-    ("local", ["token"]), ("local", ["--lambda", "extra"]),
+    ("local", ["token"]),
+    ("local", ["--lambda", "extra"]),
 ]
 
 
-@pytest.mark.parametrize(("script", "args"), BAD_INVOCATIONS, ids=[f"{s}:{' '.join(a) or 'none'}" for s, a in BAD_INVOCATIONS])
+@pytest.mark.parametrize(
+    ("script", "args"), BAD_INVOCATIONS, ids=[f"{s}:{' '.join(a) or 'none'}" for s, a in BAD_INVOCATIONS]
+)
 def test_bad_invocation_prints_usage_and_exits_2_before_touching_anything(
     repo: Path, aws: MotoEndpoint, script: str, args: list[str]
 ) -> None:
@@ -96,18 +120,25 @@ def test_bad_invocation_prints_usage_and_exits_2_before_touching_anything(
 def test_help_is_in_the_deployment_guide_word_for_word(repo: Path, script: str) -> None:
     result = _script(repo, script, "--help")
     assert result.returncode == 0 and result.stdout.startswith("Usage: ./scripts/")
-    assert result.stdout.strip() in (ROOT / "docs" / "deployment.md").read_text(), f"docs/deployment.md: {script}.sh help is stale"
+    assert result.stdout.strip() in (ROOT / "docs" / "deployment.md").read_text(), (
+        f"docs/deployment.md: {script}.sh help is stale"
+    )
 
 
 # --- env-setup --------------------------------------------------------------------------------
 
-def test_env_setup_creates_the_bucket_and_samconfig_and_a_second_run_changes_nothing(repo: Path, aws: MotoEndpoint) -> None:
+
+def test_env_setup_creates_the_bucket_and_samconfig_and_a_second_run_changes_nothing(
+    repo: Path, aws: MotoEndpoint
+) -> None:
     first = _script(repo, "env-setup", "-e", "dev", "-c", endpoint=aws.url)
     assert first.returncode == 0, first.stderr
     s3 = boto3.client("s3")
     assert _bucket_names() == {ARTIFACTS_BUCKET}
     assert s3.get_bucket_versioning(Bucket=ARTIFACTS_BUCKET)["Status"] == "Enabled"
-    assert s3.get_public_access_block(Bucket=ARTIFACTS_BUCKET)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+    assert s3.get_public_access_block(Bucket=ARTIFACTS_BUCKET)["PublicAccessBlockConfiguration"][
+        "BlockPublicPolicy"
+    ]
     assert s3.get_bucket_encryption(Bucket=ARTIFACTS_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
     samconfig = (repo / "samconfig.toml").read_text()
     assert 's3_bucket = "echoes-sam-artifacts-123456789012-us-east-1"' in samconfig
@@ -147,6 +178,7 @@ def test_env_setup_without_credentials_fails_clearly(repo: Path) -> None:
 
 # --- build and deploy -------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_build_optimises_by_default_and_not_with_no_optimize(repo: Path) -> None:
     built = _script(repo, "build")
@@ -169,7 +201,9 @@ def test_deploy_build_only_builds_and_calls_no_aws(repo: Path) -> None:
 @pytest.mark.slow
 def test_deploy_runs_sam_deploy_with_the_environments_parameters(repo: Path, aws: MotoEndpoint) -> None:
     assert _script(repo, "env-setup", "-e", "dev", "-c", endpoint=aws.url).returncode == 0
-    result = _script(repo, "deploy", "-e", "dev", "-y", endpoint=aws.url, DRY_RUN="true", DEBUG="true", LOG_LEVEL="DEBUG")
+    result = _script(
+        repo, "deploy", "-e", "dev", "-y", endpoint=aws.url, DRY_RUN="true", DEBUG="true", LOG_LEVEL="DEBUG"
+    )
     assert result.returncode == 0, result.stderr
     assert (
         "[dry-run] sam deploy --config-env dev --stack-name echoes-dev-backend --region us-east-1 "
@@ -178,10 +212,17 @@ def test_deploy_runs_sam_deploy_with_the_environments_parameters(repo: Path, aws
     ) in result.stdout
     assert "[dry-run] aws cloudformation describe-stacks --stack-name echoes-dev-backend" in result.stdout
     assert "+ " in result.stderr, "DEBUG=true traces commands"
-    staging = _script(repo, "deploy", "-e", "staging", "-s", "my-stack", "-r", "eu-west-1", endpoint=aws.url, DRY_RUN="true")
-    assert staging.returncode == 1 and "env-setup.sh -e staging" in staging.stderr, "no samconfig for staging yet"
+    staging = _script(
+        repo, "deploy", "-e", "staging", "-s", "my-stack", "-r", "eu-west-1", endpoint=aws.url, DRY_RUN="true"
+    )
+    assert staging.returncode == 1 and "env-setup.sh -e staging" in staging.stderr, (
+        "no samconfig for staging yet"
+    )
     unknown_profile = _script(repo, "deploy", "-e", "dev", "-p", "nobody", endpoint=aws.url, DRY_RUN="true")
-    assert unknown_profile.returncode == 1 and "no usable AWS credentials for profile nobody" in unknown_profile.stderr
+    assert (
+        unknown_profile.returncode == 1
+        and "no usable AWS credentials for profile nobody" in unknown_profile.stderr
+    )
 
 
 def test_deploy_to_prod_needs_confirmation(repo: Path, aws: MotoEndpoint) -> None:
@@ -191,6 +232,7 @@ def test_deploy_to_prod_needs_confirmation(repo: Path, aws: MotoEndpoint) -> Non
 
 
 # --- cleanup ----------------------------------------------------------------------------------
+
 
 def _deployed_dev_stack() -> dict[str, str]:
     """What a dev deployment leaves that moto can hold: the stack's table and bucket (with object
@@ -202,10 +244,15 @@ def _deployed_dev_stack() -> dict[str, str]:
     body = {
         "Resources": {
             "AudioBucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": bucket}},
-            "EchoesTable": {"Type": "AWS::DynamoDB::Table", "Properties": {
-                "TableName": table, "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}},
+            "EchoesTable": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "TableName": table,
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                },
+            },
         }
     }
     boto3.client("cloudformation").create_stack(StackName="echoes-dev-backend", TemplateBody=json.dumps(body))
@@ -216,7 +263,11 @@ def _deployed_dev_stack() -> dict[str, str]:
     s3.put_object(Bucket=bucket, Key="audio/u/2.wav", Body=b"x")
     s3.delete_object(Bucket=bucket, Key="audio/u/2.wav")
     logs = boto3.client("logs")
-    for group in ("/aws/lambda/echoes-dev-api", "/aws/apigateway/echoes-dev-access", "/aws/lambda/echoes-prod-api"):
+    for group in (
+        "/aws/lambda/echoes-dev-api",
+        "/aws/apigateway/echoes-dev-access",
+        "/aws/lambda/echoes-prod-api",
+    ):
         logs.create_log_group(logGroupName=group)
     s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
     s3.put_object(Bucket=ARTIFACTS_BUCKET, Key="echoes-dev-backend/abc.template", Body=b"{}")
@@ -225,8 +276,11 @@ def _deployed_dev_stack() -> dict[str, str]:
 
 
 def _stacks() -> list[str]:
-    return [s["StackName"] for s in boto3.client("cloudformation").list_stacks()["StackSummaries"]
-            if s["StackStatus"] != "DELETE_COMPLETE"]
+    return [
+        s["StackName"]
+        for s in boto3.client("cloudformation").list_stacks()["StackSummaries"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+    ]
 
 
 def _log_groups() -> set[str]:
@@ -287,8 +341,12 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 def test_workflows_are_valid_github_workflows() -> None:
     checker = Path(sys.executable).parent / "check-jsonschema"
-    result = subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert {w.name for w in WORKFLOWS} == {"ci.yml", "deploy.yml"}
 

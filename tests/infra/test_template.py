@@ -23,7 +23,9 @@ def _of_type(kind: str) -> dict[str, dict]:
 
 
 def _resolved(environment: str, value: object) -> object:
-    return Resolver(TEMPLATE, {"Environment": environment, "CorsAllowOrigins": "https://a.example"}).resolve(value)
+    return Resolver(TEMPLATE, {"Environment": environment, "CorsAllowOrigins": "https://a.example"}).resolve(
+        value
+    )
 
 
 FUNCTION = RESOURCES["ApiFunction"]["Properties"]
@@ -31,14 +33,19 @@ STATEMENTS = FUNCTION["Policies"][0]["Statement"]
 
 
 def test_cfn_lint_has_no_errors_and_no_warnings() -> None:
-    result = subprocess.run(["cfn-lint", "template.yaml"], cwd=ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["cfn-lint", "template.yaml"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert (result.returncode, result.stdout.strip()) == (0, ""), result.stdout + result.stderr
 
 
 def test_sam_validate_lint_passes() -> None:
     result = subprocess.run(
         ["sam", "validate", "--lint", "--region", "us-east-1"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
         env={"PATH": __import__("os").environ["PATH"], "SAM_CLI_TELEMETRY": "0", "HOME": str(ROOT)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -53,7 +60,10 @@ def test_function_runtime_architecture_handler_and_tracing() -> None:
     assert FUNCTION["Handler"] == "lambda_handler.handler"
     assert RESOURCES["ApiFunction"]["Metadata"]["BuildMethod"] == "makefile"
     assert FUNCTION["LoggingConfig"]["LogGroup"] == {"Ref": "ApiFunctionLogGroup"}
-    assert _resolved("dev", RESOURCES["ApiFunctionLogGroup"]["Properties"]["LogGroupName"]) == "/aws/lambda/echoes-dev-api"
+    assert (
+        _resolved("dev", RESOURCES["ApiFunctionLogGroup"]["Properties"]["LogGroupName"])
+        == "/aws/lambda/echoes-dev-api"
+    )
 
 
 def test_every_required_setting_is_passed_and_every_variable_is_a_setting() -> None:
@@ -77,7 +87,10 @@ def test_table_encrypted_recoverable_on_demand_with_ttl_and_retained_in_prod() -
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    assert {index["IndexName"] for index in props["GlobalSecondaryIndexes"]} == {"by_created", "by_emotion_created"}
+    assert {index["IndexName"] for index in props["GlobalSecondaryIndexes"]} == {
+        "by_created",
+        "by_emotion_created",
+    }
     for resource in ("EchoesTable", "AudioBucket", "UserPool"):
         policy = RESOURCES[resource]["DeletionPolicy"]
         assert _resolved("prod", policy) == "Retain" and _resolved("dev", policy) == "Delete", resource
@@ -91,7 +104,9 @@ def test_bucket_is_private_encrypted_versioned_tls_only_with_lifecycle() -> None
     rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
     assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"]
     assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]
-    assert rules["expire-audio-never-made-into-an-echo"]["TagFilters"] == [{"Key": "echoes-state", "Value": "pending"}]
+    assert rules["expire-audio-never-made-into-an-echo"]["TagFilters"] == [
+        {"Key": "echoes-state", "Value": "pending"}
+    ]
     cors = props["CorsConfiguration"]["CorsRules"][0]
     assert _resolved("dev", cors["AllowedOrigins"]) == ["https://a.example"]
     deny = RESOURCES["AudioBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
@@ -115,14 +130,19 @@ def test_secret_is_generated_not_written() -> None:
 
 def test_function_policy_is_least_privilege() -> None:
     for statement in STATEMENTS:
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
         assert "*" not in resources, statement["Sid"]
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert all("*" not in action for action in actions), statement["Sid"]
     by_sid = {statement["Sid"]: statement for statement in STATEMENTS}
     assert by_sid["AudioObjects"]["Resource"] == {"Fn::Sub": "${AudioBucket.Arn}/audio/*"}
     assert by_sid["CursorKey"] == {
-        "Sid": "CursorKey", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "AppSecret"},
+        "Sid": "CursorKey",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": {"Ref": "AppSecret"},
     }
     assert "dynamodb:Scan" not in by_sid["EchoesTable"]["Action"]
     # No managed policies: they grant far more than the function needs.
@@ -147,21 +167,32 @@ def test_authorizer_covers_the_api_only_and_never_preflights() -> None:
 def test_gateway_errors_use_the_apps_error_format() -> None:
     responses = RESOURCES["Api"]["Properties"]["GatewayResponses"]
     expected = {  # gateway response -> (status, the app's error code)
-        "UNAUTHORIZED": ("401", "authentication_failed"), "ACCESS_DENIED": ("401", "authentication_failed"),
-        "MISSING_AUTHENTICATION_TOKEN": ("404", "resource_not_found"), "THROTTLED": ("429", "rate_limit_exceeded"),
-        "REQUEST_TOO_LARGE": ("413", "file_too_large"), "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type"),
-        "DEFAULT_4XX": (None, "validation_error"), "DEFAULT_5XX": ("503", "service_unavailable"),
+        "UNAUTHORIZED": ("401", "authentication_failed"),
+        "ACCESS_DENIED": ("401", "authentication_failed"),
+        "MISSING_AUTHENTICATION_TOKEN": ("404", "resource_not_found"),
+        "THROTTLED": ("429", "rate_limit_exceeded"),
+        "REQUEST_TOO_LARGE": ("413", "file_too_large"),
+        "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type"),
+        "DEFAULT_4XX": (None, "validation_error"),
+        "DEFAULT_5XX": ("503", "service_unavailable"),
     }
     assert set(responses) == set(expected)
     for name, response in responses.items():
-        body = json.loads(response["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"m"'))
+        body = json.loads(
+            response["ResponseTemplates"]["application/json"].replace("$context.error.messageString", '"m"')
+        )
         assert set(body) == {"error", "message", "details", "timestamp", "request_id"}, name
         assert (response.get("StatusCode"), body["error"]) == expected[name], name
 
 
 def test_alarms_and_their_topic_exist_only_in_prod() -> None:
     alarms = _of_type("AWS::CloudWatch::Alarm")
-    assert {spec["Properties"]["MetricName"] for spec in alarms.values()} == {"5XXError", "Errors", "Throttles", "Latency"}
+    assert {spec["Properties"]["MetricName"] for spec in alarms.values()} == {
+        "5XXError",
+        "Errors",
+        "Throttles",
+        "Latency",
+    }
     for name, spec in {**alarms, **_of_type("AWS::SNS::Topic")}.items():
         assert spec["Condition"] == "IsProd", name
         assert Resolver(TEMPLATE, {"Environment": "prod"}).condition(spec["Condition"])
@@ -170,7 +201,14 @@ def test_alarms_and_their_topic_exist_only_in_prod() -> None:
 
 
 def test_outputs_give_what_scripts_and_frontend_need() -> None:
-    assert {"ApiUrl", "UserPoolId", "UserPoolClientId", "AudioBucketName", "EchoesTableName", "ApiFunctionName"} <= set(TEMPLATE["Outputs"])
+    assert {
+        "ApiUrl",
+        "UserPoolId",
+        "UserPoolClientId",
+        "AudioBucketName",
+        "EchoesTableName",
+        "ApiFunctionName",
+    } <= set(TEMPLATE["Outputs"])
     assert "/${Environment}" in TEMPLATE["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
 
 
@@ -180,9 +218,13 @@ def test_config_files_are_valid_settings_for_their_environment(environment: str)
     assert values["ENVIRONMENT"] == environment
     settings = Settings(
         **{k.lower(): v for k, v in values.items()},
-        cognito_user_pool_id="us-east-1_Example", cognito_app_client_id="example",
+        cognito_user_pool_id="us-east-1_Example",
+        cognito_app_client_id="example",
     )
-    assert _resolved(environment, RESOURCES["EchoesTable"]["Properties"]["TableName"]) == settings.dynamodb_table_name
+    assert (
+        _resolved(environment, RESOURCES["EchoesTable"]["Properties"]["TableName"])
+        == settings.dynamodb_table_name
+    )
     assert _resolved(environment, RESOURCES["AppSecret"]["Properties"]["Name"]) == settings.app_secret_name
     if environment != "dev":
         assert all(origin.startswith("https://") for origin in settings.cors_allow_origins)
@@ -198,17 +240,23 @@ def test_samconfig_template_has_one_section_per_environment() -> None:
     assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
 
 
-def test_local_stack_resources_match_the_template(stack) -> None:  # noqa: ANN001 - fixture
+def test_local_stack_resources_match_the_template(stack) -> None:
     props = _resolved("dev", RESOURCES["EchoesTable"]["Properties"])
     table = boto3.client("dynamodb").describe_table(TableName=stack.table_name)["Table"]
     assert table["KeySchema"] == props["KeySchema"]
     assert {i["IndexName"]: i["KeySchema"] for i in table["GlobalSecondaryIndexes"]} == {
-        i["IndexName"]: i["KeySchema"] for i in props["GlobalSecondaryIndexes"]}
+        i["IndexName"]: i["KeySchema"] for i in props["GlobalSecondaryIndexes"]
+    }
     ttl = boto3.client("dynamodb").describe_time_to_live(TableName=stack.table_name)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expires_at"
     s3 = boto3.client("s3")
     assert s3.get_bucket_versioning(Bucket=stack.bucket_name)["Status"] == "Enabled"
-    assert s3.get_public_access_block(Bucket=stack.bucket_name)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+    assert s3.get_public_access_block(Bucket=stack.bucket_name)["PublicAccessBlockConfiguration"][
+        "BlockPublicAcls"
+    ]
     pool = boto3.client("cognito-idp").describe_user_pool(UserPoolId=stack.user_pool_id)["UserPool"]
-    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] == RESOURCES["UserPool"]["Properties"]["Policies"]["PasswordPolicy"]["MinimumLength"]
+    assert (
+        pool["Policies"]["PasswordPolicy"]["MinimumLength"]
+        == RESOURCES["UserPool"]["Properties"]["Policies"]["PasswordPolicy"]["MinimumLength"]
+    )
     assert boto3.client("secretsmanager").get_secret_value(SecretId=stack.secret_name)["SecretString"]

@@ -40,20 +40,31 @@ def test_whole_journey_through_the_handler(deployed: Deployed, make_event) -> No
     auth = {"Authorization": f"Bearer {alice.access_token}", "Content-Type": "application/json"}
 
     status, _, init = deployed.invoke(
-        make_event("POST", "/api/v1/echoes/init-upload", headers=auth,
-                   body=json.dumps({"file_extension": "wav", "content_type": "audio/wav"}).encode())
+        make_event(
+            "POST",
+            "/api/v1/echoes/init-upload",
+            headers=auth,
+            body=json.dumps({"file_extension": "wav", "content_type": "audio/wav"}).encode(),
+        )
     )
     assert status == 200, init
     assert requests.put(init["upload_url"], data=wav_bytes(), headers=init["upload_headers"], timeout=10).ok
 
     status, _, echo = deployed.invoke(
-        make_event("POST", "/api/v1/echoes", query={"echo_id": init["echo_id"]}, headers=auth,
-                   body=json.dumps(echo_body(emotion="hope")).encode())
+        make_event(
+            "POST",
+            "/api/v1/echoes",
+            query={"echo_id": init["echo_id"]},
+            headers=auth,
+            body=json.dumps(echo_body(emotion="hope")).encode(),
+        )
     )
     assert status == 201, echo
     assert requests.get(echo["audio_url"], timeout=10).content == wav_bytes()
 
-    status, _, page = deployed.invoke(make_event("GET", "/api/v1/echoes", query={"emotion": "hope"}, headers=auth))
+    status, _, page = deployed.invoke(
+        make_event("GET", "/api/v1/echoes", query={"emotion": "hope"}, headers=auth)
+    )
     assert status == 200 and [e["echo_id"] for e in page["echoes"]] == [echo["echo_id"]]
     status, _, picked = deployed.invoke(make_event("GET", "/api/v1/echoes/random", headers=auth))
     assert status == 200 and picked["echo_id"] == echo["echo_id"]
@@ -61,7 +72,9 @@ def test_whole_journey_through_the_handler(deployed: Deployed, make_event) -> No
     bob_auth = {"Authorization": f"Bearer {bob.access_token}"}
     status, _, _ = deployed.invoke(make_event("GET", f"/api/v1/echoes/{echo['echo_id']}", headers=bob_auth))
     assert status == 404
-    status, _, _ = deployed.invoke(make_event("DELETE", f"/api/v1/echoes/{echo['echo_id']}", headers=bob_auth))
+    status, _, _ = deployed.invoke(
+        make_event("DELETE", f"/api/v1/echoes/{echo['echo_id']}", headers=bob_auth)
+    )
     assert status == 404
 
     status, _, body = deployed.invoke(make_event("DELETE", f"/api/v1/echoes/{echo['echo_id']}", headers=auth))
@@ -73,17 +86,31 @@ def test_cursor_key_comes_from_secrets_manager(deployed: Deployed) -> None:
     alice = deployed.user("carol@example.com")
     auth = {"Authorization": f"Bearer {alice.access_token}", "Content-Type": "application/json"}
     for _ in range(3):
-        _, _, init = deployed.invoke(rest_event(
-            "POST", "/api/v1/echoes/init-upload", headers=auth,
-            body=json.dumps({"file_extension": "wav", "content_type": "audio/wav"}).encode()))
+        _, _, init = deployed.invoke(
+            rest_event(
+                "POST",
+                "/api/v1/echoes/init-upload",
+                headers=auth,
+                body=json.dumps({"file_extension": "wav", "content_type": "audio/wav"}).encode(),
+            )
+        )
         requests.put(init["upload_url"], data=wav_bytes(), headers=init["upload_headers"], timeout=10)
-        status, _, _ = deployed.invoke(rest_event(
-            "POST", "/api/v1/echoes", query={"echo_id": init["echo_id"]}, headers=auth,
-            body=json.dumps(echo_body()).encode()))
+        status, _, _ = deployed.invoke(
+            rest_event(
+                "POST",
+                "/api/v1/echoes",
+                query={"echo_id": init["echo_id"]},
+                headers=auth,
+                body=json.dumps(echo_body()).encode(),
+            )
+        )
         assert status == 201
     _, _, first = deployed.invoke(rest_event("GET", "/api/v1/echoes", query={"page_size": "2"}, headers=auth))
-    _, _, second = deployed.invoke(rest_event(
-        "GET", "/api/v1/echoes", query={"page_size": "2", "cursor": first["next_cursor"]}, headers=auth))
+    _, _, second = deployed.invoke(
+        rest_event(
+            "GET", "/api/v1/echoes", query={"page_size": "2", "cursor": first["next_cursor"]}, headers=auth
+        )
+    )
     assert second["page"] == 2 and len(second["echoes"]) == 1 and not second["has_more"]
 
 
@@ -111,10 +138,17 @@ def test_http_api_named_stage_is_stripped(deployed: Deployed) -> None:
 
 
 def test_cors_preflight_through_the_handler(deployed: Deployed, make_event) -> None:
-    status, headers, _ = deployed.invoke(make_event(
-        "OPTIONS", "/api/v1/echoes",
-        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET",
-                 "Access-Control-Request-Headers": "authorization"}))
+    status, headers, _ = deployed.invoke(
+        make_event(
+            "OPTIONS",
+            "/api/v1/echoes",
+            headers={
+                "Origin": "https://app.example.com",
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+    )
     assert status == 200
     assert headers["access-control-allow-origin"] == "https://app.example.com"
 
@@ -126,7 +160,9 @@ def test_log_lines_carry_the_lambda_context_and_the_gateway_request_id(
     monkeypatch.setattr(logger.registered_handler, "stream", output)  # Powertools' formatter, our stream
     alice = deployed.user("alice@example.com")
     boto3.client("dynamodb").delete_table(TableName=deployed.stack.table_name)  # each list now logs an error
-    invocations = [(rest_event("GET", "/api/v1/echoes", headers=alice.headers), LambdaContext.fresh()) for _ in range(2)]
+    invocations = [
+        (rest_event("GET", "/api/v1/echoes", headers=alice.headers), LambdaContext.fresh()) for _ in range(2)
+    ]
     for event, context in invocations:
         assert deployed.handler(event, context)["statusCode"] == 500
     lines = [json.loads(line) for line in output.getvalue().splitlines()]

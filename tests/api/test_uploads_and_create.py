@@ -12,8 +12,7 @@ from fastapi.testclient import TestClient
 from app.settings import Settings
 from app.store.audio import PENDING_TAG_KEY
 from app.store.records import key, upload_sk
-from tests.conftest import EchoFactory
-from tests.support import User, echo_body, wav_bytes
+from tests.support import EchoFactory, User, echo_body, wav_bytes
 
 INIT = "/api/v1/echoes/init-upload"
 
@@ -56,8 +55,14 @@ def test_init_upload_pins_key_type_and_size_in_the_presigned_post(
 
 @pytest.mark.parametrize(
     ("extension", "content_type"),
-    [("webm", "audio/webm"), ("wav", "audio/wav"), ("mp3", "audio/mpeg"), ("m4a", "audio/mp4"),
-     ("ogg", "audio/ogg"), (".WEBM", "audio/webm;codecs=opus")],
+    [
+        ("webm", "audio/webm"),
+        ("wav", "audio/wav"),
+        ("mp3", "audio/mpeg"),
+        ("m4a", "audio/mp4"),
+        ("ogg", "audio/ogg"),
+        (".WEBM", "audio/webm;codecs=opus"),
+    ],
 )
 def test_every_supported_format_can_be_initialised(
     client: TestClient, alice: User, extension: str, content_type: str
@@ -67,17 +72,25 @@ def test_every_supported_format_can_be_initialised(
 
 
 def test_unknown_format_is_415_listing_the_supported_ones(client: TestClient, alice: User) -> None:
-    response = client.post(INIT, json={"file_extension": "flac", "content_type": "audio/flac"}, headers=alice.headers)
+    response = client.post(
+        INIT, json={"file_extension": "flac", "content_type": "audio/flac"}, headers=alice.headers
+    )
     assert response.status_code == 415
     body = response.json()
     assert body["error"] == "unsupported_media_type"
     assert body["details"]["supported_formats"] == {
-        "webm": "audio/webm", "wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4", "ogg": "audio/ogg",
+        "webm": "audio/webm",
+        "wav": "audio/wav",
+        "mp3": "audio/mpeg",
+        "m4a": "audio/mp4",
+        "ogg": "audio/ogg",
     }
 
 
 def test_content_type_not_matching_extension_is_400(client: TestClient, alice: User) -> None:
-    response = client.post(INIT, json={"file_extension": "wav", "content_type": "audio/mpeg"}, headers=alice.headers)
+    response = client.post(
+        INIT, json={"file_extension": "wav", "content_type": "audio/mpeg"}, headers=alice.headers
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "validation_error"
 
@@ -85,7 +98,11 @@ def test_content_type_not_matching_extension_is_400(client: TestClient, alice: U
 def test_declared_size_over_the_limit_is_413(client: TestClient, alice: User, settings: Settings) -> None:
     response = client.post(
         INIT,
-        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": settings.max_audio_bytes + 1},
+        json={
+            "file_extension": "wav",
+            "content_type": "audio/wav",
+            "file_size": settings.max_audio_bytes + 1,
+        },
         headers=alice.headers,
     )
     assert response.status_code == 413
@@ -94,8 +111,12 @@ def test_declared_size_over_the_limit_is_413(client: TestClient, alice: User, se
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"file_extension": "wav"}, {"file_extension": "wav", "content_type": "audio/wav", "file_size": 0},
-     {"file_extension": "wav", "content_type": "audio/wav", "unexpected": 1}],
+    [
+        {},
+        {"file_extension": "wav"},
+        {"file_extension": "wav", "content_type": "audio/wav", "file_size": 0},
+        {"file_extension": "wav", "content_type": "audio/wav", "unexpected": 1},
+    ],
     ids=["empty", "no-content-type", "zero-size", "unknown-field"],
 )
 def test_invalid_init_bodies_are_400_not_422(client: TestClient, alice: User, body: dict) -> None:

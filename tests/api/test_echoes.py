@@ -9,8 +9,7 @@ from fastapi.testclient import TestClient
 
 from app.settings import Settings
 from app.store.echoes import EchoStore
-from tests.conftest import EchoFactory
-from tests.support import User
+from tests.support import EchoFactory, User
 
 LIST = "/api/v1/echoes"
 
@@ -102,7 +101,9 @@ def test_a_cursor_only_works_for_its_own_query(
     assert response.json()["error"] == "validation_error"
 
 
-def test_another_users_cursor_is_refused(client: TestClient, alice: User, bob: User, seven: list[dict]) -> None:
+def test_another_users_cursor_is_refused(
+    client: TestClient, alice: User, bob: User, seven: list[dict]
+) -> None:
     cursor = _list(client, alice, page_size=3)["next_cursor"]
     response = client.get(LIST, params={"page_size": 3, "cursor": cursor}, headers=bob.headers)
     assert response.status_code == 400

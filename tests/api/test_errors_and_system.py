@@ -5,15 +5,14 @@ import re
 import boto3
 import pytest
 from botocore.config import Config
-from fastapi.testclient import TestClient
 from botocore.stub import Stubber
+from fastapi.testclient import TestClient
 
 from app.aws import AwsClients
 from app.main import create_app
 from app.settings import Settings, SettingsError, load_settings
 from devtools.local_aws import LocalStack
-from tests.conftest import settings_for
-from tests.support import User, moto_jwks
+from tests.support import User, moto_jwks, settings_for
 
 ERROR_KEYS = {"error", "message", "details", "timestamp", "request_id"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -31,7 +30,10 @@ def _assert_error(response, status: int, code: str) -> dict:
 
 def test_root_describes_the_service(client: TestClient) -> None:
     assert client.get("/").json() == {
-        "message": "Echoes API is running", "version": "1.0.0", "docs": "/docs", "health": "/health",
+        "message": "Echoes API is running",
+        "version": "1.0.0",
+        "docs": "/docs",
+        "health": "/health",
     }
 
 
@@ -112,7 +114,9 @@ def test_unhandled_exception_is_500_in_the_error_format(app, client: TestClient,
     assert "NoneType" not in str(body)
 
 
-def test_throttled_dynamodb_is_503_with_retry_after(stack: LocalStack, settings: Settings, alice: User) -> None:
+def test_throttled_dynamodb_is_503_with_retry_after(
+    stack: LocalStack, settings: Settings, alice: User
+) -> None:
     dynamodb = boto3.client("dynamodb", config=Config(retries={"max_attempts": 1}))
     clients = AwsClients(dynamodb=dynamodb, s3=boto3.client("s3"))
     client = TestClient(create_app(settings, clients=clients, fetch_jwks=moto_jwks))
@@ -169,21 +173,35 @@ def test_preflight_asking_for_anything_not_allowed_is_refused(
 ) -> None:
     response = client.options(
         "/api/v1/echoes",
-        headers={"Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers},
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": headers,
+        },
     )
     body = _assert_error(response, 400, "validation_error")
     assert body["details"] == {"refused": refused}
-    assert (response.headers.get("access-control-allow-origin") == origin) is (origin == "http://localhost:3000")
+    assert (response.headers.get("access-control-allow-origin") == origin) is (
+        origin == "http://localhost:3000"
+    )
 
 
 def test_preflight_states_what_is_allowed_and_every_response_varies_by_origin(client: TestClient) -> None:
     response = client.options(
         "/api/v1/echoes/random",
-        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "DELETE",
-                 "Access-Control-Request-Headers": "Content-Type, X-Request-Id"},
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "DELETE",
+            "Access-Control-Request-Headers": "Content-Type, X-Request-Id",
+        },
     )
     assert response.status_code == 200 and response.content == b""
-    assert set(response.headers["access-control-allow-methods"].split(", ")) == {"GET", "POST", "DELETE", "OPTIONS"}
+    assert set(response.headers["access-control-allow-methods"].split(", ")) == {
+        "GET",
+        "POST",
+        "DELETE",
+        "OPTIONS",
+    }
     assert response.headers["access-control-max-age"] == "600"
     assert response.headers["vary"] == "Origin"
     assert response.headers["x-request-id"]
@@ -223,9 +241,18 @@ def test_docs_are_off_outside_dev(stack: LocalStack, environment: str) -> None:
 
 
 def test_missing_setting_fails_at_start_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ENVIRONMENT", "AWS_REGION", "DYNAMODB_TABLE_NAME", "S3_BUCKET_NAME",
-                 "COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "APP_SECRET_NAME"):
-        monkeypatch.setenv(name, {"ENVIRONMENT": "dev", "COGNITO_USER_POOL_ID": "us-east-1_abc"}.get(name, "echoes-x"))
+    for name in (
+        "ENVIRONMENT",
+        "AWS_REGION",
+        "DYNAMODB_TABLE_NAME",
+        "S3_BUCKET_NAME",
+        "COGNITO_USER_POOL_ID",
+        "COGNITO_APP_CLIENT_ID",
+        "APP_SECRET_NAME",
+    ):
+        monkeypatch.setenv(
+            name, {"ENVIRONMENT": "dev", "COGNITO_USER_POOL_ID": "us-east-1_abc"}.get(name, "echoes-x")
+        )
     monkeypatch.delenv("DYNAMODB_TABLE_NAME")
     with pytest.raises(SettingsError, match="DYNAMODB_TABLE_NAME: Field required"):
         load_settings()

@@ -190,9 +190,13 @@ def test_a_pkcs1_signature_over_another_digest_is_refused(client: TestClient, se
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
     claims = access_claims(settings.cognito_issuer, settings.cognito_app_client_id)
-    signing_input = f"{part(json.dumps({'alg': 'RS256', 'kid': 'dummy'}).encode())}.{part(json.dumps(claims).encode())}"
+    signing_input = (
+        f"{part(json.dumps({'alg': 'RS256', 'kid': 'dummy'}).encode())}.{part(json.dumps(claims).encode())}"
+    )
     signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA512())
-    _assert_refused(client.get(LIST, headers=_bearer(f"{signing_input}.{part(signature)}")), "InvalidSignatureError")
+    _assert_refused(
+        client.get(LIST, headers=_bearer(f"{signing_input}.{part(signature)}")), "InvalidSignatureError"
+    )
 
 
 @pytest.fixture
@@ -208,20 +212,30 @@ def self_signed_jwks(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cognito-idp.us-east-1.amazonaws.com")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     body = json.dumps(moto_jwks("")).encode()
 
     class Jwks(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -245,7 +259,9 @@ def test_jwks_over_https_is_trusted_only_from_amazon_roots(
 ) -> None:
     url, cert_file = self_signed_jwks
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the machine's own store now trusts it
-    default_trust = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl.create_default_context()))
+    default_trust = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=ssl.create_default_context())
+    )
     with default_trust.open(url, timeout=5) as response:  # and so would a client trusting that store
         assert json.load(response) == moto_jwks("")
     _opener.cache_clear()
@@ -260,6 +276,9 @@ def test_the_trusted_roots_are_amazon_trust_services() -> None:
     roots = ssl.create_default_context(cafile=TRUSTED_ROOTS).get_ca_certs()
     names = sorted(dict(part[0] for part in root["subject"])["commonName"] for root in roots)
     assert names == [
-        "Amazon Root CA 1", "Amazon Root CA 2", "Amazon Root CA 3", "Amazon Root CA 4",
+        "Amazon Root CA 1",
+        "Amazon Root CA 2",
+        "Amazon Root CA 3",
+        "Amazon Root CA 4",
         "Starfield Services Root Certificate Authority - G2",
     ]
