@@ -22,14 +22,16 @@ USAGE
 CLEAN=false
 VERBOSE=false
 OPTIMIZE=true
-handle_option() {
+while [[ $# -gt 0 ]]; do
   case "$1" in
-    -c | --clean) CLEAN=true CONSUMED=1 ;;
-    -v | --verbose) VERBOSE=true CONSUMED=1 ;;
-    --no-optimize) OPTIMIZE=false CONSUMED=1 ;;
+    -c | --clean) CLEAN=true ;;
+    -v | --verbose) VERBOSE=true ;;
+    --no-optimize) OPTIMIZE=false ;;
+    -h | --help) usage && exit 0 ;;
+    *) usage_error "unknown option: $1" ;;
   esac
-}
-parse_options false "$@"
+  shift
+done
 [[ "$SCRIPT_DEBUG" == "true" ]] && VERBOSE=true
 
 require_commands sam

@@ -7,10 +7,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: ./scripts/cleanup.sh -e ENV [-r REGION] [-p PROFILE] [-l] [-f] [-d] [-h]
+Usage: ./scripts/cleanup.sh -e ENV [-r REGION] [-s STACK] [-p PROFILE] [-l] [-f] [-d] [-h]
 
   -e, --environment ENV   dev | staging | prod (required unless -l)
-  -r, --region REGION     AWS region (default: us-east-1)
+  -r, --region REGION     AWS region (default: AWS_REGION in config/ENV.env)
+  -s, --stack-name NAME   stack name (default: echoes-ENV-backend)
   -p, --profile PROFILE   AWS CLI profile
   -l, --local-only        only local build output (.aws-sam, artifacts/); nothing remote
   -f, --force             do not ask for confirmation
@@ -23,14 +24,20 @@ USAGE
 
 LOCAL_ONLY=false
 FORCE=false
-handle_option() {
+while [[ $# -gt 0 ]]; do
   case "$1" in
-    -l | --local-only) LOCAL_ONLY=true CONSUMED=1 ;;
-    -f | --force) FORCE=true CONSUMED=1 ;;
-    -d | --dry-run) DRY_RUN=true CONSUMED=1 ;;
+    -e | --environment) take_environment "$1" "${2:-}" && shift ;;
+    -r | --region) take_region "$1" "${2:-}" && shift ;;
+    -s | --stack-name) take_stack_name "$1" "${2:-}" && shift ;;
+    -p | --profile) take_profile "$1" "${2:-}" && shift ;;
+    -l | --local-only) LOCAL_ONLY=true ;;
+    -f | --force) FORCE=true ;;
+    -d | --dry-run) DRY_RUN=true ;;
+    -h | --help) usage && exit 0 ;;
+    *) usage_error "unknown option: $1" ;;
   esac
-}
-parse_options true "$@"
+  shift
+done
 [[ "$LOCAL_ONLY" == "true" ]] || require_environment
 [[ "$SCRIPT_DEBUG" == "true" ]] && set -x
 
@@ -59,20 +66,29 @@ if [[ "$LOCAL_ONLY" == "true" ]]; then
 fi
 
 require_commands aws
-STACK_NAME="$(stack_name_for "$ENVIRONMENT")"
+load_config "$ENVIRONMENT"
+STACK_NAME="${STACK_NAME:-$(stack_name_for "$ENVIRONMENT")}"
 account="$(account_id)"
 stack_exists=false
 aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" >/dev/null 2>&1 && stack_exists=true
 
-buckets=()
-if [[ "$stack_exists" == "true" ]]; then
-  mapfile -t buckets < <(aws_cli cloudformation list-stack-resources --stack-name "$STACK_NAME" \
-    --query "StackResourceSummaries[?ResourceType=='AWS::S3::Bucket'].PhysicalResourceId" --output text | tr '\t' '\n' | sed '/^$/d')
-fi
+# stack_resources TYPE: the physical ids of the stack's resources of TYPE, one a line.
+stack_resources() {
+  [[ "$stack_exists" == "true" ]] || return 0
+  aws_cli cloudformation list-stack-resources --stack-name "$STACK_NAME" \
+    --query "StackResourceSummaries[?ResourceType=='$1'].PhysicalResourceId" --output text | tr '\t' '\n' | sed '/^$/d'
+}
+
+mapfile -t buckets < <(stack_resources AWS::S3::Bucket)
+# The stack's own log groups go with the stack; others of the environment's (written before the
+# template owned them, or by a stack deleted earlier) are deleted one by one.
+mapfile -t stack_log_groups < <(stack_resources AWS::Logs::LogGroup)
 log_groups=()
-for prefix in "/aws/lambda/echoes-$ENVIRONMENT-" "/aws/apigateway/echoes-$ENVIRONMENT-"; do
-  mapfile -t -O "${#log_groups[@]}" log_groups < <(aws_cli logs describe-log-groups --log-group-name-prefix "$prefix" \
-    --query "logGroups[].logGroupName" --output text | tr '\t' '\n' | sed '/^$/d')
+for prefix in "/aws/lambda/echoes-$ENVIRONMENT-" "/aws/apigateway/echoes-$ENVIRONMENT-" "aws-waf-logs-echoes-$ENVIRONMENT-"; do
+  while IFS= read -r group; do
+    [[ -z "$group" || " ${stack_log_groups[*]} " == *" $group "* ]] || log_groups+=("$group")
+  done < <(aws_cli logs describe-log-groups --log-group-name-prefix "$prefix" \
+    --query "logGroups[].logGroupName" --output text | tr '\t' '\n')
 done
 artifacts_bucket="$(artifacts_bucket_name "$account")"
 artifacts=0
@@ -101,6 +117,7 @@ else
     done
   done
   if [[ "$stack_exists" == "true" ]]; then
+    for group in "${stack_log_groups[@]}"; do would_delete "log group $group (with the stack)"; done
     would_delete "stack $STACK_NAME"
     run aws_cli cloudformation delete-stack --stack-name "$STACK_NAME"
     run aws_cli cloudformation wait stack-delete-complete --stack-name "$STACK_NAME"

@@ -12,7 +12,7 @@ Builds (./scripts/build.sh), deploys with 'sam deploy --config-env ENV' (run ./s
 -e ENV first), prints the stack outputs and checks GET /health. Prod asks for confirmation.
 
   -e, --environment ENV   dev | staging | prod (required unless -b)
-  -r, --region REGION     AWS region (default: us-east-1)
+  -r, --region REGION     AWS region (default: AWS_REGION in config/ENV.env)
   -s, --stack-name NAME   stack name (default: echoes-ENV-backend)
   -p, --profile PROFILE   AWS CLI profile
   -b, --build-only        build, do not deploy
@@ -25,23 +25,23 @@ the function with DEBUG logs. DRY_RUN=true prints the commands that would change
 USAGE
 }
 
-STACK_NAME=""
 BUILD_ONLY=false
 GUIDED=false
 YES=false
-handle_option() {
+while [[ $# -gt 0 ]]; do
   case "$1" in
-    -s | --stack-name)
-      require_value "$1" "${2:-}"
-      [[ "$2" =~ ^[A-Za-z][A-Za-z0-9-]{0,127}$ ]] || usage_error "not a valid stack name: $2"
-      STACK_NAME="$2" CONSUMED=2
-      ;;
-    -b | --build-only) BUILD_ONLY=true CONSUMED=1 ;;
-    -g | --guided) GUIDED=true CONSUMED=1 ;;
-    -y | --yes) YES=true CONSUMED=1 ;;
+    -e | --environment) take_environment "$1" "${2:-}" && shift ;;
+    -r | --region) take_region "$1" "${2:-}" && shift ;;
+    -p | --profile) take_profile "$1" "${2:-}" && shift ;;
+    -s | --stack-name) take_stack_name "$1" "${2:-}" && shift ;;
+    -b | --build-only) BUILD_ONLY=true ;;
+    -g | --guided) GUIDED=true ;;
+    -y | --yes) YES=true ;;
+    -h | --help) usage && exit 0 ;;
+    *) usage_error "unknown option: $1" ;;
   esac
-}
-parse_options true "$@"
+  shift
+done
 [[ "$BUILD_ONLY" == "true" ]] || require_environment
 [[ "$SCRIPT_DEBUG" == "true" ]] && set -x
 
@@ -73,8 +73,8 @@ sam_args+=("${profile_args[@]}")
 
 describe=(cloudformation describe-stacks --stack-name "$STACK_NAME" --query "Stacks[0].Outputs" --output table)
 if [[ "$DRY_RUN" == "true" ]]; then
-  printf '[dry-run] aws %s\n' "${describe[*]}"
-  printf '[dry-run] curl --fail --retry 5 <ApiUrl>/health\n'
+  run aws_cli "${describe[@]}"
+  run curl --fail --retry 5 "<ApiUrl>/health"
   exit 0
 fi
 aws_cli "${describe[@]}"

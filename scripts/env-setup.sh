@@ -14,7 +14,7 @@ and AWS credentials, validates config/ENV.env, and writes ENV's section of samco
 samconfig.toml.template.
 
   -e, --environment ENV   dev | staging | prod (required)
-  -r, --region REGION     AWS region (default: us-east-1)
+  -r, --region REGION     AWS region (default: AWS_REGION in config/ENV.env)
   -p, --profile PROFILE   AWS CLI profile
   -c, --create            create missing resources the first deploy needs (the artifacts bucket)
   -h, --help              show this help
@@ -22,12 +22,17 @@ USAGE
 }
 
 CREATE=false
-handle_option() {
+while [[ $# -gt 0 ]]; do
   case "$1" in
-    -c | --create) CREATE=true CONSUMED=1 ;;
+    -e | --environment) take_environment "$1" "${2:-}" && shift ;;
+    -r | --region) take_region "$1" "${2:-}" && shift ;;
+    -p | --profile) take_profile "$1" "${2:-}" && shift ;;
+    -c | --create) CREATE=true ;;
+    -h | --help) usage && exit 0 ;;
+    *) usage_error "unknown option: $1" ;;
   esac
-}
-parse_options true "$@"
+  shift
+done
 require_environment
 
 check_prerequisites

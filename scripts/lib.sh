@@ -6,7 +6,8 @@ ECHOES_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ECHOES_ROOT
 readonly PYTHON_VERSION="3.13" # the Lambda runtime in template.yaml (python3.13)
 readonly ENVIRONMENTS="dev staging prod"
-# The caller's debug mode, read before config/<env>.env (whose DEBUG is the app's) is loaded.
+# The scripts' own debug mode: the caller's DEBUG. config/<env>.env's DEBUG is the function's; the
+# config file is read into CONFIG (load_config), never into this shell's environment.
 readonly SCRIPT_DEBUG="${DEBUG:-false}"
 
 if [[ -t 2 ]]; then
@@ -75,72 +76,43 @@ ensure_venv() {
 }
 
 ensure_dev_venv() { ensure_venv "$ECHOES_ROOT/.venv" requirements-dev.txt requirements-lambda.txt; }
-ensure_tools_venv() { ensure_venv "$ECHOES_ROOT/.venv-tools" requirements-tools.txt; }
-
-# load_env_file FILE: export the KEY=VALUE lines of a config/<env>.env file.
-load_env_file() {
-  local file="$1" line
-  [[ -f "$file" ]] || die "config file not found: $file"
-  while IFS= read -r line || [[ -n "$line" ]]; do
-    [[ -z "$line" || "$line" == \#* ]] && continue
-    [[ "$line" =~ ^[A-Z][A-Z0-9_]*=.*$ ]] || die "$file: not a KEY=VALUE line: $line"
-    export "${line?}"
-  done <"$file"
+# The infrastructure tools; checkov in a virtualenv of its own (see requirements-checkov.txt).
+ensure_tools_venv() {
+  ensure_venv "$ECHOES_ROOT/.venv-tools" requirements-tools.txt
+  ensure_venv "$ECHOES_ROOT/.venv-checkov" requirements-checkov.txt
 }
 
 # --- options shared by the deployment scripts ---------------------------------------------------
+# Each script parses its options in its own while/case loop; these keep the shared options' values.
 ENVIRONMENT=""
-# A LOG_LEVEL given by the caller (debug mode) wins over config/<env>.env, which load_config reads.
-CALLER_LOG_LEVEL="${LOG_LEVEL:-}"
-REGION="us-east-1"
+STACK_NAME="" # -s (deploy, cleanup); otherwise echoes-ENV-backend
+REGION="" # -r; otherwise AWS_REGION of config/<env>.env (load_config)
 PROFILE=""
 DRY_RUN="${DRY_RUN:-false}"
 
-# take_common_option "$@": handles -e/-r/-p; sets CONSUMED to the number of words used (0 if
-# the first word is not one of them). Bad values are usage errors (exit 2).
-# shellcheck disable=SC2034 # CONSUMED is read by the sourcing script
-take_common_option() {
-  CONSUMED=0
-  case "${1:-}" in
-    -e | --environment)
-      require_value "$1" "${2:-}"
-      validate_environment "$2"
-      ENVIRONMENT="$2"
-      CONSUMED=2
-      ;;
-    -r | --region)
-      require_value "$1" "${2:-}"
-      [[ "$2" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]$ ]] || usage_error "not an AWS region: $2"
-      REGION="$2"
-      CONSUMED=2
-      ;;
-    -p | --profile)
-      require_value "$1" "${2:-}"
-      PROFILE="$2"
-      CONSUMED=2
-      ;;
-  esac
+# take_environment/take_region/take_profile OPTION VALUE: check and keep a shared option's value.
+take_environment() {
+  require_value "$1" "${2:-}"
+  validate_environment "$2"
+  ENVIRONMENT="$2"
+}
+take_region() {
+  require_value "$1" "${2:-}"
+  is_region "$2" || usage_error "not an AWS region: $2"
+  REGION="$2"
+}
+take_profile() {
+  require_value "$1" "${2:-}"
+  PROFILE="$2"
+}
+# shellcheck disable=SC2034 # STACK_NAME is read by the sourcing script
+take_stack_name() {
+  require_value "$1" "${2:-}"
+  [[ "$2" =~ ^[A-Za-z][A-Za-z0-9-]{0,127}$ ]] || usage_error "not a valid stack name: $2"
+  STACK_NAME="$2"
 }
 
-# parse_options WITH_COMMON "$@": -h/--help, the common options when WITH_COMMON is true, and the
-# script's own through its handle_option "$@" (which sets CONSUMED to 1 or 2, or 0 if unknown).
-parse_options() {
-  local with_common="$1"
-  shift
-  while [[ $# -gt 0 ]]; do
-    CONSUMED=0
-    case "$1" in
-      -h | --help)
-        usage
-        exit 0
-        ;;
-    esac
-    [[ "$with_common" == "true" ]] && take_common_option "$@"
-    [[ $CONSUMED -eq 0 ]] && handle_option "$@"
-    [[ $CONSUMED -gt 0 ]] || usage_error "unknown option: $1"
-    shift "$CONSUMED"
-  done
-}
+is_region() { [[ "$1" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]$ ]]; }
 
 require_environment() { [[ -n "$ENVIRONMENT" ]] || usage_error "option -e/--environment is required"; }
 
@@ -150,10 +122,15 @@ stack_name_for() { printf 'echoes-%s-backend' "$1"; }
 aws_cli() { aws ${PROFILE:+--profile "$PROFILE"} --region "$REGION" "$@"; }
 sam_profile_args() { if [[ -n "$PROFILE" ]]; then printf '%s\n' --profile "$PROFILE"; fi; }
 
-# run COMMAND...: execute a command that changes something; with DRY_RUN=true only print it.
+# run COMMAND...: execute a command that changes something; with DRY_RUN=true only print it, quoted
+# so that it can be pasted into a shell as it is (aws_cli shown as the aws command it runs).
 run() {
   if [[ "$DRY_RUN" == "true" ]]; then
-    printf '[dry-run] %s\n' "$*"
+    local shown=("$@")
+    if [[ "$1" == "aws_cli" ]]; then shown=(aws ${PROFILE:+--profile "$PROFILE"} --region "$REGION" "${@:2}"); fi
+    printf '[dry-run]'
+    printf ' %q' "${shown[@]}"
+    printf '\n'
     return 0
   fi
   log_debug "+ $*"
@@ -181,28 +158,71 @@ account_id() {
 
 artifacts_bucket_name() { printf 'echoes-sam-artifacts-%s-%s' "$1" "$REGION"; }
 
-# load_config ENV: export config/ENV.env after checking it.
+# --- config/<env>.env ---------------------------------------------------------------------------
+# Every key of a config file, and the template.yaml parameter it sets (docs/deployment.md says what
+# each does). AWS_REGION is no parameter: it is the region the environment is deployed to.
+readonly CONFIG_PARAMETERS=(
+  ENVIRONMENT:Environment
+  DEBUG:Debug
+  LOG_LEVEL:LogLevel
+  LOG_RETENTION_DAYS:LogRetentionDays
+  CORS_ALLOW_ORIGINS:CorsAllowOrigins
+  MAX_AUDIO_BYTES:MaxAudioBytes
+  FUNCTION_MEMORY_MB:FunctionMemoryMB
+  THROTTLE_RATE_LIMIT:ThrottleRateLimit
+  THROTTLE_BURST_LIMIT:ThrottleBurstLimit
+  WRITE_THROTTLE_RATE_LIMIT:WriteThrottleRateLimit
+  WRITE_THROTTLE_BURST_LIMIT:WriteThrottleBurstLimit
+  WAF_ENABLED:WafEnabled
+  WAF_RATE_LIMIT_PER_IP:WafRateLimitPerIp
+  UPLOADS_PER_USER_PER_HOUR:UploadsPerUserPerHour
+  ALARM_EMAIL:AlarmEmail
+)
+readonly OPTIONAL_CONFIG_KEYS="ALARM_EMAIL" # may be empty: the parameter keeps its default
+declare -A CONFIG=()
+
+# load_config ENV: read config/ENV.env into CONFIG after checking it; REGION defaults to its AWS_REGION.
 load_config() {
-  local environment="$1" file="$ECHOES_ROOT/config/$1.env"
-  load_env_file "$file"
-  local key
-  for key in ENVIRONMENT LOG_LEVEL CORS_ALLOW_ORIGINS AWS_REGION DYNAMODB_TABLE_NAME S3_BUCKET_NAME APP_SECRET_NAME; do
-    [[ -n "${!key:-}" ]] || die "$file: $key is missing"
+  local environment="$1" file="$ECHOES_ROOT/config/$1.env" line key value
+  [[ -f "$file" ]] || die "config file not found: $file"
+  local known=" AWS_REGION ${CONFIG_PARAMETERS[*]%%:*} "
+  CONFIG=()
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ -z "$line" || "$line" == \#* ]] && continue
+    [[ "$line" =~ ^([A-Z][A-Z0-9_]*)=(.*)$ ]] || die "$file: not a KEY=VALUE line: $line"
+    key="${BASH_REMATCH[1]}" value="${BASH_REMATCH[2]}"
+    [[ "$known" == *" $key "* ]] || die "$file: unknown key $key (known:$known)"
+    CONFIG["$key"]="$value"
+  done <"$file"
+  for key in $known; do
+    [[ -n "${CONFIG[$key]:-}" || " $OPTIONAL_CONFIG_KEYS " == *" $key "* ]] || die "$file: $key is missing"
   done
-  [[ "$ENVIRONMENT" == "$environment" ]] || die "$file: ENVIRONMENT=$ENVIRONMENT, expected $environment"
-  [[ " DEBUG INFO WARNING ERROR " == *" $LOG_LEVEL "* ]] || die "$file: LOG_LEVEL=$LOG_LEVEL is not DEBUG|INFO|WARNING|ERROR"
-  local origin pattern='^https://[^,*[:space:]]+$'
+  [[ "${CONFIG[ENVIRONMENT]}" == "$environment" ]] || die "$file: ENVIRONMENT=${CONFIG[ENVIRONMENT]}, expected $environment"
+  [[ " DEBUG INFO WARNING ERROR " == *" ${CONFIG[LOG_LEVEL]} "* ]] ||
+    die "$file: LOG_LEVEL=${CONFIG[LOG_LEVEL]} is not DEBUG|INFO|WARNING|ERROR"
+  for key in DEBUG WAF_ENABLED; do
+    [[ "${CONFIG[$key]}" == "true" || "${CONFIG[$key]}" == "false" ]] || die "$file: $key must be true or false"
+  done
+  is_region "${CONFIG[AWS_REGION]}" || die "$file: AWS_REGION=${CONFIG[AWS_REGION]} is not an AWS region"
+  local origin origins pattern='^https://[^,*[:space:]]+$'
   [[ "$environment" == "dev" ]] && pattern='^https?://[^,*[:space:]]+$'
-  IFS=',' read -ra origins <<<"$CORS_ALLOW_ORIGINS"
+  IFS=',' read -ra origins <<<"${CONFIG[CORS_ALLOW_ORIGINS]}"
   for origin in "${origins[@]}"; do
     [[ "$origin" =~ $pattern ]] || die "$file: CORS origin '$origin' is not allowed in $environment"
   done
+  REGION="${REGION:-${CONFIG[AWS_REGION]}}"
 }
 
-# parameter_overrides: the template parameters that come from config/<env>.env.
+# parameter_overrides: the template parameters from CONFIG, as sam deploy --parameter-overrides
+# takes them. The caller's LOG_LEVEL (debug mode) wins over the file's; empty values are left out.
 parameter_overrides() {
-  printf 'Environment=%s CorsAllowOrigins=%s LogLevel=%s MaxAudioBytes=%s' \
-    "$ENVIRONMENT" "$CORS_ALLOW_ORIGINS" "${CALLER_LOG_LEVEL:-$LOG_LEVEL}" "${MAX_AUDIO_BYTES:-10485760}"
+  local pair key value overrides=()
+  for pair in "${CONFIG_PARAMETERS[@]}"; do
+    key="${pair%%:*}" value="${CONFIG[${pair%%:*}]:-}"
+    [[ "$key" == "LOG_LEVEL" && -n "${LOG_LEVEL:-}" ]] && value="$LOG_LEVEL"
+    [[ -n "$value" ]] && overrides+=("${pair#*:}=$value")
+  done
+  printf '%s' "${overrides[*]}"
 }
 
 # confirm PROMPT: yes from the terminal, or fail; never assumes yes without one.

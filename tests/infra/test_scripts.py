@@ -4,9 +4,11 @@ as the exact command line the script would run (DRY_RUN=true)."""
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 
 from devtools.cfn import Resolver, load_template
 from devtools.moto import MotoEndpoint
+from tests.infra.deploy_config import expected_overrides, parse_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ("env-setup", "build", "deploy", "cleanup", "local")
@@ -96,6 +99,8 @@ BAD_INVOCATIONS = [
     ("deploy", []),
     ("cleanup", []),
     ("deploy", ["-e", "dev", "-s", "bad name!"]),
+    ("cleanup", ["-e", "dev", "-s", "bad name!"]),
+    ("cleanup", ["-e", "dev", "-s"]),
     ("local", ["token"]),
     ("local", ["--lambda", "extra"]),
 ]
@@ -142,7 +147,8 @@ def test_env_setup_creates_the_bucket_and_samconfig_and_a_second_run_changes_not
     assert s3.get_bucket_encryption(Bucket=ARTIFACTS_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
     samconfig = (repo / "samconfig.toml").read_text()
     assert 's3_bucket = "echoes-sam-artifacts-123456789012-us-east-1"' in samconfig
-    assert "Environment=dev CorsAllowOrigins=http://localhost:3000,http://localhost:5173" in samconfig
+    overrides = tomllib.loads(samconfig)["dev"]["deploy"]["parameters"]["parameter_overrides"]
+    assert parse_overrides(overrides) == expected_overrides("dev")
     assert "@" not in samconfig.split("[dev.deploy.parameters]")[1].split("[")[0]
 
     second = _script(repo, "env-setup", "-e", "dev", "-c", endpoint=aws.url)
@@ -198,19 +204,46 @@ def test_deploy_build_only_builds_and_calls_no_aws(repo: Path) -> None:
     assert (repo / ".aws-sam" / "build" / "ApiFunction" / "lambda_handler.py").exists()
 
 
+def _dry_run_commands(output: str) -> list[list[str]]:
+    """The commands a DRY_RUN=true run printed, split as a shell would split them (they are %q-quoted)."""
+    prefix = "[dry-run] "
+    return [shlex.split(line[len(prefix) :]) for line in output.splitlines() if line.startswith(prefix)]
+
+
 @pytest.mark.slow
 def test_deploy_runs_sam_deploy_with_the_environments_parameters(repo: Path, aws: MotoEndpoint) -> None:
     assert _script(repo, "env-setup", "-e", "dev", "-c", endpoint=aws.url).returncode == 0
     result = _script(
-        repo, "deploy", "-e", "dev", "-y", endpoint=aws.url, DRY_RUN="true", DEBUG="true", LOG_LEVEL="DEBUG"
+        repo, "deploy", "-e", "dev", "-y", endpoint=aws.url, DRY_RUN="true", DEBUG="true", LOG_LEVEL="WARNING"
     )
     assert result.returncode == 0, result.stderr
-    assert (
-        "[dry-run] sam deploy --config-env dev --stack-name echoes-dev-backend --region us-east-1 "
-        "--parameter-overrides Environment=dev CorsAllowOrigins=http://localhost:3000,http://localhost:5173 "
-        "LogLevel=DEBUG MaxAudioBytes=10485760 --no-fail-on-empty-changeset --no-confirm-changeset --debug"
-    ) in result.stdout
-    assert "[dry-run] aws cloudformation describe-stacks --stack-name echoes-dev-backend" in result.stdout
+    commands = _dry_run_commands(result.stdout)
+    assert commands[0] == [
+        "sam",
+        "deploy",
+        "--config-env",
+        "dev",
+        "--stack-name",
+        "echoes-dev-backend",
+        "--region",
+        "us-east-1",
+        "--parameter-overrides",
+        commands[0][9],
+        "--no-fail-on-empty-changeset",
+        "--no-confirm-changeset",
+        "--debug",
+    ]
+    # Every key of config/dev.env, the caller's LOG_LEVEL in place of the file's (debug mode).
+    assert parse_overrides(commands[0][9]) == expected_overrides("dev", log_level="WARNING")
+    assert "LogLevel=WARNING" in commands[0][9]
+    assert commands[1][:6] == [
+        "aws",
+        "--region",
+        "us-east-1",
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+    ]
     assert "+ " in result.stderr, "DEBUG=true traces commands"
     staging = _script(
         repo, "deploy", "-e", "staging", "-s", "my-stack", "-r", "eu-west-1", endpoint=aws.url, DRY_RUN="true"
@@ -234,13 +267,22 @@ def test_deploy_to_prod_needs_confirmation(repo: Path, aws: MotoEndpoint) -> Non
 # --- cleanup ----------------------------------------------------------------------------------
 
 
-def _deployed_dev_stack() -> dict[str, str]:
+LEFTOVER_LOG_GROUP = "/aws/lambda/echoes-dev-api-leftover"  # the environment's, owned by no stack
+
+
+def _deployed_dev_stack(stack_name: str = "echoes-dev-backend") -> dict[str, str]:
     """What a dev deployment leaves that moto can hold: the stack's table and bucket (with object
-    versions and a delete marker), its log groups, its artifacts and its samconfig section."""
-    resources = load_template()["Resources"]
-    names = Resolver(load_template(), {"Environment": "dev", "CorsAllowOrigins": "http://localhost:3000"})
+    versions and a delete marker), its log groups (stack resources, as in the template: deleting
+    the stack deletes them), a log group no stack owns, its artifacts and its samconfig section."""
+    template = load_template()
+    resources = template["Resources"]
+    names = Resolver(template, {"Environment": "dev", "CorsAllowOrigins": "http://localhost:3000"})
     bucket = names.resolve(resources["AudioBucket"]["Properties"]["BucketName"])
     table = names.resolve(resources["EchoesTable"]["Properties"]["TableName"])
+    log_groups = {
+        name: names.resolve(resources[name]["Properties"]["LogGroupName"])
+        for name in ("ApiFunctionLogGroup", "ApiAccessLogGroup")
+    }
     body = {
         "Resources": {
             "AudioBucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": bucket}},
@@ -253,9 +295,13 @@ def _deployed_dev_stack() -> dict[str, str]:
                     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
                 },
             },
+            **{
+                name: {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": group}}
+                for name, group in log_groups.items()
+            },
         }
     }
-    boto3.client("cloudformation").create_stack(StackName="echoes-dev-backend", TemplateBody=json.dumps(body))
+    boto3.client("cloudformation").create_stack(StackName=stack_name, TemplateBody=json.dumps(body))
     s3 = boto3.client("s3")
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     for version in (b"one", b"two"):
@@ -263,16 +309,12 @@ def _deployed_dev_stack() -> dict[str, str]:
     s3.put_object(Bucket=bucket, Key="audio/u/2.wav", Body=b"x")
     s3.delete_object(Bucket=bucket, Key="audio/u/2.wav")
     logs = boto3.client("logs")
-    for group in (
-        "/aws/lambda/echoes-dev-api",
-        "/aws/apigateway/echoes-dev-access",
-        "/aws/lambda/echoes-prod-api",
-    ):
+    for group in (LEFTOVER_LOG_GROUP, "/aws/lambda/echoes-prod-api"):
         logs.create_log_group(logGroupName=group)
     s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
-    s3.put_object(Bucket=ARTIFACTS_BUCKET, Key="echoes-dev-backend/abc.template", Body=b"{}")
+    s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=f"{stack_name}/abc.template", Body=b"{}")
     s3.put_object(Bucket=ARTIFACTS_BUCKET, Key="echoes-prod-backend/keep.template", Body=b"{}")
-    return {"bucket": bucket, "table": table}
+    return {"bucket": bucket, "table": table, **log_groups}
 
 
 def _stacks() -> list[str]:
@@ -287,20 +329,45 @@ def _log_groups() -> set[str]:
     return {g["logGroupName"] for g in boto3.client("logs").describe_log_groups()["logGroups"]}
 
 
+def _plan(output: str, verb: str) -> list[str]:
+    return [line.removeprefix(verb + " ") for line in output.splitlines() if line.startswith(verb + " ")]
+
+
 def test_cleanup_dry_run_lists_real_resources_and_deletes_nothing(repo: Path, aws: MotoEndpoint) -> None:
     deployed = _deployed_dev_stack()
     (repo / ".aws-sam").mkdir()
     result = _script(repo, "cleanup", "-e", "dev", "-d", endpoint=aws.url)
     assert result.returncode == 0, result.stderr
-    plan = result.stdout
-    assert f"would delete bucket {deployed['bucket']} with 4 object versions and delete markers" in plan
-    assert "would delete stack echoes-dev-backend" in plan
-    assert "would delete log group /aws/lambda/echoes-dev-api" in plan
-    assert "would delete log group /aws/apigateway/echoes-dev-access" in plan
-    assert "echoes-prod-api" not in plan
-    assert f"would delete 1 deployment artifacts in s3://{ARTIFACTS_BUCKET}/echoes-dev-backend/" in plan
-    assert "would delete local .aws-sam" in plan
-    assert _stacks() == ["echoes-dev-backend"] and len(_log_groups()) == 3 and (repo / ".aws-sam").exists()
+    assert _plan(result.stdout, "would delete") == [
+        f"bucket {deployed['bucket']} with 4 object versions and delete markers",
+        "log group /aws/lambda/echoes-dev-api (with the stack)",
+        "log group /aws/apigateway/echoes-dev-access (with the stack)",
+        "stack echoes-dev-backend",
+        f"log group {LEFTOVER_LOG_GROUP}",
+        f"1 deployment artifacts in s3://{ARTIFACTS_BUCKET}/echoes-dev-backend/",
+        "local .aws-sam",
+    ]
+    assert _stacks() == ["echoes-dev-backend"] and len(_log_groups()) == 4 and (repo / ".aws-sam").exists()
+    # The commands it would run, printed so that a shell reads them back as they were.
+    commands = _dry_run_commands(result.stdout)
+    assert [
+        "aws",
+        "--region",
+        "us-east-1",
+        "cloudformation",
+        "delete-stack",
+        "--stack-name",
+        "echoes-dev-backend",
+    ] in commands
+    assert [
+        "aws",
+        "--region",
+        "us-east-1",
+        "logs",
+        "delete-log-group",
+        "--log-group-name",
+        LEFTOVER_LOG_GROUP,
+    ] in commands
 
 
 def test_cleanup_without_force_and_no_terminal_refuses(repo: Path, aws: MotoEndpoint) -> None:
@@ -310,12 +377,15 @@ def test_cleanup_without_force_and_no_terminal_refuses(repo: Path, aws: MotoEndp
     assert _stacks() == ["echoes-dev-backend"]
 
 
-def test_cleanup_force_removes_everything_of_the_environment(repo: Path, aws: MotoEndpoint) -> None:
+def test_cleanup_force_removes_exactly_what_the_dry_run_listed(repo: Path, aws: MotoEndpoint) -> None:
     deployed = _deployed_dev_stack()
     assert _script(repo, "env-setup", "-e", "dev", endpoint=aws.url).returncode == 0
     assert _script(repo, "env-setup", "-e", "prod", endpoint=aws.url).returncode == 0
+    planned = _script(repo, "cleanup", "-e", "dev", "-d", endpoint=aws.url)
     result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)
     assert result.returncode == 0, result.stderr
+    assert _plan(result.stdout, "deleting") == _plan(planned.stdout, "would delete")
+    assert "samconfig.toml [dev] entries" in _plan(result.stdout, "deleting")
     assert _stacks() == []
     assert deployed["bucket"] not in _bucket_names()
     assert deployed["table"] not in boto3.client("dynamodb").list_tables()["TableNames"]
@@ -324,6 +394,16 @@ def test_cleanup_force_removes_everything_of_the_environment(repo: Path, aws: Mo
     assert [o["Key"] for o in remaining] == ["echoes-prod-backend/keep.template"]
     samconfig = (repo / "samconfig.toml").read_text()
     assert "[dev." not in samconfig and "[prod.deploy.parameters]" in samconfig
+
+
+def test_cleanup_takes_the_stack_name_like_deploy(repo: Path, aws: MotoEndpoint) -> None:
+    _deployed_dev_stack(stack_name="echoes-dev-feature-x")
+    result = _script(repo, "cleanup", "-e", "dev", "-s", "echoes-dev-feature-x", "-f", endpoint=aws.url)
+    assert result.returncode == 0, result.stderr
+    assert "deleting stack echoes-dev-feature-x" in result.stdout
+    assert _stacks() == [] and _log_groups() == {"/aws/lambda/echoes-prod-api"}
+    remaining = boto3.client("s3").list_objects_v2(Bucket=ARTIFACTS_BUCKET)["Contents"]
+    assert [o["Key"] for o in remaining] == ["echoes-prod-backend/keep.template"]
 
 
 def test_cleanup_local_only_touches_nothing_remote(repo: Path) -> None:
