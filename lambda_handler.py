@@ -1,9 +1,7 @@
-"""The Lambda entry point: the app and its Mangum adapter are built once, at init."""
+"""The Lambda entry point: the app (built once, at init, by app.main) and its Mangum adapter."""
 
 from mangum import Mangum
 
-from app.main import create_app
-from app.settings import get_settings
+from app.main import app
 
-app = create_app(get_settings())
 handler = Mangum(app, lifespan="off")

@@ -1,6 +1,13 @@
-"""create_app(settings): the FastAPI application, wired once per process."""
+"""create_app(settings): the FastAPI application, wired once per process.
+
+`app.main.app` is that application for the environment's settings, built on first use and kept:
+what lambda_handler serves, what `uvicorn app.main:app` runs and what
+`python -c "from app.main import app"` checks. It is built lazily (module __getattr__), so that
+importing create_app (the tests, the local stack) needs no settings.
+"""
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from fastapi import FastAPI
 from starlette.routing import BaseRoute
@@ -15,10 +22,11 @@ from app.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from app.observability import logger
 from app.routes import echoes, system
 from app.service import EchoService
-from app.settings import Settings
+from app.settings import Settings, get_settings
 from app.store.audio import AudioStore
 from app.store.cursor import CursorCodec, secrets_manager_key
 from app.store.echoes import EchoStore
+from app.store.limits import UploadLimit
 
 
 def _routes(settings: Settings) -> list[BaseRoute]:
@@ -69,6 +77,7 @@ def create_app(
                 lambda: create_client("secretsmanager", settings.aws_region),
             )
         ),
+        UploadLimit(clients.dynamodb, settings.dynamodb_table_name, settings.uploads_per_user_per_hour),
     )
     app.state.health = HealthChecker(
         {
@@ -95,3 +104,15 @@ def create_app(
         ),
     )
     return app
+
+
+@lru_cache(maxsize=1)
+def _app_for(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+def __getattr__(name: str) -> FastAPI:
+    if name == "app":
+        # Keyed by the settings: the same settings give the same app, built once.
+        return _app_for(get_settings())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,6 +28,7 @@ from app.store.echoes import (
     PageKey,
     UploadNotPending,
 )
+from app.store.limits import UploadLimit
 from app.store.records import EchoRecord, PendingUpload
 
 
@@ -69,9 +70,15 @@ def _request_hash(request: CreateEchoRequest) -> str:
 
 class EchoService:
     def __init__(
-        self, settings: Settings, echoes: EchoStore, audio: AudioStore, cursors: CursorCodec
+        self,
+        settings: Settings,
+        echoes: EchoStore,
+        audio: AudioStore,
+        cursors: CursorCodec,
+        upload_limit: UploadLimit,
     ) -> None:
         self._settings = settings
+        self._upload_limit = upload_limit
         self._echoes = echoes
         self._audio = audio
         self._cursors = cursors
@@ -111,6 +118,7 @@ class EchoService:
                 f"Audio must be at most {limit} bytes",
                 {"max_bytes": limit, "file_size": request.file_size},
             )
+        self._upload_limit.take(user_id)  # after validation: a refused request costs no quota
         echo_id = str(uuid.uuid4())
         key = audio_key(user_id, echo_id, extension)
         expires_in = self._settings.upload_url_expires_seconds

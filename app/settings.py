@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     audio_url_expires_seconds: int = Field(default=3600, ge=60, le=43200)
     pending_upload_ttl_seconds: int = Field(default=86400, ge=3600)
     health_cache_seconds: float = Field(default=30.0, ge=0)
+    # Upload URLs one user may ask for per clock hour (app/store/limits.py); 429 beyond.
+    uploads_per_user_per_hour: int = Field(default=60, ge=1)
     # Where /docs loads swagger-ui-bundle.js and swagger-ui.css from; None means FastAPI's CDN.
     docs_assets_url: str | None = None
 

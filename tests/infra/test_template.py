@@ -1,6 +1,7 @@
 """template.yaml keeps its promises: lint-clean, least privilege, encryption, per-environment."""
 
 import json
+import os
 import subprocess
 import tomllib
 from pathlib import Path
@@ -10,12 +11,18 @@ import pytest
 
 from app.settings import Settings
 from devtools.cfn import Resolver, load_template
-from devtools.local_stack import read_env_file
+from tests.infra.deploy_config import (
+    ENVIRONMENTS,
+    REGION_KEY,
+    config_of,
+    expected_overrides,
+    parameter_for,
+    parse_overrides,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
-ENVIRONMENTS = ("dev", "staging", "prod")
 
 
 def _of_type(kind: str) -> dict[str, dict]:
@@ -212,23 +219,235 @@ def test_outputs_give_what_scripts_and_frontend_need() -> None:
     assert "/${Environment}" in TEMPLATE["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
 
 
+def _function_environment(environment: str) -> dict[str, str]:
+    """The function's environment variables as CloudFormation would set them when deploy.sh passes
+    config/<env>.env's parameters (resources named as the template names them)."""
+    resolver = Resolver(TEMPLATE, expected_overrides(environment))
+    names = {
+        "EchoesTable": resolver.resolve(RESOURCES["EchoesTable"]["Properties"]["TableName"]),
+        "AudioBucket": resolver.resolve(RESOURCES["AudioBucket"]["Properties"]["BucketName"]),
+        "AppSecret": resolver.resolve(RESOURCES["AppSecret"]["Properties"]["Name"]),
+        "UserPool": "us-east-1_Example",
+        "UserPoolClient": "example",
+    }
+    variables = Resolver(TEMPLATE, expected_overrides(environment), names).resolve(FUNCTION["Environment"])
+    return {name: str(value) for name, value in variables["Variables"].items()}
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_config_files_are_valid_settings_for_their_environment(environment: str) -> None:
-    values = read_env_file(ROOT / "config" / f"{environment}.env")
-    assert values["ENVIRONMENT"] == environment
+def test_config_files_give_valid_settings_for_their_environment(environment: str) -> None:
+    config = config_of(environment)
+    variables = _function_environment(environment)
     settings = Settings(
-        **{k.lower(): v for k, v in values.items()},
-        cognito_user_pool_id="us-east-1_Example",
-        cognito_app_client_id="example",
+        **{name.lower(): value for name, value in variables.items()},
+        aws_region=config["AWS_REGION"],  # Lambda sets AWS_REGION: the region deployed to
     )
-    assert (
-        _resolved(environment, RESOURCES["EchoesTable"]["Properties"]["TableName"])
-        == settings.dynamodb_table_name
-    )
-    assert _resolved(environment, RESOURCES["AppSecret"]["Properties"]["Name"]) == settings.app_secret_name
+    assert settings.environment == environment
+    assert settings.debug is (config["DEBUG"] == "true")
+    assert settings.log_level == config["LOG_LEVEL"]
+    assert settings.uploads_per_user_per_hour == int(config["UPLOADS_PER_USER_PER_HOUR"])
+    assert settings.max_audio_bytes == int(config["MAX_AUDIO_BYTES"])
+    assert settings.cors_allow_origins == tuple(config["CORS_ALLOW_ORIGINS"].split(","))
     if environment != "dev":
         assert all(origin.startswith("https://") for origin in settings.cors_allow_origins)
         assert settings.debug is False
+
+
+def _lib_overrides(environment: str) -> dict[str, str]:
+    """What scripts/lib.sh makes of config/<env>.env: the --parameter-overrides deploy passes."""
+    result = subprocess.run(
+        ["bash", "-c", f"source scripts/lib.sh && load_config {environment} && parameter_overrides"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": os.environ["PATH"]},  # no LOG_LEVEL of the caller's
+    )
+    assert result.returncode == 0, result.stderr
+    return parse_overrides(result.stdout)
+
+
+def _uses(parameter: str) -> bool:
+    """Whether anything the stack creates depends on PARAMETER (a Ref or ${...} to it)."""
+    text = json.dumps({"Resources": RESOURCES, "Conditions": TEMPLATE["Conditions"]})
+    return f'{{"Ref": "{parameter}"}}' in text or "${" + parameter + "}" in text
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_config_key_reaches_a_parameter_the_stack_uses(environment: str) -> None:
+    config = config_of(environment)
+    assert _lib_overrides(environment) == expected_overrides(environment)
+    for key, value in config.items():
+        if key == REGION_KEY:
+            continue  # the region deployed to: test_scripts checks deploy and env-setup use it
+        parameter = parameter_for(key)
+        assert _uses(parameter), f"{key} -> {parameter}, which nothing in the template uses"
+        if value:
+            assert _lib_overrides(environment)[parameter] == value
+    variables = _function_environment(environment)
+    for key in ("DEBUG", "LOG_LEVEL", "MAX_AUDIO_BYTES", "UPLOADS_PER_USER_PER_HOUR", "CORS_ALLOW_ORIGINS"):
+        assert variables[key] == config[key], f"{key} does not reach the function"
+
+
+def test_every_parameter_is_fed_by_config_or_has_a_documented_default() -> None:
+    fed = {
+        parameter_for(key)
+        for environment in ENVIRONMENTS
+        for key in config_of(environment)
+        if key != REGION_KEY
+    }
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    for name, spec in TEMPLATE["Parameters"].items():
+        assert name in fed or ("Default" in spec and spec.get("Description")), name
+        assert _uses(name), f"parameter {name} is used by nothing"
+        assert f"`{name}`" in guide, f"docs/deployment.md does not describe {name}"
+    for environment in ENVIRONMENTS:
+        for key in config_of(environment):
+            assert f"`{key}`" in guide, f"docs/deployment.md does not describe {key}"
+
+
+# --- abuse protection -------------------------------------------------------------------------
+
+WAF_RESOURCES = ("WebAcl", "WebAclAssociation", "WafLogGroup", "WafLogging")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_waf_is_on_where_config_says_and_off_by_default(environment: str) -> None:
+    enabled = config_of(environment)["WAF_ENABLED"] == "true"
+    for name in WAF_RESOURCES:
+        condition = RESOURCES[name]["Condition"]
+        assert Resolver(TEMPLATE, expected_overrides(environment)).condition(condition) is enabled, name
+        assert not Resolver(TEMPLATE, {"Environment": environment}).condition(condition), "off by default"
+    assert enabled is {"dev": False, "staging": True, "prod": True}[environment]
+
+
+def test_waf_guards_the_api_stage_with_a_per_ip_rate_rule_and_managed_rules() -> None:
+    association = RESOURCES["WebAclAssociation"]["Properties"]
+    assert association["WebACLArn"] == {"Fn::GetAtt": ["WebAcl", "Arn"]}
+    assert association["ResourceArn"]["Fn::Sub"].endswith("/restapis/${Api}/stages/${Api.Stage}")
+    acl = RESOURCES["WebAcl"]["Properties"]
+    assert acl["Scope"] == "REGIONAL" and acl["DefaultAction"] == {"Allow": {}}
+    rules = {rule["Name"]: rule for rule in acl["Rules"]}
+    assert len({rule["Priority"] for rule in acl["Rules"]}) == len(acl["Rules"])
+    rate = rules["rate-limit-per-ip"]
+    assert rate["Priority"] == min(r["Priority"] for r in acl["Rules"]), "floods are cut first"
+    assert rate["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    assert rate["Statement"]["RateBasedStatement"]["Limit"] == {"Ref": "WafRateLimitPerIp"}
+    assert rate["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    managed = {
+        rule["Statement"]["ManagedRuleGroupStatement"]["Name"]: rule
+        for rule in acl["Rules"]
+        if "ManagedRuleGroupStatement" in rule["Statement"]
+    }
+    assert set(managed) == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"}
+    # The groups count and label; one rule blocks whatever they labelled, in the API's format.
+    assert all(rule["OverrideAction"] == {"Count": {}} for rule in managed.values())
+    block = rules["block-managed-rule-matches"]
+    labels = {s["LabelMatchStatement"]["Key"] for s in block["Statement"]["OrStatement"]["Statements"]}
+    assert labels == {"awswaf:managed:aws:core-rule-set:", "awswaf:managed:aws:known-bad-inputs:"}
+    assert block["Priority"] > max(rule["Priority"] for rule in managed.values())
+    assert block["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 403
+    assert RESOURCES["WafLogging"]["Properties"]["RedactedFields"] == [
+        {"SingleHeader": {"Name": "authorization"}}
+    ]
+
+
+def test_waf_answers_in_the_apis_error_format() -> None:
+    acl = RESOURCES["WebAcl"]["Properties"]
+    bodies = acl["CustomResponseBodies"]
+    expected = {
+        "rate-limit-per-ip": (429, "rate_limit_exceeded"),
+        "block-managed-rule-matches": (403, "forbidden"),
+    }
+    for rule in acl["Rules"]:
+        if rule["Name"] not in expected:
+            continue
+        response = rule["Action"]["Block"]["CustomResponse"]
+        body = bodies[response["CustomResponseBodyKey"]]
+        assert body["ContentType"] == "APPLICATION_JSON"
+        parsed = json.loads(body["Content"])
+        assert set(parsed) == {"error", "message", "details", "timestamp", "request_id"}
+        assert (response["ResponseCode"], parsed["error"]) == expected[rule["Name"]]
+        # WAF bodies are static text: it cannot fill in a time or a request id.
+        assert parsed["timestamp"] is None and parsed["request_id"] is None
+    rate = next(rule for rule in acl["Rules"] if rule["Name"] == "rate-limit-per-ip")
+    assert {"Name": "Retry-After", "Value": "60"} in rate["Action"]["Block"]["CustomResponse"][
+        "ResponseHeaders"
+    ]
+
+
+def test_writes_are_throttled_tighter_than_reads_in_every_environment() -> None:
+    api = RESOURCES["Api"]["Properties"]
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in api["MethodSettings"]}
+    stage = settings[("/*", "*")]
+    assert (stage["ThrottlingRateLimit"], stage["ThrottlingBurstLimit"]) == (
+        {"Ref": "ThrottleRateLimit"},
+        {"Ref": "ThrottleBurstLimit"},
+    )
+    events = {(e["Properties"]["Path"], e["Properties"]["Method"]) for e in FUNCTION["Events"].values()}
+    for method in ("POST", "DELETE"):
+        write = settings[("/~1api~1v1~1{proxy+}", method)]
+        assert ("/api/v1/{proxy+}", method) in events, "a method setting needs a method of its own"
+        assert (write["ThrottlingRateLimit"], write["ThrottlingBurstLimit"]) == (
+            {"Ref": "WriteThrottleRateLimit"},
+            {"Ref": "WriteThrottleBurstLimit"},
+        )
+    for environment in ENVIRONMENTS:
+        config = config_of(environment)
+        assert int(config["WRITE_THROTTLE_RATE_LIMIT"]) < int(config["THROTTLE_RATE_LIMIT"]), environment
+        assert int(config["WRITE_THROTTLE_BURST_LIMIT"]) < int(config["THROTTLE_BURST_LIMIT"]), environment
+
+
+# --- IaC security scan ------------------------------------------------------------------------
+
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+
+
+def _checkov(directory: Path) -> dict:
+    result = subprocess.run(
+        [
+            str(CHECKOV),
+            "-d",
+            str(directory),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": os.environ["PATH"], "HOME": str(directory), "BC_SKIP_MAPPING": "TRUE"},
+    )
+    report = json.loads(result.stdout)
+    return report[0] if isinstance(report, list) else report
+
+
+def test_checkov_finds_nothing_and_every_skip_says_why(tmp_path: Path) -> None:
+    # checkov drops resources whose Condition is false with the parameters' defaults: the WAF is
+    # off by default, so the template is scanned a second time as prod deploys it (WAF on).
+    as_deployed = tmp_path / "default"
+    with_waf = tmp_path / "waf"
+    for directory in (as_deployed, with_waf):
+        directory.mkdir()
+    text = (ROOT / "template.yaml").read_text()
+    (as_deployed / "template.yaml").write_text(text)
+    switch = '  WafEnabled:\n    Type: String\n    Default: "false"'
+    assert switch in text
+    (with_waf / "template.yaml").write_text(text.replace(switch, switch.replace('"false"', '"true"')))
+    for directory in (as_deployed, with_waf):
+        report = _checkov(directory)
+        failed = report["results"]["failed_checks"]
+        assert report["summary"]["failed"] == 0, [(c["check_id"], c["resource"]) for c in failed]
+    scanned = {
+        check["resource"]
+        for check in report["results"]["passed_checks"] + report["results"]["skipped_checks"]
+    }
+    assert "AWS::WAFv2::WebACL.WebAcl" in scanned
+    for name, spec in RESOURCES.items():
+        for skip in spec.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert skip["id"].startswith("CKV") and len(skip.get("comment", "")) > 20, (name, skip)
 
 
 def test_samconfig_template_has_one_section_per_environment() -> None:
