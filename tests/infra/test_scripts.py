@@ -177,6 +177,35 @@ def test_env_setup_refuses_a_bad_config(repo: Path, aws: MotoEndpoint) -> None:
     assert _bucket_names() == set() and not (repo / "samconfig.toml").exists()
 
 
+def test_env_setup_takes_region_and_alarm_email_from_the_config_file(repo: Path, aws: MotoEndpoint) -> None:
+    config = repo / "config" / "prod.env"
+    text = config.read_text()
+    config.write_text(
+        text.replace("AWS_REGION=us-east-1", "AWS_REGION=eu-west-1").replace(
+            "ALARM_EMAIL=\n", "ALARM_EMAIL=ops@example.com\n"
+        )
+    )
+    result = _script(repo, "env-setup", "-e", "prod", endpoint=aws.url)
+    assert result.returncode == 0, result.stderr
+    deploy = tomllib.loads((repo / "samconfig.toml").read_text())["prod"]["deploy"]["parameters"]
+    assert deploy["region"] == "eu-west-1"
+    assert deploy["s3_bucket"] == "echoes-sam-artifacts-123456789012-eu-west-1"
+    assert parse_overrides(deploy["parameter_overrides"])["AlarmEmail"] == "ops@example.com"
+    overridden = _script(repo, "env-setup", "-e", "prod", "-r", "us-west-2", endpoint=aws.url)
+    assert overridden.returncode == 0, overridden.stderr
+    assert tomllib.loads((repo / "samconfig.toml").read_text())["prod"]["deploy"]["parameters"]["region"] == (
+        "us-west-2"
+    ), "-r wins over the file"
+
+
+def test_a_config_key_that_does_nothing_is_refused(repo: Path, aws: MotoEndpoint) -> None:
+    config = repo / "config" / "dev.env"
+    config.write_text(config.read_text() + "S3_BUCKET_NAME=echoes-dev-audio\n")
+    result = _script(repo, "env-setup", "-e", "dev", endpoint=aws.url)
+    assert result.returncode == 1 and "unknown key S3_BUCKET_NAME" in result.stderr
+    assert not (repo / "samconfig.toml").exists()
+
+
 def test_env_setup_without_credentials_fails_clearly(repo: Path) -> None:
     result = _script(repo, "env-setup", "-e", "dev")
     assert result.returncode == 1 and "no usable AWS credentials" in result.stderr
