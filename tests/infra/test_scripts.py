@@ -443,6 +443,51 @@ def test_cleanup_local_only_touches_nothing_remote(repo: Path) -> None:
     assert not (repo / ".aws-sam").exists() and not (repo / "artifacts").exists()
 
 
+# --- docs/troubleshooting.md: its commands work as written --------------------------------------
+
+TROUBLESHOOTING = ROOT / "docs" / "troubleshooting.md"
+
+
+def _commands_under(heading: str) -> list[str]:
+    """The ```bash blocks of docs/troubleshooting.md's section HEADING."""
+    section = TROUBLESHOOTING.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("\n```", 1)[0] for block in section.split("```bash\n")[1:]]
+
+
+def _bash(script: str, endpoint: str = CLOSED_ENDPOINT) -> subprocess.CompletedProcess:
+    env = _env(endpoint, PATH=f"{ROOT / '.venv-tools' / 'bin'}:{os.environ['PATH']}")
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_troubleshooting_import_check_works_as_written() -> None:
+    (check,) = _commands_under("The app does not import")
+    result = _bash(check)  # no AWS call: nothing listens on the endpoint
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Echoes API ") and "routes" in result.stdout
+    broken = _bash(check.replace("ENVIRONMENT=dev ", ""))
+    assert broken.returncode == 1 and "ENVIRONMENT: Field required" in broken.stderr
+
+
+def test_troubleshooting_identity_and_stack_events_work_as_written(aws: MotoEndpoint) -> None:
+    """Against moto's server; moto has no IAM policy simulation or CloudWatch Logs tailing through
+    SAM CLI, so the permission and log commands are checked for what they name instead."""
+    _deployed_dev_stack()
+    variables = TROUBLESHOOTING.read_text().split("```bash\n", 1)[1].split("\n```", 1)[0]
+    (identity,) = _commands_under('Permissions: AccessDenied, "is not authorized to perform"')[:1]
+    (events,) = _commands_under("The deploy fails: the stack's events")
+    result = _bash("\n".join([variables, identity, events]), endpoint=aws.url)
+    assert result.returncode == 0, result.stderr
+    assert '"Account": "123456789012"' in result.stdout
+    assert result.stderr == "", "the events query is valid (moto's stack has no failed event to list)"
+
+
 # --- CI/CD --------------------------------------------------------------------------------------
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

@@ -156,6 +156,25 @@ def test_function_policy_is_least_privilege() -> None:
     assert all(isinstance(policy, dict) for policy in FUNCTION["Policies"])
 
 
+def test_troubleshooting_simulates_exactly_the_functions_actions() -> None:
+    guide = (ROOT / "docs" / "troubleshooting.md").read_text()
+    simulated = {
+        action
+        for line in guide.splitlines()
+        if "--action-names" in line
+        for action in line.split("--action-names", 1)[1].split("--resource-arns")[0].split()
+        if ":" in action
+    }
+    granted = {
+        action
+        for statement in STATEMENTS
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    assert simulated == granted
+
+
 def test_authorizer_covers_the_api_only_and_never_preflights() -> None:
     api = RESOURCES["Api"]["Properties"]
     assert api["Auth"]["DefaultAuthorizer"] == "CognitoAuthorizer"
