@@ -384,12 +384,15 @@ def test_waf_answers_in_the_apis_error_format() -> None:
         response = rule["Action"]["Block"]["CustomResponse"]
         body = bodies[response["CustomResponseBodyKey"]]
         assert body["ContentType"] == "APPLICATION_JSON"
-        parsed = json.loads(body["Content"])
+        parsed = json.loads(_resolved("prod", body["Content"]))
         assert set(parsed) == {"error", "message", "details", "timestamp", "request_id"}
         assert (response["ResponseCode"], parsed["error"]) == expected[rule["Name"]]
+        assert parsed["details"]["blocked_by"] == "waf"
         # WAF bodies are static text: it cannot fill in a time or a request id.
         assert parsed["timestamp"] is None and parsed["request_id"] is None
     rate = next(rule for rule in acl["Rules"] if rule["Name"] == "rate-limit-per-ip")
+    limited = json.loads(_resolved("prod", bodies["RateLimited"]["Content"]))
+    assert limited["details"]["limit"] == int(TEMPLATE["Parameters"]["WafRateLimitPerIp"]["Default"])
     assert {"Name": "Retry-After", "Value": "60"} in rate["Action"]["Block"]["CustomResponse"][
         "ResponseHeaders"
     ]
