@@ -365,9 +365,10 @@ def _listed_items(env: Environment, count: int) -> list[dict]:
 
 def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
     """Calls and items read per request, for users with each number of echoes."""
-    import lambda_handler
+    from app.main import create_app
+    from app.settings import get_settings
 
-    fresh = lambda_handler.create_app(lambda_handler.get_settings())  # without warm()'s canned answers
+    fresh = create_app(get_settings())  # without warm()'s canned answers
     from mangum import Mangum
 
     handler = Mangum(fresh, lifespan="off")
