@@ -32,7 +32,7 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-[[ "$SCRIPT_DEBUG" == "true" ]] && VERBOSE=true
+if debug_mode; then VERBOSE=true; fi
 
 require_commands sam
 python="$(find_python)"

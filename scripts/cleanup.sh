@@ -39,7 +39,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ "$LOCAL_ONLY" == "true" ]] || require_environment
-[[ "$SCRIPT_DEBUG" == "true" ]] && set -x
+if debug_mode; then set -x; fi
 
 # object_versions BUCKET: how many object versions and delete markers BUCKET holds.
 object_versions() {

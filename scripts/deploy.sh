@@ -43,7 +43,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ "$BUILD_ONLY" == "true" ]] || require_environment
-[[ "$SCRIPT_DEBUG" == "true" ]] && set -x
+if debug_mode; then set -x; fi
 
 if [[ "$BUILD_ONLY" == "true" ]]; then
   exec "$ECHOES_ROOT/scripts/build.sh"
@@ -68,7 +68,7 @@ mapfile -t profile_args < <(sam_profile_args)
 sam_args+=("${profile_args[@]}")
 [[ "$GUIDED" == "true" ]] && sam_args+=(--guided)
 [[ "$YES" == "true" ]] && sam_args+=(--no-confirm-changeset)
-[[ "$SCRIPT_DEBUG" == "true" ]] && sam_args+=(--debug)
+if debug_mode; then sam_args+=(--debug); fi
 (cd "$ECHOES_ROOT" && SAM_CLI_TELEMETRY=0 run sam "${sam_args[@]}")
 
 describe=(cloudformation describe-stacks --stack-name "$STACK_NAME" --query "Stacks[0].Outputs" --output table)

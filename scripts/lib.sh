@@ -6,9 +6,6 @@ ECHOES_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ECHOES_ROOT
 readonly PYTHON_VERSION="3.13" # the Lambda runtime in template.yaml (python3.13)
 readonly ENVIRONMENTS="dev staging prod"
-# The scripts' own debug mode: the caller's DEBUG. config/<env>.env's DEBUG is the function's; the
-# config file is read into CONFIG (load_config), never into this shell's environment.
-readonly SCRIPT_DEBUG="${DEBUG:-false}"
 
 if [[ -t 2 ]]; then
   _c_red=$'\033[31m' _c_yellow=$'\033[33m' _c_blue=$'\033[34m' _c_off=$'\033[0m'
@@ -19,7 +16,10 @@ fi
 log_info() { printf '%s[info]%s %s\n' "$_c_blue" "$_c_off" "$*" >&2; }
 log_warn() { printf '%s[warn]%s %s\n' "$_c_yellow" "$_c_off" "$*" >&2; }
 log_error() { printf '%s[error]%s %s\n' "$_c_red" "$_c_off" "$*" >&2; }
-log_debug() { if [[ "$SCRIPT_DEBUG" == "true" ]]; then printf '[debug] %s\n' "$*" >&2; fi; }
+# Debug mode is the caller's DEBUG=true: config/<env>.env's DEBUG is the function's, and load_config
+# reads the file into CONFIG, never into this shell's environment, so the two cannot mix.
+debug_mode() { [[ "${DEBUG:-false}" == "true" ]]; }
+log_debug() { if debug_mode; then printf '[debug] %s\n' "$*" >&2; fi; }
 die() {
   log_error "$*"
   exit 1
