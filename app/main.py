@@ -93,5 +93,6 @@ def create_app(
             expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
             max_age_seconds=600,
         ),
+        deadline_seconds=settings.request_deadline_seconds,
     )
     return app

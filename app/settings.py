@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     audio_url_expires_seconds: int = Field(default=3600, ge=60, le=43200)
     pending_upload_ttl_seconds: int = Field(default=86400, ge=3600)
     health_cache_seconds: float = Field(default=30.0, ge=0)
+    # Each request's time budget: AWS attempts and store retries stop when it is spent (503 +
+    # Retry-After). With app/aws.py's read timeout it bounds a request well under API Gateway's 29 s.
+    request_deadline_seconds: float = Field(default=3.0, gt=0, le=20)
     # Where /docs loads swagger-ui-bundle.js and swagger-ui.css from; None means FastAPI's CDN.
     docs_assets_url: str | None = None
 
