@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
     state = json.loads(STATE_FILE.read_text())
     session = boto3.session.Session(region_name=state["region"])
     found = check_user(
-        session.client("dynamodb", endpoint_url=state.get("dynamodb_endpoint", state["endpoint"])),
+        session.client("dynamodb", endpoint_url=state.get("dynamodb_endpoint") or state["endpoint"]),
         session.client("s3", endpoint_url=state["endpoint"]),
         state["table_name"],
         state["bucket_name"],
