@@ -87,15 +87,18 @@ class AudioStore:
     def mark_kept(self, key: str) -> None:
         self._client.delete_object_tagging(Bucket=self.bucket, Key=key)
 
+    def mark_pending(self, key: str) -> None:
+        """Let the lifecycle rule expire the object (unless it is kept again)."""
+        self._client.put_object_tagging(
+            Bucket=self.bucket,
+            Key=key,
+            Tagging={"TagSet": [{"Key": PENDING_TAG_KEY, "Value": PENDING_TAG_VALUE}]},
+        )
+
     def mark_pending_quietly(self, key: str) -> None:
-        """Hand the object back to the lifecycle rule after a create that certainly failed; best
-        effort: if this fails too, the object stays, unreferenced (logged, never lost data)."""
+        """mark_pending, best effort: if it fails, the object stays, unreferenced (logged)."""
         try:
-            self._client.put_object_tagging(
-                Bucket=self.bucket,
-                Key=key,
-                Tagging={"TagSet": [{"Key": PENDING_TAG_KEY, "Value": PENDING_TAG_VALUE}]},
-            )
+            self.mark_pending(key)
         except Exception:
             logger.exception("Audio left untagged after a failed create", extra={"s3_key": key})
             count("OrphanedAudio")
