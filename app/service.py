@@ -111,7 +111,7 @@ class EchoService:
                 {"expected_content_types": list(AUDIO_FORMATS[extension])},
             )
         limit = self._settings.max_audio_bytes
-        if request.file_size is not None and request.file_size > limit:
+        if request.file_size > limit:
             raise ApiError(
                 ErrorCode.FILE_TOO_LARGE,
                 f"Audio must be at most {limit} bytes",
@@ -130,7 +130,7 @@ class EchoService:
                 expires_at=int(time.time()) + self._settings.pending_upload_ttl_seconds,
             ),
         )
-        target = self._audio.upload_target(key, content_type, limit, expires_in)
+        target = self._audio.upload_target(key, content_type, request.file_size, limit, expires_in)
         return InitUploadResponse(
             echo_id=echo_id,
             upload_url=target.put_url,
