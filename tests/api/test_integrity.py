@@ -268,3 +268,22 @@ def test_a_second_user_is_untouched(make_echo: EchoFactory, stack: LocalStack, s
     carol = new_user(stack, "carol")
     make_echo(carol)
     assert _violations(settings, carol) == []
+
+
+def test_a_create_that_certainly_failed_hands_the_audio_back_to_the_lifecycle_rule(
+    faulty: tuple[TestClient, FaultInjector], alice: User, settings: Settings
+) -> None:
+    """Create untags the audio before its transaction; when the transaction is refused (here the
+    pending upload vanished: expired, or used up), the audio is tagged pending again."""
+    client, injector = faulty
+    echo_id = _upload(client, alice, wav_bytes())
+    upload_key = key(alice.user_id, f"UPLOAD#{echo_id}")
+
+    def upload_vanishes(**_: object) -> None:
+        boto3.client("dynamodb").delete_item(TableName=settings.dynamodb_table_name, Key=upload_key)
+
+    injector.clients[0].meta.events.register("before-call.dynamodb.TransactWriteItems", upload_vanishes)
+    response = client.post(f"/api/v1/echoes?echo_id={echo_id}", json=echo_body(), headers=alice.headers)
+    assert response.status_code == 404, response.text
+    assert _object_state(settings, f"audio/{alice.user_id}/{echo_id}.wav") == "pending"
+    assert _violations(settings, alice) == []
