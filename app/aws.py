@@ -11,12 +11,36 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 
+from app import deadline
+
+# Every call Echoes makes is a small control-plane call (DynamoDB items, S3 head/tag/delete, one
+# secret), so a second without a byte back means a hung endpoint, not a slow answer. With the
+# request deadline (Settings.request_deadline_seconds, checked before every attempt below), a
+# request that meets a hung endpoint ends within deadline + READ_TIMEOUT_SECONDS: well inside API
+# Gateway's 29 s, and a client sees 503 + Retry-After instead of a hang.
+CONNECT_TIMEOUT_SECONDS = 1
+READ_TIMEOUT_SECONDS = 1.5
 _COMMON = Config(
     retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=2,
-    read_timeout=5,
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
     tcp_keepalive=True,
 )
+
+
+def _refuse_after_deadline(**_: Any) -> None:
+    """Before each attempt of each call (retries included): no new attempt once the request's
+    budget is spent. Not a botocore exception, so botocore's retry logic lets it through."""
+    deadline.check()
+
+
+def _no_retry_that_cannot_finish(caught_exception: Exception | None = None, **_: Any) -> None:
+    """After an attempt that timed out or failed to connect: if less than one read timeout is
+    left, give up now rather than sleep (botocore's backoff) and start an attempt that would end
+    past the deadline. Other failures are left to botocore's retry policy."""
+    left = deadline.remaining()
+    if caught_exception is not None and left is not None and left < READ_TIMEOUT_SECONDS:
+        raise deadline.DeadlineExceeded() from caught_exception
 
 
 @dataclass(frozen=True)
@@ -35,7 +59,10 @@ def _session() -> botocore.session.Session:
     # later (Secrets Manager, on the first cursor) does not load them a second time (~60 ms).
     # botocore, not boto3: the low-level clients are all Echoes uses, and importing boto3 (with
     # s3transfer) adds ~40 ms to every cold start (README, Performance).
-    return botocore.session.get_session()
+    session = botocore.session.get_session()
+    session.register("before-send", _refuse_after_deadline)
+    session.register("needs-retry", _no_retry_that_cannot_finish)
+    return session
 
 
 def create_client(service: str, region: str) -> Any:

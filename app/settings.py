@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     health_cache_seconds: float = Field(default=30.0, ge=0)
     # Upload URLs one user may ask for per clock hour (app/store/limits.py); 429 beyond.
     uploads_per_user_per_hour: int = Field(default=60, ge=1)
+    # Each request's time budget: AWS attempts and store retries stop when it is spent (503 +
+    # Retry-After). With app/aws.py's read timeout it bounds a request well under API Gateway's 29 s.
+    request_deadline_seconds: float = Field(default=3.0, gt=0, le=20)
     # Where /docs loads swagger-ui-bundle.js and swagger-ui.css from; None means FastAPI's CDN.
     docs_assets_url: str | None = None
 

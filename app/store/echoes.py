@@ -26,9 +26,11 @@ from app.store.records import (
     upload_sk,
     user_pk,
 )
+from app.store.retry import Backoff
 
-MAX_TRANSACTION_ATTEMPTS = 5
 MAX_RANDOM_ATTEMPTS = 3
+# Why DynamoDB cancels a transaction, per item (CancellationReasons[].Code).
+CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 class EchoAlreadyExists(Exception):
@@ -42,7 +44,19 @@ class UploadNotPending(Exception):
 
 
 class ContentionError(Exception):
-    """Too many concurrent writers on one user's counters; the caller may retry."""
+    """Concurrent writers on one user's items kept winning until the request's budget ran out."""
+
+
+class _Stale(Exception):
+    """What an attempt read changed before it could write: read again and retry."""
+
+
+class _Cancelled(_Stale):
+    """DynamoDB cancelled the transaction: a condition on what was read failed, or a conflict."""
+
+    def __init__(self, codes: list[str]) -> None:
+        super().__init__(codes)
+        self.codes = codes
 
 
 @dataclass(frozen=True)
@@ -59,27 +73,48 @@ class EchoSlice:
     next_key: PageKey | None
 
 
-def _cancellation_codes(error: ClientError) -> list[str]:
-    return [reason.get("Code", "") for reason in error.response.get("CancellationReasons", [])]
+# A moved echo's slot attributes: attribute -> (slot it had when read, slot it gets).
+SlotMoves = dict[str, dict[str, tuple[int, int]]]
 
 
-def _is_cancelled(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+def _parse_counts(item: Item | None) -> dict[str, int]:
+    return {name: int(value["N"]) for name, value in (item or {}).items() if "N" in value}
 
 
 class EchoStore:
+    """Every write is optimistic: read what it depends on, then one transaction conditioned on all
+    of it (counters, slot items and the slot fields of the echoes involved), retried with backoff
+    when a concurrent writer got there first. Slots stay dense: 1..n per group, each slot item
+    naming an echo whose slot field names it back."""
+
     def __init__(
-        self, client: Any, table_name: str, randbelow: Callable[[int], int] = secrets.randbelow
+        self,
+        client: Any,
+        table_name: str,
+        randbelow: Callable[[int], int] = secrets.randbelow,
+        backoff: Backoff | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._randbelow = randbelow
+        self._backoff = backoff or Backoff()
 
     # --- single items -------------------------------------------------------------------------
 
     def _get(self, item_key: Item, consistent: bool = False) -> Item | None:
         response = self._client.get_item(TableName=self._table, Key=item_key, ConsistentRead=consistent)
         return response.get("Item")
+
+    def _get_consistent(self, keys: list[Item]) -> list[Item | None]:
+        """Several items in one round trip (strongly consistent), in the order of KEYS. Not a
+        snapshot: the transaction that follows is conditioned on what was read instead."""
+        response = self._client.batch_get_item(
+            RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+        )
+        if response.get("UnprocessedKeys"):  # throttled in part: read again after a pause
+            raise _Stale()
+        found = {(item["pk"]["S"], item["sk"]["S"]): item for item in response["Responses"][self._table]}
+        return [found.get((k["pk"]["S"], k["sk"]["S"])) for k in keys]
 
     def put_pending_upload(self, user_id: str, upload: PendingUpload) -> None:
         self._client.put_item(
@@ -101,78 +136,46 @@ class EchoStore:
         return EchoRecord.from_item(item) if item else None
 
     def _counts(self, user_id: str, consistent: bool = True) -> dict[str, int]:
-        item = self._get(key(user_id, COUNTS_SK), consistent) or {}
-        return {name: int(value["N"]) for name, value in item.items() if "N" in value}
-
-    def _totals(self, user_id: str, emotion: str) -> tuple[int, int]:
-        """(all echoes, echoes of EMOTION), read consistently before a counter-conditioned write."""
-        counts = self._counts(user_id)
-        return counts.get(count_attribute(ALL), 0), counts.get(count_attribute(emotion), 0)
+        return _parse_counts(self._get(key(user_id, COUNTS_SK), consistent))
 
     def count(self, user_id: str, emotion: str | None = None) -> int:
         return self._counts(user_id, consistent=False).get(count_attribute(emotion or ALL), 0)
 
-    # --- create -------------------------------------------------------------------------------
+    # --- optimistic writes ----------------------------------------------------------------------
 
-    def create_echo(self, record: EchoRecord) -> EchoRecord:
-        """Store the echo, consume its pending upload and take the next slots, atomically."""
-        for _ in range(MAX_TRANSACTION_ATTEMPTS):
-            total, in_emotion = self._totals(record.user_id, record.emotion)
-            slotted = replace(record, slot=total + 1, emotion_slot=in_emotion + 1)
+    def _retrying[T](self, attempt: Callable[[], T], user_id: str) -> T:
+        """Run ATTEMPT (consistent reads, then one conditioned transaction) until it is not stale."""
+        for _ in self._backoff.attempts():
             try:
-                self._client.transact_write_items(
-                    TransactItems=self._create_operations(slotted, total, in_emotion)
-                )
-                return slotted
-            except ClientError as error:
-                if not _is_cancelled(error):
-                    raise
-                echo_or_upload_failed = "ConditionalCheckFailed" in _cancellation_codes(error)[:2]
-                if echo_or_upload_failed:
-                    existing = self.get_echo(record.user_id, record.echo_id, consistent=True)
-                    if existing is not None:
-                        raise EchoAlreadyExists(existing) from None
-                    raise UploadNotPending(record.echo_id) from None
-        raise ContentionError(record.user_id)
+                return attempt()
+            except _Stale:
+                continue
+        raise ContentionError(user_id)
 
-    def _create_operations(self, record: EchoRecord, total: int, in_emotion: int) -> list[dict]:
-        user_id = record.user_id
-        return [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": record.to_item(),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-            {
-                "Delete": {
-                    "TableName": self._table,
-                    "Key": key(user_id, upload_sk(record.echo_id)),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
-            self._set_counts(
-                user_id, {ALL: (total, total + 1), record.emotion: (in_emotion, in_emotion + 1)}
-            ),
-            self._put_slot(user_id, ALL, record.slot, record.echo_id),
-            self._put_slot(user_id, record.emotion, record.emotion_slot, record.echo_id),
-        ]
+    def _write(self, operations: list[dict]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=operations)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                reasons = error.response.get("CancellationReasons", [])
+                raise _Cancelled([reason.get("Code", "") for reason in reasons]) from None
+            raise
+
+    # --- transaction pieces (each conditioned on what was read) ---------------------------------
 
     def _set_counts(self, user_id: str, changes: dict[str, tuple[int, int]]) -> dict:
-        """An update of the counters that succeeds only if they still hold what was read."""
+        """Set counters (group -> (value read, new value)) only if they still hold what was read."""
         names: dict[str, str] = {}
         values: dict[str, dict[str, str]] = {}
         assignments, conditions = [], []
         for index, (group, (before, after)) in enumerate(changes.items()):
             names[f"#c{index}"] = count_attribute(group)
             values[f":a{index}"] = {"N": str(after)}
+            values[f":b{index}"] = {"N": str(before)}
             assignments.append(f"#c{index} = :a{index}")
             if before == 0:
-                values[f":b{index}"] = {"N": "0"}
                 conditions.append(f"(attribute_not_exists(#c{index}) OR #c{index} = :b{index})")
             else:
-                values[f":b{index}"] = {"N": str(before)}
                 conditions.append(f"#c{index} = :b{index}")
         return {
             "Update": {
@@ -185,79 +188,179 @@ class EchoStore:
             }
         }
 
-    def _put_slot(self, user_id: str, group: str, slot: int, echo_id: str) -> dict:
+    def _put_slot(self, user_id: str, group: str, slot: int, echo_id: str, holder: str | None) -> dict:
+        """Point SLOT at ECHO_ID, if the slot still names HOLDER (None: if it is still free)."""
+        operation: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": key(user_id, slot_sk(group, slot)) | {"echo_id": {"S": echo_id}},
+        }
+        if holder is None:
+            operation["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            operation["ConditionExpression"] = "echo_id = :holder"
+            operation["ExpressionAttributeValues"] = {":holder": {"S": holder}}
+        return {"Put": operation}
+
+    def _delete_slot(self, user_id: str, group: str, slot: int, holder: str) -> dict:
         return {
-            "Put": {
+            "Delete": {
                 "TableName": self._table,
-                "Item": key(user_id, slot_sk(group, slot)) | {"echo_id": {"S": echo_id}},
+                "Key": key(user_id, slot_sk(group, slot)),
+                "ConditionExpression": "echo_id = :holder",
+                "ExpressionAttributeValues": {":holder": {"S": holder}},
             }
         }
 
-    def _delete_slot(self, user_id: str, group: str, slot: int) -> dict:
-        return {"Delete": {"TableName": self._table, "Key": key(user_id, slot_sk(group, slot))}}
+    def _slot_holders(self, user_id: str, slots: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The echo ids in (group, slot) SLOTS, read in one round trip."""
+        if not slots:
+            return {}
+        items = self._get_consistent([key(user_id, slot_sk(group, slot)) for group, slot in slots])
+        if any(item is None for item in items):  # a concurrent writer moved it since the counters were read
+            raise _Stale()
+        return {slot: item["echo_id"]["S"] for slot, item in zip(slots, items, strict=True) if item}
+
+    def _take_slot(self, user_id: str, group: str, count_before: int, echo_id: str) -> dict:
+        """Append ECHO_ID to GROUP's slots: slot count_before + 1, which must still be free."""
+        return self._put_slot(user_id, group, count_before + 1, echo_id, holder=None)
+
+    def _release_slot(
+        self,
+        user_id: str,
+        group: str,
+        attribute: str,
+        slot: int,
+        last: int,
+        echo_id: str,
+        holders: dict[tuple[str, int], str],
+        moves: SlotMoves,
+    ) -> list[dict]:
+        """Free ECHO_ID's SLOT in GROUP by moving the echo in the LAST slot (named in HOLDERS) into
+        it, recorded in MOVES for _move_echoes, so that slots stay 1..n."""
+        if slot == last:
+            return [self._delete_slot(user_id, group, last, holder=echo_id)]
+        last_echo_id = holders[(group, last)]
+        if last_echo_id == echo_id:  # its slot field and the slot items disagree: read again
+            raise _Stale()
+        moves.setdefault(last_echo_id, {})[attribute] = (last, slot)
+        return [
+            self._delete_slot(user_id, group, last, holder=last_echo_id),
+            self._put_slot(user_id, group, slot, last_echo_id, holder=echo_id),
+        ]
+
+    def _move_echoes(self, user_id: str, moves: SlotMoves) -> list[dict]:
+        """Update the slot fields of moved echoes, if they still hold the slots they were read in."""
+        operations = []
+        for echo_id, changes in moves.items():
+            names = {f"#s{i}": attribute for i, attribute in enumerate(changes)}
+            values: dict[str, dict[str, str]] = {}
+            for i, (before, after) in enumerate(changes.values()):
+                values[f":b{i}"] = {"N": str(before)}
+                values[f":a{i}"] = {"N": str(after)}
+            operations.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": key(user_id, echo_sk(echo_id)),
+                        "UpdateExpression": "SET " + ", ".join(f"#s{i} = :a{i}" for i in range(len(names))),
+                        "ConditionExpression": " AND ".join(f"#s{i} = :b{i}" for i in range(len(names))),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
+                    }
+                }
+            )
+        return operations
+
+    # --- create -------------------------------------------------------------------------------
+
+    def create_echo(self, record: EchoRecord) -> EchoRecord:
+        """Store the echo, consume its pending upload and take the next slots, atomically."""
+        return self._retrying(lambda: self._create_once(record), record.user_id)
+
+    def _create_once(self, record: EchoRecord) -> EchoRecord:
+        user_id, emotion = record.user_id, record.emotion
+        counts = self._counts(user_id)
+        total, in_emotion = counts.get(count_attribute(ALL), 0), counts.get(count_attribute(emotion), 0)
+        slotted = replace(record, slot=total + 1, emotion_slot=in_emotion + 1)
+        operations = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": slotted.to_item(),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": key(user_id, upload_sk(record.echo_id)),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            self._set_counts(user_id, {ALL: (total, total + 1), emotion: (in_emotion, in_emotion + 1)}),
+            self._take_slot(user_id, ALL, total, record.echo_id),
+            self._take_slot(user_id, emotion, in_emotion, record.echo_id),
+        ]
+        try:
+            self._write(operations)
+        except _Cancelled as cancelled:
+            if CONDITION_FAILED in cancelled.codes[:2]:  # the echo exists, or the upload is gone
+                existing = self.get_echo(user_id, record.echo_id, consistent=True)
+                if existing is not None:
+                    raise EchoAlreadyExists(existing) from None
+                raise UploadNotPending(record.echo_id) from None
+            raise
+        return slotted
 
     # --- delete -------------------------------------------------------------------------------
 
     def delete_echo(self, user_id: str, echo_id: str) -> EchoRecord | None:
         """Remove the echo and fill its slots with the last ones, so slots stay dense (1..n)."""
-        for _ in range(MAX_TRANSACTION_ATTEMPTS):
-            record = self.get_echo(user_id, echo_id, consistent=True)
-            if record is None:
-                return None
-            try:
-                self._client.transact_write_items(TransactItems=self._delete_operations(record))
-                return record
-            except ClientError as error:
-                if not _is_cancelled(error):
-                    raise
-        raise ContentionError(user_id)
+        return self._retrying(lambda: self._delete_once(user_id, echo_id), user_id)
 
-    def _delete_operations(self, record: EchoRecord) -> list[dict]:
-        user_id = record.user_id
-        total, in_emotion = self._totals(user_id, record.emotion)
-        operations: list[dict] = [
-            {
-                "Delete": {
-                    "TableName": self._table,
-                    "Key": key(user_id, echo_sk(record.echo_id)),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
+    def _delete_once(self, user_id: str, echo_id: str) -> EchoRecord | None:
+        echo_item, counts_item = self._get_consistent(
+            [key(user_id, echo_sk(echo_id)), key(user_id, COUNTS_SK)]
+        )
+        if echo_item is None:
+            return None
+        record, counts = EchoRecord.from_item(echo_item), _parse_counts(counts_item)
+        total, in_emotion = (
+            counts.get(count_attribute(ALL), 0),
+            counts.get(count_attribute(record.emotion), 0),
+        )
+        # (group, slot attribute, the echo's slot, the group's last slot)
+        groups = [
+            (ALL, "slot", record.slot, total),
+            (record.emotion, "emotion_slot", record.emotion_slot, in_emotion),
+        ]
+        holders = self._slot_holders(
+            user_id, [(group, last) for group, _, slot, last in groups if slot != last]
+        )
+        moves: SlotMoves = {}
+        operations = [
+            self._delete_echo_item(record),
             self._set_counts(
                 user_id, {ALL: (total, total - 1), record.emotion: (in_emotion, in_emotion - 1)}
             ),
         ]
-        moved: dict[str, dict[str, int]] = {}  # echo id of a moved echo -> its new slot numbers
-        for group, freed, last, attribute in (
-            (ALL, record.slot, total, "slot"),
-            (record.emotion, record.emotion_slot, in_emotion, "emotion_slot"),
-        ):
-            operations.append(self._delete_slot(user_id, group, last))
-            if freed != last:
-                last_echo_id = self._slot_echo_id(user_id, group, last)
-                operations.append(self._put_slot(user_id, group, freed, last_echo_id))
-                moved.setdefault(last_echo_id, {})[attribute] = freed
-        for moved_id, new_slots in moved.items():
-            operations.append(self._move_echo(user_id, moved_id, new_slots))
-        return operations
+        for group, attribute, slot, last in groups:
+            operations += self._release_slot(user_id, group, attribute, slot, last, echo_id, holders, moves)
+        self._write(operations + self._move_echoes(user_id, moves))
+        return record
 
-    def _slot_echo_id(self, user_id: str, group: str, slot: int) -> str:
-        item = self._get(key(user_id, slot_sk(group, slot)), consistent=True)
-        if item is None:  # a concurrent writer changed the slots; the counter condition will fail
-            raise ContentionError(user_id)
-        return item["echo_id"]["S"]
-
-    def _move_echo(self, user_id: str, echo_id: str, new_slots: dict[str, int]) -> dict:
-        names = {f"#s{index}": name for index, name in enumerate(new_slots)}
-        values = {f":s{index}": {"N": str(slot)} for index, slot in enumerate(new_slots.values())}
+    def _delete_echo_item(self, record: EchoRecord) -> dict:
+        """Delete the echo if it still holds the slots it was read with."""
         return {
-            "Update": {
+            "Delete": {
                 "TableName": self._table,
-                "Key": key(user_id, echo_sk(echo_id)),
-                "UpdateExpression": "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(names))),
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
+                "Key": key(record.user_id, echo_sk(record.echo_id)),
+                "ConditionExpression": "#s = :s AND #e = :e",
+                "ExpressionAttributeNames": {"#s": "slot", "#e": "emotion_slot"},
+                "ExpressionAttributeValues": {
+                    ":s": {"N": str(record.slot)},
+                    ":e": {"N": str(record.emotion_slot)},
+                },
             }
         }
 
