@@ -72,6 +72,8 @@ def snapshot(dynamodb: Any, s3: Any, table: str, bucket: str, user_id: str) -> S
         elif kind == "SLOT":
             group, _, number = rest.rpartition("#")
             snap.slots.setdefault(group, {})[int(number)] = item["echo_id"]["S"]
+        elif kind == "LIMIT":
+            continue  # per-hour upload windows (app/store/limits.py): counts, not echo data
         else:
             snap.other.append(sort_key)
     for record in snap.echoes.values():

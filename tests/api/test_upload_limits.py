@@ -16,7 +16,7 @@ from devtools.local_aws import LocalStack
 from tests.support import User, moto_jwks, settings_for
 
 INIT = "/api/v1/echoes/init-upload"
-WAV = {"file_extension": "wav", "content_type": "audio/wav"}
+WAV = {"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000}
 LIMIT = 2
 
 
