@@ -26,6 +26,12 @@ class RunningStack:
     ports: tuple[int, int]
     state_file: Path
     log: Path
+    origin: str  # the first allowed origin: the browser test's page is served from it
+
+    def state(self) -> dict:
+        import json
+
+        return json.loads(self.state_file.read_text())
 
     def token(self, email: str) -> str:
         """Through the documented command: ./scripts/local.sh token EMAIL."""
@@ -75,7 +81,8 @@ def local_stack(
 ) -> Iterator[RunningStack]:
     mode = request.param
     workdir = tmp_path_factory.mktemp(f"stack-{mode}")
-    aws_port, api_port = free_port(), free_port()
+    aws_port, api_port, page_port = free_port(), free_port(), free_port()
+    origin = f"http://127.0.0.1:{page_port}"
     log = workdir / "stack.log"
     state_file = workdir / "state.json"
     env = {
@@ -84,12 +91,13 @@ def local_stack(
         "API_PORT": str(api_port),
         "LOCAL_RELOAD": "false",
         "ECHOES_LOCAL_STATE": str(state_file),
+        "CORS_ALLOW_ORIGINS": f"{origin},http://localhost:3000",
     }
     command = [sys.executable, "-m", "devtools.local_stack", *(["--lambda"] if mode == "lambda" else [])]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{api_port}" + ("/dev" if mode == "lambda" else "")
-    stack = RunningStack(mode, base_url, (aws_port, api_port), state_file, log)
+    stack = RunningStack(mode, base_url, (aws_port, api_port), state_file, log, origin)
     try:
         _wait_until_up(process, f"{base_url}/health", log)
         yield stack
