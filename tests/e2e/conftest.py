@@ -1,6 +1,7 @@
 """The local stack as a user runs it: ./scripts/local.sh's program in a subprocess, on free ports."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def _stop(process: subprocess.Popen) -> None:
             pytest.fail("the local stack did not stop on Ctrl-C")
 
 
-@pytest.fixture(scope="module", params=["uvicorn", "lambda"])
+@pytest.fixture(scope="session", params=["uvicorn", "lambda"])
 def local_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
@@ -106,3 +107,12 @@ def local_stack(
     assert process.returncode is not None
     assert port_is_free(aws_port) and port_is_free(api_port), "something was left running"
     assert not state_file.exists(), "the stack's state file was left behind"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, which ./scripts/test.sh installs (lib.sh ensure_chromium), never a test."""
+    found = shutil.which("chromium")
+    if not found:
+        pytest.skip("Chromium is not installed: ./scripts/test.sh installs it (as root, with apt-get)")
+    return found
