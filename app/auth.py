@@ -97,7 +97,11 @@ class JwksCache:
             return None
         from jwt.algorithms import RSAAlgorithm
 
-        key = self._keys[kid] = RSAAlgorithm.from_jwk(jwk)
+        try:
+            key = RSAAlgorithm.from_jwk(jwk)
+        except Exception as exc:  # a key the set cannot deliver: the caller's token is not at fault
+            raise JwksUnavailable(f"JWKS key {kid!r} at {self._url} unusable: {exc!r}") from exc
+        self._keys[kid] = key
         return key
 
     def refresh(self) -> None:

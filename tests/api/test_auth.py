@@ -272,6 +272,16 @@ def test_unreachable_jwks_answers_503_not_401(settings: Settings, alice: User) -
     assert "Retry-After" in response.headers
 
 
+def test_an_unusable_key_in_the_jwks_answers_503_not_500(settings: Settings, alice: User) -> None:
+    def broken(url: str) -> dict:
+        keys = moto_jwks(url)["keys"]
+        return {"keys": [{**key, "n": "not base64 !"} for key in keys]}
+
+    client = TestClient(create_app(settings, fetch_jwks=broken), raise_server_exceptions=False)
+    response = client.get(LIST, headers=alice.headers)
+    assert response.status_code == 503, response.text
+
+
 def test_a_pkcs1_signature_over_another_digest_is_refused(client: TestClient, settings: Settings) -> None:
     """A real signature by the pool's key, but over SHA-512: RS256 means SHA-256 and nothing else."""
     from cryptography.hazmat.primitives import hashes
