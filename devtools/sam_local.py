@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from devtools.cfn import load_template
+from devtools.cfn import Resolver, load_template
 from devtools.local_stack import ENVIRONMENT, ROOT, STATE_FILE, read_env_file
 
 FUNCTION = "ApiFunction"
@@ -32,25 +32,25 @@ def _reachable(url: str, host: str) -> str:
 
 
 def env_vars(state: dict[str, Any], host: str, config: dict[str, str]) -> dict[str, str]:
-    """Every variable the function reads, for the stack described by `state` (.local-stack.json)."""
-    endpoint = _reachable(state["endpoint"], host)
-    return {
-        "ENVIRONMENT": ENVIRONMENT,
-        "DEBUG": "false",
-        "LOG_LEVEL": config.get("LOG_LEVEL", "INFO"),
-        "CORS_ALLOW_ORIGINS": config["CORS_ALLOW_ORIGINS"],
-        "DYNAMODB_TABLE_NAME": state["table_name"],
-        "S3_BUCKET_NAME": state["bucket_name"],
-        "COGNITO_USER_POOL_ID": state["user_pool_id"],
-        "COGNITO_APP_CLIENT_ID": state["app_client_id"],
-        "APP_SECRET_NAME": state["secret_name"],
-        "MAX_AUDIO_BYTES": config.get("MAX_AUDIO_BYTES", str(10 * 1024 * 1024)),
-        "POWERTOOLS_SERVICE_NAME": "echoes-api",
-        "POWERTOOLS_LOG_LEVEL": config.get("LOG_LEVEL", "INFO"),
-        "POWERTOOLS_METRICS_NAMESPACE": "Echoes",
-        "AWS_ENDPOINT_URL": endpoint,
-        "COGNITO_JWKS_URL": f"{endpoint}/{state['user_pool_id']}/.well-known/jwks.json",
+    """Every variable the function reads, for the stack described by `state` (.local-stack.json):
+    the template's own values, its !Refs resolved to the running stack's resources instead of
+    logical ids, and the endpoints a container reaches."""
+    template = load_template()
+    resources = {
+        "EchoesTable": state["table_name"],
+        "AudioBucket": state["bucket_name"],
+        "UserPool": state["user_pool_id"],
+        "UserPoolClient": state["app_client_id"],
+        "AppSecret": state["secret_name"],
     }
+    parameters = {"Environment": ENVIRONMENT, "CorsAllowOrigins": config["CORS_ALLOW_ORIGINS"]}
+    resolver = Resolver(template, parameters, resource_names=resources, region=state["region"])
+    declared = template["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]
+    variables = {name: str(resolver.resolve(value)) for name, value in declared.items()}
+    endpoint = _reachable(state["endpoint"], host)
+    variables["AWS_ENDPOINT_URL"] = endpoint
+    variables["COGNITO_JWKS_URL"] = f"{endpoint}/{state['user_pool_id']}/.well-known/jwks.json"
+    return variables
 
 
 def overlay_template(template: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,8 @@ def _declared() -> set[str]:
 
 def test_every_variable_in_the_file_is_declared_and_every_declared_one_is_given(env: dict[str, str]) -> None:
     assert set(env) == _declared()
+    logical_ids = set(load_template()["Resources"])
+    assert not logical_ids & set(env.values()), "a !Ref left as a logical id, as SAM CLI would"
 
 
 def test_every_variable_the_function_reads_is_in_the_file(env: dict[str, str]) -> None:
