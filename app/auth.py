@@ -1,4 +1,13 @@
-"""Cognito token verification: RS256 against the user pool's JWKS, cached per container."""
+"""Cognito token verification: RS256 against the user pool's JWKS, cached per container.
+
+The token rule (which Cognito tokens the API accepts) is declared here once, and template.yaml's
+authorizer must say the same (tests/infra/test_template.py ties them): access tokens carrying
+ACCEPTED_SCOPE. With AuthorizationScopes set, API Gateway's Cognito authorizer accepts only access
+tokens with a listed scope and refuses ID tokens, so the app refuses ID tokens too.
+
+PyJWT verifies with `cryptography`, imported on the first token verified rather than at init:
+`import jwt` loads it, and /health and cold starts that never see a token need not pay for it.
+"""
 
 import json
 import ssl
@@ -11,15 +20,20 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-import jwt
-import rsa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.concurrency import run_blocking
 from app.errors import ApiError, ErrorCode, unavailable
 from app.observability import logger
-from app.rs256 import public_key_from_jwk, rs256_only
+
+# The token rule, read by template.yaml's test and by devtools' gateway emulation's test.
+ACCEPTED_TOKEN_USE = "access"
+ACCEPTED_SCOPE = "aws.cognito.signin.user.admin"  # every InitiateAuth/SRP access token carries it
+# Clocks drift: a token minted by Cognito a moment "in the future" of this container's clock is
+# still good. The leeway covers iat and nbf only; a token is never accepted after its exp.
+CLOCK_SKEW_SECONDS = 5
+MAX_CACHED_TOKENS = 512
 
 JWKS_TIMEOUT_SECONDS = 3.0
 MIN_REFETCH_SECONDS = 60.0
@@ -29,8 +43,8 @@ JsonFetcher = Callable[[str], dict[str, Any]]
 
 
 # The key set decides whose tokens are accepted, so HTTPS to it trusts only the roots Cognito's
-# certificates chain to, not the ~140 of the system store; loading 5 roots also takes ~1 ms
-# where the system store takes ~20 ms at every cold start (README, Performance).
+# certificates chain to, not the ~140 of the system store, which also take longer to load at
+# every cold start (docs/performance.md).
 TRUSTED_ROOTS = Path(__file__).with_name("amazon_trust_roots.pem")
 
 
@@ -57,34 +71,55 @@ class JwksUnavailable(Exception):
 
 
 class JwksCache:
-    """Signing keys by kid. Fetched once; refetched for an unknown kid at most once a minute."""
+    """Signing keys by kid. Fetched once; refetched for an unknown kid at most once a minute.
+
+    Entries stay JWK dicts until a token needs one: the health probe refreshes the set without
+    loading the crypto.
+    """
 
     def __init__(self, url: str, fetch: JsonFetcher = fetch_json) -> None:
         self._url = url
         self._fetch = fetch
-        self._keys: dict[str, rsa.PublicKey] = {}
+        self._jwks: dict[str, dict[str, Any]] = {}
+        self._keys: dict[str, Any] = {}  # kid -> cryptography RSAPublicKey, built on first use
         self._fetched_at = float("-inf")
         self._lock = threading.Lock()
 
-    def key_for(self, kid: str) -> rsa.PublicKey | None:
+    def key_for(self, kid: str) -> Any | None:
         key = self._keys.get(kid)
-        if key is None and time.monotonic() - self._fetched_at >= MIN_REFETCH_SECONDS:
+        if key is not None:
+            return key
+        jwk = self._jwks.get(kid)
+        if jwk is None and time.monotonic() - self._fetched_at >= MIN_REFETCH_SECONDS:
             self.refresh()
-            key = self._keys.get(kid)
+            jwk = self._jwks.get(kid)
+        if jwk is None:
+            return None
+        from jwt.algorithms import RSAAlgorithm
+
+        try:
+            key = RSAAlgorithm.from_jwk(jwk)
+        except Exception as exc:  # a key the set cannot deliver: the caller's token is not at fault
+            raise JwksUnavailable(f"JWKS key {kid!r} at {self._url} unusable: {exc!r}") from exc
+        self._keys[kid] = key
         return key
 
     def refresh(self) -> None:
         with self._lock:
             try:
                 document = self._fetch(self._url)
-                keys = {
-                    entry["kid"]: public_key_from_jwk(entry)
+                jwks = {
+                    str(entry["kid"]): entry
                     for entry in document.get("keys", [])
-                    if entry.get("kty") == "RSA" and entry.get("alg", "RS256") == "RS256"
+                    if entry.get("kty") == "RSA"
+                    and entry.get("alg", "RS256") == "RS256"
+                    and isinstance(entry.get("n"), str)
+                    and isinstance(entry.get("e"), str)
                 }
             except Exception as exc:  # any failure to get usable keys means the same to callers
                 raise JwksUnavailable(f"JWKS at {self._url} unavailable: {exc!r}") from exc
-            self._keys = keys
+            self._jwks = jwks
+            self._keys = {kid: key for kid, key in self._keys.items() if jwks.get(kid) is not None}
             self._fetched_at = time.monotonic()
 
 
@@ -92,14 +127,57 @@ def _refused(reason: str) -> ApiError:
     return ApiError(ErrorCode.AUTHENTICATION_FAILED, "Invalid or expired token", {"reason": reason})
 
 
+class VerifiedTokens:
+    """Tokens this container has verified, by the whole token, each until its exp: a user's
+    repeated calls skip the RSA check. Bounded; expired entries go first when full."""
+
+    def __init__(self, capacity: int = MAX_CACHED_TOKENS) -> None:
+        self._capacity = capacity
+        self._entries: dict[str, tuple[CurrentUser, float]] = {}
+        self._lock = threading.Lock()  # uvicorn verifies in threadpool workers
+
+    def get(self, token: str) -> CurrentUser | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        user, exp = entry
+        if time.time() >= exp:
+            self._entries.pop(token, None)
+            return None
+        return user
+
+    def put(self, token: str, user: CurrentUser, exp: float) -> None:
+        with self._lock:
+            self._evict_if_full()
+            self._entries[token] = (user, exp)
+
+    def _evict_if_full(self) -> None:
+        if len(self._entries) >= self._capacity:
+            now = time.time()
+            for stale in [t for t, (_, e) in self._entries.items() if e <= now]:
+                del self._entries[stale]
+            while len(self._entries) >= self._capacity:
+                del self._entries[next(iter(self._entries))]  # the oldest insertion
+
+
 class TokenVerifier:
     def __init__(self, issuer: str, client_id: str, jwks: JwksCache) -> None:
         self._issuer = issuer
         self._client_id = client_id
         self.jwks = jwks
-        self._jws = rs256_only()
+        self._verified = VerifiedTokens()
 
     def verify(self, token: str) -> CurrentUser:
+        user = self._verified.get(token)
+        if user is None:
+            claims = self._verified_claims(token)
+            user = _user_from(claims, self._client_id)
+            self._verified.put(token, user, float(claims["exp"]))
+        return user
+
+    def _verified_claims(self, token: str) -> dict[str, Any]:
+        import jwt  # loads cryptography: the first token pays for it, not every cold start
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -114,46 +192,50 @@ class TokenVerifier:
         if key is None:
             raise _refused("unknown signing key")
         try:
-            self._jws.decode_complete(token, key, algorithms=["RS256"])
-            # Signature checked above; PyJWT now validates the claims (exp, iat, iss, required).
-            claims = jwt.decode(
+            # The leeway applies to iat and nbf; exp is checked below without any.
+            claims: dict[str, Any] = jwt.decode(
                 token,
+                key,
+                algorithms=["RS256"],
                 issuer=self._issuer,
-                options={
-                    "verify_signature": False,
-                    "verify_exp": True,
-                    "verify_iat": True,
-                    "verify_iss": True,
-                    "verify_aud": False,
-                    "require": REQUIRED_CLAIMS,
-                },
+                leeway=CLOCK_SKEW_SECONDS,
+                options={"verify_exp": False, "verify_aud": False, "require": REQUIRED_CLAIMS},
             )
-        except jwt.ExpiredSignatureError:
-            raise _refused("token expired") from None
         except jwt.PyJWTError as exc:
             raise _refused(type(exc).__name__) from None
-        self._check_audience(claims)
-        return CurrentUser(
-            user_id=str(claims["sub"]),
-            username=claims.get("username") or claims.get("cognito:username"),
-            token_use=claims["token_use"],
-        )
-
-    def _check_audience(self, claims: dict[str, Any]) -> None:
-        token_use = claims["token_use"]
-        if token_use == "access":
-            audience = claims.get("client_id")
-        elif token_use == "id":
-            audience = claims.get("aud")
-        else:
-            raise _refused("unexpected token_use")
-        if audience != self._client_id:
-            raise _refused("token issued for another client")
-        if not str(claims["sub"]).strip():
-            raise _refused("empty subject")
+        exp = claims["exp"]
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise _refused("malformed exp")
+        if time.time() >= exp:
+            raise _refused("token expired")
+        return claims
 
 
-_bearer = HTTPBearer(auto_error=False, description="Cognito access or ID token")
+def _user_from(claims: dict[str, Any], client_id: str) -> CurrentUser:
+    """The token rule: an access token of this app client carrying ACCEPTED_SCOPE."""
+    token_use = claims["token_use"]
+    if token_use == "id":
+        raise _refused(f"ID tokens are not accepted: send the access token ({ACCEPTED_SCOPE})")
+    if token_use != ACCEPTED_TOKEN_USE:
+        raise _refused("unexpected token_use")
+    scopes = claims.get("scope")
+    if not isinstance(scopes, str) or ACCEPTED_SCOPE not in scopes.split():
+        raise _refused(f"access token without the {ACCEPTED_SCOPE} scope")
+    # API Gateway's authorizer does not check the client; the app also insists on its own.
+    if claims.get("client_id") != client_id:
+        raise _refused("token issued for another client")
+    if not str(claims["sub"]).strip():
+        raise _refused("empty subject")
+    return CurrentUser(
+        user_id=str(claims["sub"]),
+        username=claims.get("username") or claims.get("cognito:username"),
+        token_use=token_use,
+    )
+
+
+_bearer = HTTPBearer(
+    auto_error=False, description=f"Cognito access token (scope {ACCEPTED_SCOPE}); ID tokens are refused"
+)
 
 
 async def get_current_user(

@@ -119,6 +119,9 @@ class Resolver:
         if key == "Fn::Split":
             separator, text = argument
             return self.resolve(text).split(separator)
+        if key == "Fn::Select":
+            index, items = argument
+            return self.resolve(items)[int(index)]
         if key == "Fn::Join":
             separator, items = argument
             return separator.join(str(i) for i in self.resolve(items))

@@ -49,16 +49,23 @@ def rest_event(
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
     stage: str = "dev",
+    resource: str = "/{proxy+}",
+    path_parameters: dict[str, str] | None = None,
+    claims: dict[str, Any] | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
-    """A REST API (v1) proxy event; `path` is the route without the stage, as API Gateway sends it."""
+    """A REST API (v1) proxy event; `path` is the route without the stage, as API Gateway sends it.
+    `resource` is the matched route; `claims` what a Cognito authorizer passes on (as strings)."""
     event = copy.deepcopy(_REST_SAMPLE)
     headers = headers or {}
     text, encoded = _body(body)
     event.update(
         httpMethod=method,
         path=path,
-        resource="/{proxy+}",
-        pathParameters={"proxy": path.lstrip("/")},
+        resource=resource,
+        pathParameters=(path_parameters or None)
+        if path_parameters is not None
+        else {"proxy": path.lstrip("/")},
         queryStringParameters=dict(query) if query else None,
         multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
         headers=dict(headers),
@@ -72,11 +79,18 @@ def rest_event(
         httpMethod=method,
         path=f"/{stage}{path}",
         stage=stage,
-        requestId=str(uuid.uuid4()),
+        requestId=request_id or str(uuid.uuid4()),
         requestTimeEpoch=int(time.time() * 1000),
-        resourcePath="/{proxy+}",
+        resourcePath=resource,
     )
+    if claims is not None:
+        context["authorizer"] = {"claims": {name: _claim(value) for name, value in claims.items()}}
     return event
+
+
+def _claim(value: Any) -> str:
+    """API Gateway hands a Cognito authorizer's claims to the function as strings."""
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def http_api_event(

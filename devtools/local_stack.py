@@ -69,6 +69,9 @@ def start_dynamodb_local() -> DynamoDBLocal | None:
 
 def start_aws(aws_port: int, api_port: int) -> tuple[MotoEndpoint, DynamoDBLocal | None, LocalStack]:
     config = read_env_file(ROOT / "config" / f"{ENVIRONMENT}.env")
+    # A frontend served elsewhere (the browser test's page, a dev server on another port) may
+    # replace the allowed origins: they reach the app, the bucket's CORS and the gateway errors.
+    config["CORS_ALLOW_ORIGINS"] = os.environ.get("CORS_ALLOW_ORIGINS", config["CORS_ALLOW_ORIGINS"])
     endpoint = MotoEndpoint(aws_port).start()
     dynamodb = start_dynamodb_local()
     os.environ.update(FAKE_CREDENTIALS)
@@ -103,11 +106,17 @@ def serve(lambda_mode: bool) -> None:
     endpoint, dynamodb, stack = start_aws(aws_port, api_port)
     try:
         if lambda_mode:
+            from devtools.gateway import ApiGateway, CognitoTokens
             from devtools.lambda_proxy import serve_through_handler
 
-            base_url = f"http://127.0.0.1:{api_port}/{ENVIRONMENT}"
+            gateway = ApiGateway.from_template(
+                {"Environment": ENVIRONMENT, "CorsAllowOrigins": os.environ["CORS_ALLOW_ORIGINS"]}
+            )
+            issuer = f"https://cognito-idp.{stack.region}.amazonaws.com/{stack.user_pool_id}"
+            tokens = CognitoTokens(issuer, os.environ["COGNITO_JWKS_URL"])
+            base_url = f"http://127.0.0.1:{api_port}/{gateway.stage}"
             print(_banner(base_url, stack, endpoint), flush=True)
-            serve_through_handler(api_port, ENVIRONMENT, ASSETS_PATH)
+            serve_through_handler(api_port, gateway, tokens, ASSETS_PATH)
         else:
             import uvicorn
 
@@ -131,7 +140,8 @@ def serve(lambda_mode: bool) -> None:
 
 
 def token(email: str, password: str) -> str:
-    """An access token for EMAIL from the running stack, signing the user up if needed."""
+    """An access token for EMAIL from the running stack, signing the user up if needed: the token
+    the API accepts (scope aws.cognito.signin.user.admin; ID tokens are refused, app/auth.py)."""
     if not STATE_FILE.exists():
         raise StartError("the local stack is not running: start it with ./scripts/local.sh")
     state = json.loads(STATE_FILE.read_text())

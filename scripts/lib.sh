@@ -111,6 +111,19 @@ ensure_tools_venv() {
   ensure_venv "$ECHOES_ROOT/.venv-checkov" requirements-checkov.txt
 }
 
+# ensure_chromium: Debian's headless Chromium for the browser tests (tests/e2e), installed with
+# apt-get when missing and this runs as root (CI); elsewhere those tests skip, saying why.
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    log_warn "chromium is not installed (needs root and apt-get): the browser tests will skip"
+    return 0
+  fi
+  log_info "Installing chromium for the browser tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ||
+    log_warn "apt-get could not install chromium: the browser tests will skip"
+}
+
 # --- options shared by the deployment scripts ---------------------------------------------------
 # Each script parses its options in its own while/case loop; these keep the shared options' values.
 ENVIRONMENT=""

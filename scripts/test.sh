@@ -9,7 +9,8 @@ usage() {
   cat <<USAGE
 Usage: ./scripts/test.sh [-h|--help] [PYTEST_ARGS...]
 Creates .venv (app + test requirements) and .venv-tools (SAM CLI, cfn-lint, shellcheck,
-actionlint) when missing or out of date, then runs the whole suite with pytest.
+actionlint) when missing or out of date, installs Chromium for the browser tests when missing
+(as root, with apt-get), then runs the whole suite with pytest.
 USAGE
 }
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
@@ -20,6 +21,7 @@ fi
 ensure_dev_venv
 ensure_tools_venv
 ensure_dynamodb_local || true # the tests that need it then fail saying what is missing
+ensure_chromium
 cd "$ECHOES_ROOT"
 export PATH="$ECHOES_ROOT/.venv-tools/bin:$PATH"
 exec "$ECHOES_ROOT/.venv/bin/python" -m pytest "$@"

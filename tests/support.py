@@ -69,6 +69,7 @@ def access_claims(issuer: str, client_id: str, **overrides: Any) -> dict[str, An
         "sub": "11111111-2222-3333-4444-555555555555",
         "client_id": client_id,
         "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
         "iat": now,
         "exp": now + 600,
         **overrides,

@@ -1,6 +1,7 @@
 """The local stack as a user runs it: ./scripts/local.sh's program in a subprocess, on free ports."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,12 @@ class RunningStack:
     ports: tuple[int, int]
     state_file: Path
     log: Path
+    origin: str  # the first allowed origin: the browser test's page is served from it
+
+    def state(self) -> dict:
+        import json
+
+        return json.loads(self.state_file.read_text())
 
     def token(self, email: str) -> str:
         """Through the documented command: ./scripts/local.sh token EMAIL."""
@@ -69,13 +76,14 @@ def _stop(process: subprocess.Popen) -> None:
             pytest.fail("the local stack did not stop on Ctrl-C")
 
 
-@pytest.fixture(scope="module", params=["uvicorn", "lambda"])
+@pytest.fixture(scope="session", params=["uvicorn", "lambda"])
 def local_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
     mode = request.param
     workdir = tmp_path_factory.mktemp(f"stack-{mode}")
-    aws_port, api_port = free_port(), free_port()
+    aws_port, api_port, page_port = free_port(), free_port(), free_port()
+    origin = f"http://127.0.0.1:{page_port}"
     log = workdir / "stack.log"
     state_file = workdir / "state.json"
     env = {
@@ -84,12 +92,13 @@ def local_stack(
         "API_PORT": str(api_port),
         "LOCAL_RELOAD": "false",
         "ECHOES_LOCAL_STATE": str(state_file),
+        "CORS_ALLOW_ORIGINS": f"{origin},http://localhost:3000",
     }
     command = [sys.executable, "-m", "devtools.local_stack", *(["--lambda"] if mode == "lambda" else [])]
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{api_port}" + ("/dev" if mode == "lambda" else "")
-    stack = RunningStack(mode, base_url, (aws_port, api_port), state_file, log)
+    stack = RunningStack(mode, base_url, (aws_port, api_port), state_file, log, origin)
     try:
         _wait_until_up(process, f"{base_url}/health", log)
         yield stack
@@ -98,3 +107,12 @@ def local_stack(
     assert process.returncode is not None
     assert port_is_free(aws_port) and port_is_free(api_port), "something was left running"
     assert not state_file.exists(), "the stack's state file was left behind"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, which ./scripts/test.sh installs (lib.sh ensure_chromium), never a test."""
+    found = shutil.which("chromium")
+    if not found:
+        pytest.skip("Chromium is not installed: ./scripts/test.sh installs it (as root, with apt-get)")
+    return found

@@ -190,6 +190,18 @@ def test_authorizer_covers_the_api_only_and_never_preflights() -> None:
     assert FUNCTION["Events"]["EchoesPreflight"]["Properties"]["Method"] == "OPTIONS"
 
 
+def test_authorizer_accepts_exactly_the_apps_token_rule() -> None:
+    """API Gateway with AuthorizationScopes accepts only access tokens carrying a listed scope (and
+    refuses ID tokens); app/auth.py must enforce that very rule, or deployed and local differ."""
+    from app.auth import ACCEPTED_SCOPE, ACCEPTED_TOKEN_USE
+
+    authorizer = RESOURCES["Api"]["Properties"]["Auth"]["Authorizers"]["CognitoAuthorizer"]
+    assert authorizer["AuthorizationScopes"] == [ACCEPTED_SCOPE]
+    assert ACCEPTED_TOKEN_USE == "access"  # what a scoped Cognito authorizer lets through
+    for name, event in FUNCTION["Events"].items():  # no route overrides the scopes
+        assert "AuthorizationScopes" not in event["Properties"].get("Auth", {}), name
+
+
 def test_gateway_errors_use_the_apps_error_format() -> None:
     responses = RESOURCES["Api"]["Properties"]["GatewayResponses"]
     expected = {  # gateway response -> (status, the app's error code)
