@@ -1,7 +1,7 @@
 """Where a warm list of 20 spends its time: cProfile over many warm invocations, by function and by
 package.
 
-    python -m benchmarks.profile_list [--invocations 2000] [--top 25]
+    python -m benchmarks.profile_list [--ref COMMIT] [--invocations 2000] [--top 25]
 """
 
 import argparse
@@ -12,6 +12,7 @@ import sys
 from collections import defaultdict
 
 from benchmarks.bench import PAGE_SIZE, ROOT, _listed_items, seed, start_aws
+from benchmarks.compare import checkout
 
 CHILD = """
 import cProfile, json, pstats, sys
@@ -43,6 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--invocations", type=int, default=2000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--ref", default=".", help="a commit to profile (default: the working tree)")
     args = parser.parse_args()
     out = ROOT / "build" / "bench" / "list.prof"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +52,7 @@ def main() -> None:
     try:
         seed(env.stack.table_name, env.user_id, 25)
         spec = {
-            "source": str(ROOT),
+            "source": str(checkout(args.ref)),
             "root": str(ROOT),
             "env": env.app_env(),
             "token": env.token,
@@ -68,6 +70,15 @@ def main() -> None:
     by_package: dict[str, float] = defaultdict(float)
     for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         by_package[_package(filename)] += tottime
+    print("where a warm list's time goes (cumulative, per list; parts overlap where nested):")
+    for label, (suffix, function) in COMPONENTS.items():
+        seconds = sum(
+            row[3]
+            for (filename, _, name), row in stats.stats.items()  # type: ignore[attr-defined]
+            if name == function and filename.endswith(suffix)
+        )
+        print(f"  {seconds / total:6.1%}  {seconds / args.invocations * 1e6:7.1f} us  {label}")
+    print()
     print("self time by package:")
     for package, seconds in sorted(by_package.items(), key=lambda item: -item[1])[:15]:
         print(f"  {seconds / total:6.1%}  {seconds / args.invocations * 1e6:7.1f} us  {package}")
@@ -75,11 +86,30 @@ def main() -> None:
     stats.sort_stats("cumulative").print_stats(args.top)
 
 
+COMPONENTS = {
+    "whole invocation (Mangum)": ("mangum/adapter.py", "__call__"),
+    "token verification (app/auth.py verify)": ("app/auth.py", "verify"),
+    "FastAPI dependency solving (incl. token)": ("fastapi/dependencies/utils.py", "solve_dependencies"),
+    "service.list": ("app/service.py", "list"),
+    "  DynamoDB Query + parse (store.newest_first)": ("app/store/echoes.py", "newest_first"),
+    "  DynamoDB GetItem counts (store.count)": ("app/store/echoes.py", "count"),
+    "  botocore calls (both)": ("botocore/client.py", "_make_api_call"),
+    "  items to records (records.from_item)": ("app/store/records.py", "from_item"),
+    "  echoes built (service._to_echo, incl. URLs)": ("app/service.py", "_to_echo"),
+    "  playback URLs (presign.url)": ("app/store/presign.py", "url"),
+    "  cursor signed (cursor.encode)": ("app/store/cursor.py", "encode"),
+    "response serialised (pydantic to_json)": (
+        "",
+        "<method 'to_json' of 'pydantic_core._pydantic_core.SchemaSerializer' objects>",
+    ),
+}
+
+
 def _package(filename: str) -> str:
     if "site-packages/" in filename:
         return filename.split("site-packages/")[1].split("/")[0].removesuffix(".py")
-    if str(ROOT) in filename:
-        return "/".join(filename.removeprefix(str(ROOT) + "/").split("/")[:2])
+    if "/app/" in filename:
+        return "app/" + filename.split("/app/")[-1].split("/")[0]
     if filename.startswith("<"):
         return filename
     return "stdlib:" + filename.rsplit("/", 1)[-1]
