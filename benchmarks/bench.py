@@ -549,7 +549,7 @@ def report(figures: dict[str, Any], memories: list[int], header: str) -> list[st
         "",
         f"Cost: one million requests of {mix}; billed duration is the measured mean (cold: the "
         f"median cold start) plus an assumed wait on AWS ({waits}), rounded up to 1 ms, at "
-        f"${PRICE_PER_GB_SECOND} per GB-s (arm64, us-east-1) plus ${PRICE_PER_MILLION_REQUESTS:.2f} "
+        f"${PRICE_PER_GB_SECOND:.10f} per GB-s (arm64, us-east-1) plus ${PRICE_PER_MILLION_REQUESTS:.2f} "
         "per million requests.",
         f"Rule: {RULE}.",
         f"Pick: FUNCTION_MEMORY_MB={chosen.memory_mb}"
