@@ -3,5 +3,8 @@
 from mangum import Mangum
 
 from app.main import app
+from app.observability import logger
 
-handler = Mangum(app, lifespan="off")
+# Powertools adds the Lambda context (function name, ARN, memory, request id, cold_start) to every
+# log line of the invocation; the request-context layer adds the correlation id.
+handler = logger.inject_lambda_context(Mangum(app, lifespan="off"))

@@ -2,8 +2,9 @@
 
 A Lambda container serves one request at a time, so a worker thread buys nothing there, and it
 costs a thread start on every invocation: anyio's idle workers do not outlive the root task that
-Mangum creates per event (README, Performance). Under uvicorn, where requests are concurrent,
-blocking calls go to the threadpool as usual.
+Mangum creates per event. FastAPI's own way (plain `def` routes and dependencies, run in its
+threadpool) was measured against this at the chosen memory size (docs/performance.md). Under
+uvicorn, where requests are concurrent, blocking calls go to the threadpool as usual.
 """
 
 from collections.abc import Callable

@@ -1,10 +1,12 @@
-"""Echoes benchmark: cold start, warm overhead, artifact size, memory, DynamoDB work per request
-(on DynamoDB Local), parallel writes by one user.
+"""Echoes benchmark: cold start and warm requests at each memory size's CPU share, cost, the
+memory pick, artifact size, memory, DynamoDB work per request (on DynamoDB Local), parallel writes by
+one user.
 
-Every speed is a median of interleaved runs (baseline, Echoes, baseline, Echoes, ...) and is given
-as a ratio to a baseline measured in the same run, so a noisy machine cancels out.
+Cold starts are medians of interleaved runs (baseline (a), baseline (b), Echoes /health, Echoes
+list, at each size in turn, then again), and the targets are ratios to baseline (b) measured in
+the same run and at the same size, so a noisy machine cancels out as far as it can.
 
-    python -m benchmarks.bench [--quick] [--json FILE]
+    python -m benchmarks.bench [--quick] [--memory 128,256,512,1024,1769] [--json FILE]
 """
 
 import argparse
@@ -29,6 +31,16 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "bench"
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.cpu_share import CpuShares  # noqa: E402
+from benchmarks.memory import (  # noqa: E402
+    ASSUMED_AWS_WAIT_MS,
+    MIX,
+    PRICE_PER_GB_SECOND,
+    PRICE_PER_MILLION_REQUESTS,
+    RULE,
+    SizeFigures,
+    pick,
+)
 from devtools.cognito import access_token  # noqa: E402
 from devtools.dynamodb_local import DynamoDBLocal  # noqa: E402
 from devtools.events import LambdaContext, rest_event  # noqa: E402
@@ -225,9 +237,15 @@ print(json.dumps({"status": status, "rss_kb": peak_kb}), flush=True)
 
 
 def cold_start(
-    python: Path, folder: Path, module: str, event: dict, env: dict[str, str]
+    python: Path,
+    folder: Path,
+    module: str,
+    event: dict,
+    env: dict[str, str],
+    preexec: Callable[[], None] | None = None,
 ) -> tuple[float, int]:
-    """Milliseconds from process start to the first answer, and the process's peak RSS in KB."""
+    """Milliseconds from process start to the first answer, and the process's peak RSS in KB;
+    `preexec` puts the process under a CPU quota before it starts the interpreter."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [str(python), "-c", COLD_CHILD, json.dumps(event), module],
@@ -236,6 +254,7 @@ def cold_start(
         text=True,
         cwd="/",
         env={**env, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(folder), "PYTHONDONTWRITEBYTECODE": "1"},
+        preexec_fn=preexec,
     )
     line = process.stdout.readline()
     elapsed = (time.perf_counter() - started) * 1000
@@ -269,109 +288,18 @@ def import_time_top(
     return sorted(by_package.items(), key=lambda row: -row[1])[:top]
 
 
-# --- 2: warm overhead ---------------------------------------------------------------------------
-
-
-def _canned_aws(records: list[dict], total: int) -> Callable[..., Any]:
-    """Answers DynamoDB at botocore's send step: full (de)serialisation, no network."""
-    from botocore.awsrequest import AWSResponse
-
-    query = json.dumps({"Items": records, "Count": len(records), "ScannedCount": len(records)}).encode()
-    counts = json.dumps(
-        {"Item": {"pk": {"S": "x"}, "sk": {"S": "COUNTS"}, "total": {"N": str(total)}}}
-    ).encode()
-
-    class Raw:
-        def __init__(self, body: bytes) -> None:
-            self._body = body
-
-        def stream(self, **_: Any):
-            yield self._body
-
-    def answer(request: Any, **_: Any) -> AWSResponse | None:
-        target = request.headers.get("X-Amz-Target", b"")
-        target = target.decode() if isinstance(target, bytes) else target
-        body = {"DynamoDB_20120810.Query": query, "DynamoDB_20120810.GetItem": counts}.get(target)
-        if body is None:
-            return None  # anything else (the health probe, once) goes to the local AWS
-        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, Raw(body))
-
-    return answer
-
-
-def _percentiles(samples: list[int]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return ordered[len(ordered) // 2] / 1000, ordered[int(len(ordered) * 0.99)] / 1000
-
-
-def warm(env: Environment, invocations: int) -> dict[str, tuple[float, float]]:
-    """p50/p99 microseconds per invocation, in this process, blocks interleaved."""
-    os.environ.update(env.app_env())
-    from app.settings import get_settings
-
-    get_settings.cache_clear()
-    import lambda_handler
-    from benchmarks.baselines import hello
-
-    listed = _listed_items(env, 20)
-    lambda_handler.app.state.aws_clients.dynamodb.meta.events.register(
-        "before-send.dynamodb", _canned_aws(listed, 20)
-    )
-    auth = {"Authorization": f"Bearer {env.token}"}
-    variants = {
-        "baseline (a) /health": (hello.handler, rest_event("GET", "/health")),
-        "echoes /health": (lambda_handler.handler, rest_event("GET", "/health")),
-        "echoes list of 20": (
-            lambda_handler.handler,
-            rest_event("GET", "/api/v1/echoes", {"page_size": "20"}, auth),
-        ),
-    }
-    samples: dict[str, list[int]] = {name: [] for name in variants}
-    context = LambdaContext()
-    for name, (handler, event) in variants.items():  # warm-up, and a correctness check
-        response = handler(event, context)
-        assert response["statusCode"] == 200, (name, response)
-        if "list" in name:
-            assert len(json.loads(response["body"])["echoes"]) == 20
-    block = 500
-    for _ in range(max(1, invocations // block)):
-        for name, (handler, event) in variants.items():
-            timings = samples[name]
-            for _ in range(block):
-                started = time.perf_counter_ns()
-                handler(event, context)
-                timings.append(time.perf_counter_ns() - started)
-    return {name: _percentiles(timings) for name, timings in samples.items()}
-
-
-def _listed_items(env: Environment, count: int) -> list[dict]:
-    """What DynamoDB answers the app's list query with: the newest items, projected as it asks."""
-    import boto3
-
-    from app.store.records import LISTED_NAMES, LISTED_PROJECTION
-
-    response = boto3.client("dynamodb").query(
-        TableName=env.stack.table_name,
-        IndexName="by_created",
-        KeyConditionExpression="gsi1pk = :p",
-        ExpressionAttributeValues={":p": {"S": f"USER#{env.user_id}"}},
-        ScanIndexForward=False,
-        Limit=count + 1,
-        ProjectionExpression=LISTED_PROJECTION,
-        ExpressionAttributeNames=LISTED_NAMES,
-    )
-    return response["Items"]
-
-
 # --- 5: DynamoDB work per request -----------------------------------------------------------------
 
 
 def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
     """Calls and items read per request, for users with each number of echoes."""
-    from app.main import create_app
+    os.environ.update(env.app_env())
     from app.settings import get_settings
 
-    fresh = create_app(get_settings())  # without warm()'s canned answers
+    get_settings.cache_clear()
+    import lambda_handler
+
+    fresh = lambda_handler.create_app(lambda_handler.get_settings())  # without warm()'s canned answers
     from mangum import Mangum
 
     handler = Mangum(fresh, lifespan="off")
@@ -398,9 +326,9 @@ def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tup
             assert response["statusCode"] == 200, response
             return json.loads(response["body"]), (len(reads), sum(reads))
 
-        first, first_work = measure_request("/api/v1/echoes", {"page_size": "20"})
+        first, first_work = measure_request("/api/v1/echoes", {"page_size": str(PAGE_SIZE)})
         _, later_work = (
-            measure_request("/api/v1/echoes", {"page_size": "20", "cursor": first["next_cursor"]})
+            measure_request("/api/v1/echoes", {"page_size": str(PAGE_SIZE), "cursor": first["next_cursor"]})
             if first["next_cursor"]
             else (None, (0, 0))
         )
@@ -478,88 +406,315 @@ def parallel_deletes(env: Environment, dynamodb_endpoint: str, writers: int) -> 
     }
 
 
-# --- the report ---------------------------------------------------------------------------------
+# --- 2: warm invocations ------------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="few runs: proves the benchmark works, not the figures"
+def warm_samples(
+    env: Environment,
+    source: Path,
+    invocations: int,
+    block: int,
+    preexec: Callable[[], None] | None = None,
+) -> dict[str, list[int]]:
+    """Nanoseconds per invocation, by variant, from one process running the code in `source`
+    (benchmarks/warm.py) under `preexec`'s CPU quota."""
+    spec = {
+        "source": str(source),
+        "env": env.app_env(),
+        "token": env.token,
+        "listed": _listed_items(env, PAGE_SIZE),
+        "invocations": invocations,
+        "block": block,
+    }
+    process = subprocess.run(  # the dev venv: the app's requirements plus devtools'
+        [sys.executable, str(ROOT / "benchmarks" / "warm.py"), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        preexec_fn=preexec,
+        check=False,
     )
-    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
-    args = parser.parse_args()
-    rounds, invocations, sizes = (3, 1_000, [10, 100]) if args.quick else (30, 10_000, [10, 1_000, 10_000])
+    if process.returncode != 0:
+        raise SystemExit(f"warm run of {source} failed:\n{process.stderr[-3000:]}")
+    return json.loads(process.stdout.splitlines()[-1])
 
+
+def _listed_items(env: Environment, count: int) -> list[dict]:
+    """What DynamoDB answers the app's list query with: the newest items, projected as it asks."""
+    import boto3
+
+    from app.store.records import LISTED_NAMES, LISTED_PROJECTION
+
+    response = boto3.client("dynamodb").query(
+        TableName=env.stack.table_name,
+        IndexName="by_created",
+        KeyConditionExpression="gsi1pk = :p",
+        ExpressionAttributeValues={":p": {"S": f"USER#{env.user_id}"}},
+        ScanIndexForward=False,
+        Limit=count + 1,
+        ProjectionExpression=LISTED_PROJECTION,
+        ExpressionAttributeNames=LISTED_NAMES,
+    )
+    return response["Items"]
+
+
+def percentiles(samples: list[int]) -> dict[str, float]:
+    """p50, p99 and mean of nanosecond samples, in milliseconds."""
+    ordered = sorted(samples)
+    return {
+        "p50": ordered[len(ordered) // 2] / 1e6,
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1e6,
+        "mean": sum(ordered) / len(ordered) / 1e6,
+    }
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+COLD = {
+    "baseline (a) hello": ("baseline", "hello", "health"),
+    "baseline (b) hello + boto3 clients": ("baseline", "hello_boto3", "health"),
+    "echoes /health": ("echoes", "lambda_handler", "health"),
+    "echoes first authenticated list": ("echoes", "lambda_handler", "list"),
+}
+B = "baseline (b) hello + boto3 clients"
+PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Plan:
+    cold_rounds: int
+    warm_rounds: int
+    warm_per_round: int  # invocations per variant per round
+    block: int
+    work_sizes: list[int]
+    parallel_writers: int  # parallel DELETEs by one user, on DynamoDB Local
+
+
+QUICK = Plan(
+    cold_rounds=2, warm_rounds=1, warm_per_round=100, block=50, work_sizes=[10, 100], parallel_writers=8
+)
+FULL = Plan(
+    cold_rounds=10,
+    warm_rounds=2,
+    warm_per_round=1_000,
+    block=250,
+    work_sizes=[10, 1_000, 10_000],
+    parallel_writers=16,
+)
+
+
+def column_name(memory_mb: int | None) -> str:
+    return "2 cores" if memory_mb is None else f"{memory_mb} MB"
+
+
+def measure_all(plan: Plan, memories: list[int], shares: CpuShares) -> dict[str, Any]:
+    """Every figure of the run: cold starts and warm blocks for each column (two whole cores, then
+    each memory size's CPU share), interleaved so that machine load falls on all of them alike."""
     builds = build_all()
+    columns: list[int | None] = [None, *memories]
     env = start_aws()
     try:
         seed(env.stack.table_name, env.user_id, 25)  # more than a page: the list also signs a cursor
         app_env = env.app_env()
-        health, listing = (
-            rest_event("GET", "/health"),
-            rest_event("GET", "/api/v1/echoes", None, {"Authorization": f"Bearer {env.token}"}),
-        )
-        runs = {
-            "baseline (a) hello": (builds["baseline"], "hello", health),
-            "baseline (b) hello + boto3 clients": (builds["baseline"], "hello_boto3", health),
-            "echoes /health": (builds["echoes"], "lambda_handler", health),
-            "echoes first authenticated list": (builds["echoes"], "lambda_handler", listing),
+        events = {
+            "health": rest_event("GET", "/health"),
+            "list": rest_event("GET", "/api/v1/echoes", None, {"Authorization": f"Bearer {env.token}"}),
         }
-        cold: dict[str, list[float]] = {name: [] for name in runs}
-        rss: dict[str, list[int]] = {name: [] for name in runs}
-        for _ in range(rounds):  # interleaved: a, b, echoes, echoes-list, a, b, ...
-            for name, (folder, module, event) in runs.items():
-                ms, kb = cold_start(builds["runtime"], folder, module, event, app_env)
-                cold[name].append(ms)
-                rss[name].append(kb)
+        cold: dict[str, dict[str, list[float]]] = {column_name(c): {n: [] for n in COLD} for c in columns}
+        rss: dict[str, list[int]] = {name: [] for name in COLD}
+        for _ in range(plan.cold_rounds):  # a, b, echoes, echoes-list at each size, then again
+            for memory in columns:
+                for name, (build, module, event) in COLD.items():
+                    ms, kb = cold_start(
+                        builds["runtime"],
+                        builds[build],
+                        module,
+                        events[event],
+                        app_env,
+                        shares.preexec(memory),
+                    )
+                    cold[column_name(memory)][name].append(ms)
+                    if memory is None:
+                        rss[name].append(kb)
+        warm: dict[str, dict[str, list[int]]] = {column_name(c): {} for c in columns}
+        for _ in range(plan.warm_rounds):
+            for memory in columns:
+                samples = warm_samples(
+                    env, builds["echoes"], plan.warm_per_round, plan.block, shares.preexec(memory)
+                )
+                for name, values in samples.items():
+                    warm[column_name(memory)].setdefault(name, []).extend(values)
         imports = import_time_top(builds["runtime"], builds["echoes"], app_env)
-        warm_figures = warm(env, invocations)
         with dynamodb_local_table(env) as dynamodb_endpoint:
-            work = dynamodb_work(env, sizes)
-            writes = parallel_deletes(env, dynamodb_endpoint, 8 if args.quick else 16)
+            work = dynamodb_work(env, plan.work_sizes)
+            writes = parallel_deletes(env, dynamodb_endpoint, plan.parallel_writers)
     finally:
         env.endpoint.stop()
     artifact_dir = WORK / "echoes-aarch64"
     shutil.rmtree(artifact_dir, ignore_errors=True)
     _run([str(ROOT / "scripts" / "package-function.sh"), str(artifact_dir)])
-    artifact = measure(artifact_dir)
+    return {
+        "cold_ms": cold,
+        "warm": {c: {n: percentiles(v) for n, v in by_name.items()} for c, by_name in warm.items()},
+        "rss_kb": rss,
+        "imports_ms": imports,
+        "artifact": measure(artifact_dir),
+        "dynamodb": {str(size): row for size, row in work.items()},
+        "parallel_writes": writes,
+    }
 
-    median = {name: statistics.median(values) for name, values in cold.items()}
-    b = median["baseline (b) hello + boto3 clients"]
-    lines = [
-        f"Echoes benchmark, {datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; {rounds} interleaved cold runs, {invocations} warm invocations"
-        + (" (QUICK: figures not meaningful)" if args.quick else ""),
-        "",
-        "| measure | value | ratio | target |",
-        "|---|---|---|---|",
-    ]
-    for name in runs:
-        lines.append(
-            f"| cold start: {name} | {median[name]:.0f} ms | {median[name] / b:.2f} x (b) | "
-            + {"echoes /health": "<= 1.10 x (b)", "echoes first authenticated list": "<= 1.25 x (b)"}.get(
-                name, ""
-            )
-            + " |"
-        )
-    a_p50 = warm_figures["baseline (a) /health"][0]
-    for name, (p50, p99) in warm_figures.items():
-        target = {"echoes /health": "p50 <= 1.2 x (a)", "echoes list of 20": "p50 <= 3000 us"}.get(name, "")
-        lines.append(
-            f"| warm: {name} | p50 {p50:.0f} us, p99 {p99:.0f} us | {p50 / a_p50:.2f} x (a) | {target} |"
-        )
-    lines.append(
-        f"| artifact (arm64, sam build output) | {artifact['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
-        f"{artifact['zipped_bytes'] / 1e6:.1f} MB zipped, {artifact['files']} files | | <= 25 MB, <= 8 MB |"
+
+def size_figures(memory: int, figures: dict[str, Any]) -> SizeFigures:
+    cold = {
+        name: statistics.median(values) for name, values in figures["cold_ms"][column_name(memory)].items()
+    }
+    warm = figures["warm"][column_name(memory)]
+    return SizeFigures(
+        memory_mb=memory,
+        cold_list_ms=cold["echoes first authenticated list"],
+        warm_list_p99_ms=warm["echoes list of 20"]["p99"],
+        mean_ms={
+            "cold first authenticated list": cold["echoes first authenticated list"],
+            "warm list of 20": warm["echoes list of 20"]["mean"],
+            "warm /health": warm["echoes /health"]["mean"],
+        },
     )
-    lines.append(f"| largest packages | {describe_largest(artifact)} | | |")
-    for name in runs:
-        lines.append(
-            f"| peak RSS at cold start: {name} | {statistics.median(rss[name]) / 1024:.0f} MB | | "
-            + ("<= 90 MB" if name.startswith("echoes") else "")
-            + " |"
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def report(figures: dict[str, Any], memories: list[int], header: str) -> list[str]:
+    columns = ["2 cores", *(column_name(m) for m in memories)]
+    cold = {c: {n: statistics.median(v) for n, v in by.items()} for c, by in figures["cold_ms"].items()}
+    warm = figures["warm"]
+    sizes = [size_figures(m, figures) for m in memories]
+    chosen = pick(sizes)
+    lines = [header, "", "| measure | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+
+    def row(label: str, cell: Callable[[str], str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(cell(c) for c in columns) + " |")
+
+    for name in COLD:
+        ratio = name.startswith("echoes")
+        row(
+            f"cold: {name}",
+            lambda c, n=name, r=ratio: (
+                f"{cold[c][n]:,.0f} ms" + (f" ({cold[c][n] / cold[c][B]:.2f} x b)" if r else "")
+            ),
         )
+    for name in warm["2 cores"]:
+        row(
+            f"warm: {name} p50 / p99",
+            lambda c, n=name: f"{warm[c][n]['p50']:.2f} / {warm[c][n]['p99']:.2f} ms",
+        )
+    by_column = {column_name(s.memory_mb): s for s in sizes}
+    row(
+        "cost of 1M requests (mix below)",
+        lambda c: f"${by_column[c].cost_per_million():.2f}" if c in by_column else "",
+    )
+    row(
+        "meets the rule",
+        lambda c: ("yes" if by_column[c].meets_rule() else "no") if c in by_column else "",
+    )
+    mix = ", ".join(f"{share:.0%} {kind}" for kind, share in MIX.items())
+    waits = ", ".join(f"{kind} +{ms:.0f} ms" for kind, ms in ASSUMED_AWS_WAIT_MS.items())
     lines += [
+        "",
+        f"Cost: one million requests of {mix}; billed duration is the measured mean (cold: the "
+        f"median cold start) plus an assumed wait on AWS ({waits}), rounded up to 1 ms, at "
+        f"${PRICE_PER_GB_SECOND:.10f} per GB-s (arm64, us-east-1) plus ${PRICE_PER_MILLION_REQUESTS:.2f} "
+        "per million requests.",
+        f"Rule: {RULE}.",
+        f"Pick: FUNCTION_MEMORY_MB={chosen.memory_mb}"
+        if chosen
+        else "Pick: none of the measured sizes meets the rule",
+    ]
+    lines += ["", *targets(figures, memories, cold, chosen)]
+    lines += _artifact_and_work(figures)
+    return lines
+
+
+def targets(
+    figures: dict[str, Any],
+    memories: list[int],
+    cold: dict[str, dict[str, float]],
+    chosen: SizeFigures | None,
+) -> list[str]:
+    list_name, health_name = "echoes first authenticated list", "echoes /health"
+    ratios = {
+        name: {column_name(m): cold[column_name(m)][name] / cold[column_name(m)][B] for m in memories}
+        for name in (list_name, health_name)
+    }
+    worst = {name: max(by.items(), key=lambda item: item[1]) for name, by in ratios.items()}
+    two_cores = figures["warm"]["2 cores"]["echoes list of 20"]
+    artifact = figures["artifact"]
+    peak = max(statistics.median(v) for n, v in figures["rss_kb"].items() if n.startswith("echoes")) / 1024
+    work = figures["dynamodb"]
+    # Constant: the same calls at every size, and never more items than a page, the one after it
+    # (is there a next page?) and the counter. 10 echoes fit on one page, so there is no next one.
+    constant = all(
+        len({work[size][request][0] for size in work if work[size][request][0]}) == 1
+        and max(work[size][request][1] for size in work) <= PAGE_SIZE + 2
+        for request in work[next(iter(work))]
+    )
+    chosen_cold = chosen.cold_list_ms if chosen else None
+    rows = [
+        (
+            "cold first authenticated list <= 1.0 s at the chosen size",
+            chosen_cold is not None and chosen_cold <= 1000,
+            f"{chosen_cold:,.0f} ms at {chosen.memory_mb} MB" if chosen and chosen_cold else "no size chosen",
+        ),
+        (
+            "cold first authenticated list <= 1.15 x (b) at every size",
+            worst[list_name][1] <= 1.15,
+            f"worst {worst[list_name][1]:.2f} x at {worst[list_name][0]}",
+        ),
+        (
+            "cold /health <= 1.05 x (b) at every size",
+            worst[health_name][1] <= 1.05,
+            f"worst {worst[health_name][1]:.2f} x at {worst[health_name][0]}",
+        ),
+        (
+            "warm list of 20 with two cores: p50 <= 1.5 ms, p99 <= 3 ms",
+            two_cores["p50"] <= 1.5 and two_cores["p99"] <= 3,
+            f"p50 {two_cores['p50']:.2f} ms, p99 {two_cores['p99']:.2f} ms",
+        ),
+        (
+            "artifact <= 40 MB unzipped, <= 15 MB zipped",
+            artifact["unzipped_bytes"] <= 40e6 and artifact["zipped_bytes"] <= 15e6,
+            f"{artifact['unzipped_bytes'] / 1e6:.1f} MB, {artifact['zipped_bytes'] / 1e6:.1f} MB",
+        ),
+        ("peak RSS <= 90 MB", peak <= 90, f"{peak:.0f} MB"),
+        (
+            "DynamoDB reads per request constant with the user's echoes",
+            constant,
+            ", ".join(f"{size}" for size in work) + " echoes compared",
+        ),
+    ]
+    return [
+        "| target | status | measured |",
+        "|---|---|---|",
+        *(f"| {name} | {_met(ok)} | {value} |" for name, ok, value in rows),
+    ]
+
+
+def _artifact_and_work(figures: dict[str, Any]) -> list[str]:
+    artifact, work = figures["artifact"], figures["dynamodb"]
+    sizes = list(work)
+    lines = [
+        "",
+        f"Artifact (arm64, sam build output): {artifact['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
+        f"{artifact['zipped_bytes'] / 1e6:.1f} MB zipped, {artifact['files']} files; largest: "
+        f"{describe_largest(artifact)}.",
+        "Peak RSS at cold start (two cores): "
+        + ", ".join(f"{name} {statistics.median(v) / 1024:.0f} MB" for name, v in figures["rss_kb"].items())
+        + ".",
         "",
         "DynamoDB work per request (calls, items read) by number of the user's echoes:",
         "",
@@ -572,29 +727,61 @@ def main() -> None:
             + " | ".join(f"{work[s][request][0]} calls, {work[s][request][1]} items" for s in sizes)
             + " |"
         )
+    writes = figures["parallel_writes"]
     lines += [
         "",
         f"Parallel writes on DynamoDB Local: {writes['writers']} parallel DELETEs by one user, one process each:",
         f"success {writes['success_rate']:.0%}, p50 {writes['p50_ms']:.0f} ms, p99 {writes['p99_ms']:.0f} ms"
         " (target: success 100%)",
     ]
-    lines += ["", "python -X importtime of lambda_handler, top 10 packages by import self time:", ""]
-    lines += [f"  {ms:7.1f} ms  {module}" for module, ms in imports]
-    print("\n".join(lines))
+    lines += [
+        "",
+        "python -X importtime of lambda_handler (two cores), top 10 packages by import self time:",
+        "",
+    ]
+    lines += [f"  {ms:7.1f} ms  {module}" for module, ms in figures["imports_ms"]]
+    return lines
+
+
+def memory_list(text: str) -> list[int]:
+    sizes = sorted({int(part) for part in text.split(",") if part.strip()})
+    if not sizes or any(size < 128 or size > 10_240 for size in sizes):
+        raise argparse.ArgumentTypeError("memory sizes are MB between 128 and 10240, comma-separated")
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="few runs: proves the benchmark works, not the figures"
+    )
+    parser.add_argument(
+        "--memory",
+        type=memory_list,
+        default=[128, 256, 512, 1024, 1769],
+        help="memory sizes (MB) whose CPU share to measure under, e.g. 256,1769",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    commit = _run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]).strip()
+    with CpuShares() as shares:
+        print(shares.description, flush=True)
+        started = time.monotonic()
+        figures = measure_all(plan, args.memory, shares)
+    header = (
+        f"Echoes benchmark, {datetime.now(UTC):%Y-%m-%d}, commit {commit}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; {shares.description}; "
+        f"{plan.cold_rounds} interleaved cold runs and {plan.warm_rounds * plan.warm_per_round} warm "
+        f"invocations per variant and column; took {(time.monotonic() - started) / 60:.1f} min"
+        + (" (QUICK: figures not meaningful)" if args.quick else "")
+    )
+    print("\n".join(report(figures, args.memory, header)))
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "cold_ms": cold,
-                    "rss_kb": rss,
-                    "warm_us": warm_figures,
-                    "artifact": artifact,
-                    "dynamodb": {str(k): v for k, v in work.items()},
-                    "parallel_writes": writes,
-                },
-                indent=2,
-            )
-        )
+        chosen = pick([size_figures(m, figures) for m in args.memory])
+        figures["pick_mb"] = chosen.memory_mb if chosen else None
+        figures["commit"] = commit
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

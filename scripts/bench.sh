@@ -1,28 +1,41 @@
 #!/usr/bin/env bash
-# Measures cold start, warm overhead, artifact size, memory and DynamoDB work per request.
+# Measures cold start and warm requests under each memory size's Lambda CPU share, the cost of a
+# million requests, the memory pick, artifact size, memory and DynamoDB work per request.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: ./scripts/bench.sh [--quick] [-h|--help]
+Usage: ./scripts/bench.sh [--quick] [--memory MB,MB,...] [--json FILE] [-h|--help]
 
-Prints one table: every figure a median of interleaved runs, every speed a ratio to a baseline
-measured in the same run (benchmarks/baselines/). Takes about 10 minutes; --quick takes about one
-and only proves the benchmark still works.
+Prints one table with a column per memory size (default 128,256,512,1024,1769) and one for two
+whole cores: each cold start and warm block runs under that size's CPU share (a cgroup CPU quota on
+the function's process only; as root, cgroup v1 or v2; otherwise it says so and runs unthrottled).
+Cold starts are medians of interleaved runs given as ratios to a baseline of the same run and size.
+The full run takes about 16 minutes with the default sizes (on a shared 2-core machine); --quick takes about two and only
+proves the benchmark still works.
 USAGE
 }
 args=()
-case "${1:-}" in
-  "") ;;
-  --quick) args+=(--quick) ;;
-  -h | --help)
-    usage
-    exit 0
-    ;;
-  *) usage_error "unknown option: $1" ;;
-esac
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick)
+      args+=(--quick)
+      shift
+      ;;
+    --memory | --json)
+      require_value "$1" "${2:-}"
+      args+=("$1" "$2")
+      shift 2
+      ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *) usage_error "unknown option: $1" ;;
+  esac
+done
 ensure_dev_venv
 cd "$ECHOES_ROOT"
 exec "$ECHOES_ROOT/.venv/bin/python" -m benchmarks.bench "${args[@]}"

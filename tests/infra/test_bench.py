@@ -3,7 +3,6 @@ section produced figures, never how fast anything was (speed is for the benchmar
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
     figures = tmp_path / "bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", "--quick", "--json", str(figures)],
+        [str(ROOT / "scripts" / "bench.sh"), "--quick", "--memory", "256,1769", "--json", str(figures)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -24,18 +23,31 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     table = result.stdout
+    # One line says whether the CPU shares apply (root with a writable cgroup) or not.
+    assert table.startswith(("CPU limited by cgroup", "CPU NOT LIMITED")), table[:300]
+    assert "| measure | 2 cores | 256 MB | 1769 MB |" in table
     for heading in (
-        "cold start: echoes /health",
-        "warm: echoes list of 20",
-        "artifact (arm64",
-        "peak RSS at cold start",
+        "| cold: echoes /health |",
+        "| cold: echoes first authenticated list |",
+        "| warm: echoes /health p50 / p99 |",
+        "| warm: echoes list of 20 p50 / p99 |",
+        "| cost of 1M requests (mix below) |",
+        "| meets the rule |",
+        "Rule: ",
+        "Pick: ",
+        "| target | status | measured |",
+        "Artifact (arm64",
+        "Peak RSS at cold start",
         "DynamoDB work per request",
         "Parallel writes on DynamoDB Local",
         "importtime of lambda_handler",
     ):
-        assert heading in table
+        assert heading in table, heading
     data = json.loads(figures.read_text())
-    assert all(len(runs) == 3 for runs in data["cold_ms"].values())
+    assert set(data["cold_ms"]) == {"2 cores", "256 MB", "1769 MB"}
+    assert all(len(runs) == 2 for column in data["cold_ms"].values() for runs in column.values())
+    assert all(set(column["echoes list of 20"]) == {"p50", "p99", "mean"} for column in data["warm"].values())
+    assert data["pick_mb"] in (None, 256, 1769)
     assert data["artifact"]["unzipped_bytes"] > 0 and data["artifact"]["largest"]
     work = data["dynamodb"]
     # The property the table exists to show: reads per request do not grow with the echoes.

@@ -162,6 +162,9 @@ def test_log_lines_carry_the_lambda_context_and_the_gateway_request_id(
 ) -> None:
     output = io.StringIO()
     monkeypatch.setattr(logger.registered_handler, "stream", output)  # Powertools' formatter, our stream
+    # A new container in Lambda is a new process; here earlier tests have already invoked a handler,
+    # and Powertools keeps its cold-start flag in a module global.
+    monkeypatch.setattr("aws_lambda_powertools.logging.logger.is_cold_start", True)
     alice = deployed.user("alice@example.com")
     boto3.client("dynamodb").delete_table(TableName=deployed.stack.table_name)  # each list now logs an error
     invocations = [

@@ -1,0 +1,143 @@
+"""Warm requests of two or more versions of the code, interleaved, under one memory size's CPU share:
+how each lever or idiom was measured before and after.
+
+    python -m benchmarks.compare --memory 1024 BEFORE_REF AFTER_REF [...]
+    python -m benchmarks.compare --cold --memory 1024 BEFORE_REF AFTER_REF [...]
+
+With --cold: cold starts instead, each ref's lambda_handler.py and app/ in a copy of the last
+bench run's built function (build/bench/echoes-x86_64: the same packages), with baseline (b) of
+that run interleaved.
+
+A ref is a git commit (exported with `git archive` to build/bench/compare/) or `.` for the working
+tree. Each version runs in its own process under the quota (benchmarks/warm.py), in alternating
+rounds, with the dev virtualenv's packages.
+"""
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.bench import COLD, ROOT, WORK, B, cold_start, percentiles, seed, start_aws, warm_samples
+from benchmarks.cpu_share import CpuShares
+from devtools.events import rest_event
+
+
+def checkout(ref: str) -> Path:
+    if ref == ".":
+        return ROOT
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", ref], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    folder = WORK / "compare" / commit
+    if not (folder / "lambda_handler.py").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def cold_build(ref: str, source: Path) -> Path:
+    """The last bench build with `source`'s own code: the packages are the same for every ref."""
+    built = WORK / "echoes-x86_64"
+    if not (built / "lambda_handler.py").exists():
+        raise SystemExit("run ./scripts/bench.sh --quick first: --cold reuses its build")
+    folder = WORK / "compare" / f"cold-{ref.replace('/', '_')}"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(built, folder, ignore=shutil.ignore_patterns("app", "lambda_handler.py"))
+    shutil.copytree(source / "app", folder / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(source / "lambda_handler.py", folder)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(folder)],
+        check=True,
+    )
+    return folder
+
+
+def compare_cold(args: argparse.Namespace, sources: dict[str, Path]) -> None:
+    folders = {ref: cold_build(ref, source) for ref, source in sources.items()}
+    runtime, baseline = WORK / "runtime" / "bin" / "python", WORK / "baseline"
+    env = start_aws()
+    try:
+        seed(env.stack.table_name, env.user_id, 25)
+        events = {
+            "health": rest_event("GET", "/health"),
+            "list": rest_event("GET", "/api/v1/echoes", None, {"Authorization": f"Bearer {env.token}"}),
+        }
+        runs: dict[str, list[float]] = {}
+        with CpuShares() as shares:
+            print(shares.description, file=sys.stderr)
+            for _ in range(args.rounds):
+                _, module, event = COLD[B]
+                ms, _ = cold_start(
+                    runtime, baseline, module, events[event], env.app_env(), shares.preexec(args.memory)
+                )
+                runs.setdefault(B, []).append(ms)
+                for ref, folder in folders.items():
+                    for name in ("health", "list"):
+                        ms, _ = cold_start(
+                            runtime,
+                            folder,
+                            "lambda_handler",
+                            events[name],
+                            env.app_env(),
+                            shares.preexec(args.memory),
+                        )
+                        runs.setdefault(f"{ref} {name}", []).append(ms)
+    finally:
+        env.endpoint.stop()
+    b = statistics.median(runs[B])
+    print(f"cold, {args.memory or 'unlimited'} MB share, {args.rounds} interleaved rounds; medians\n")
+    for name, values in runs.items():
+        print(f"{name:50s} {statistics.median(values):8.0f} ms  {statistics.median(values) / b:.2f} x (b)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("refs", nargs="+")
+    parser.add_argument("--memory", type=int, help="MB whose CPU share to run under (default: unlimited)")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--cold", action="store_true", help="cold starts instead of warm invocations")
+    parser.add_argument("--invocations", type=int, default=500, help="per variant, ref and round")
+    args = parser.parse_args()
+    sources = {ref: checkout(ref) for ref in args.refs}
+    if args.cold:
+        compare_cold(args, sources)
+        return
+    samples: dict[str, dict[str, list[int]]] = {ref: {} for ref in args.refs}
+    env = start_aws()
+    try:
+        seed(env.stack.table_name, env.user_id, 25)
+        with CpuShares() as shares:
+            print(shares.description, file=sys.stderr)
+            for _ in range(args.rounds):
+                for ref, source in sources.items():
+                    block = min(args.invocations, 250)
+                    measured = warm_samples(env, source, args.invocations, block, shares.preexec(args.memory))
+                    for name, values in measured.items():
+                        samples[ref].setdefault(name, []).extend(values)
+    finally:
+        env.endpoint.stop()
+    first = args.refs[0]
+    print(
+        f"warm, {args.memory or 'unlimited'} MB share, {args.rounds} rounds x {args.invocations} "
+        "invocations per variant and ref; p50 / p99 / mean in ms, p50 ratio to the first ref\n"
+    )
+    print("| variant | " + " | ".join(args.refs) + " |")
+    print("|---|" + "---|" * len(args.refs))
+    for name in samples[first]:
+        base = percentiles(samples[first][name])["p50"]
+        cells = []
+        for ref in args.refs:
+            figures = percentiles(samples[ref][name])
+            cells.append(
+                f"{figures['p50']:.3f} / {figures['p99']:.3f} / {figures['mean']:.3f} ({figures['p50'] / base:.3f} x)"
+            )
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
