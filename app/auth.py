@@ -56,7 +56,8 @@ def _opener() -> urllib.request.OpenerDirector:
 
 def fetch_json(url: str) -> dict[str, Any]:
     with _opener().open(url, timeout=JWKS_TIMEOUT_SECONDS) as response:
-        return json.load(response)
+        document: dict[str, Any] = json.load(response)
+    return document
 
 
 @dataclass(frozen=True)

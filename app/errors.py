@@ -146,7 +146,7 @@ async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
     code = next((c for c, s in STATUS_OF.items() if s == exc.status_code), ErrorCode.VALIDATION_ERROR)
     message = _FRAMEWORK_MESSAGES.get(exc.status_code, str(exc.detail))
     # Starlette's 405 carries the Allow header.
-    return error_response(ApiError(code, message, headers=exc.headers))
+    return error_response(ApiError(code, message, headers=dict(exc.headers or {})))
 
 
 async def _on_aws_error(_: Request, exc: Exception) -> JSONResponse:

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Read settings from the environment, turning pydantic's report into one readable line."""
     try:
-        return Settings()  # type: ignore[call-arg]  # values come from the environment
+        return Settings()  # values come from the environment
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"

@@ -1,7 +1,8 @@
 """Read template.yaml as CloudFormation does: short-form tags and the few intrinsics it uses."""
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -12,7 +13,7 @@ class _CfnLoader(yaml.SafeLoader):
     pass
 
 
-def _tag(name: str):
+def _tag(name: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
     key = "Fn::GetAtt" if name == "GetAtt" else ("Ref" if name == "Ref" else f"Fn::{name}")
 
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
@@ -22,8 +23,8 @@ def _tag(name: str):
                 value = value.split(".", 1)
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
+        else:  # YAML's composer makes only scalar, sequence and mapping nodes
+            value = loader.construct_mapping(cast(yaml.MappingNode, node), deep=True)
         return {key: value}
 
     return construct
@@ -52,7 +53,8 @@ for _name in (
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     with path.open() as handle:
-        return yaml.load(handle, Loader=_CfnLoader)
+        template: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)
+    return template
 
 
 class Resolver:

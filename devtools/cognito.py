@@ -21,10 +21,11 @@ def access_token(cognito: Any, pool_id: str, client_id: str, email: str, passwor
     except cognito.exceptions.UsernameExistsException:
         pass
     try:
-        return cognito.initiate_auth(
+        result: dict[str, str] = cognito.initiate_auth(
             ClientId=client_id,
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": email, "PASSWORD": password},
         )["AuthenticationResult"]
     except cognito.exceptions.NotAuthorizedException:
         raise WrongPassword(email) from None
+    return result

@@ -11,19 +11,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from mangum.types import LambdaCognitoIdentity, LambdaMobileClientContext
+
 SAMPLES = Path(__file__).resolve().parent / "events"
 _REST_SAMPLE = json.loads((SAMPLES / "aws-proxy.json").read_text())
 _HTTP_SAMPLE = json.loads((SAMPLES / "http-api-proxy.json").read_text())
 
 
-@dataclass(frozen=True)
+@dataclass
 class LambdaContext:
-    """The attributes of the runtime's context object that Powertools and Mangum read."""
+    """The runtime's context object, with every attribute Mangum's LambdaContext protocol names."""
 
     function_name: str = "echoes-local-api"
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:echoes-local-api"
     aws_request_id: str = "local"
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/echoes-local-api"
+    log_stream_name: str = "local"
+    identity: LambdaCognitoIdentity | None = None  # set only for mobile SDK invocations
+    client_context: LambdaMobileClientContext | None = None
 
     @classmethod
     def fresh(cls) -> "LambdaContext":
@@ -56,7 +63,7 @@ def rest_event(
 ) -> dict[str, Any]:
     """A REST API (v1) proxy event; `path` is the route without the stage, as API Gateway sends it.
     `resource` is the matched route; `claims` what a Cognito authorizer passes on (as strings)."""
-    event = copy.deepcopy(_REST_SAMPLE)
+    event: dict[str, Any] = copy.deepcopy(_REST_SAMPLE)
     headers = headers or {}
     text, encoded = _body(body)
     event.update(
@@ -102,7 +109,7 @@ def http_api_event(
     stage: str = "$default",
 ) -> dict[str, Any]:
     """An HTTP API (v2) event; with a named stage the raw path carries the stage prefix."""
-    event = copy.deepcopy(_HTTP_SAMPLE)
+    event: dict[str, Any] = copy.deepcopy(_HTTP_SAMPLE)
     text, encoded = _body(body)
     raw_path = path if stage == "$default" else f"/{stage}{path}"
     event.update(

@@ -207,8 +207,8 @@ class ApiGateway:
                     headers[name] = lowered[mapped[1].lower()]
             else:
                 headers[name] = value[1:-1]
-        body = render(declared.template or "", kind, MESSAGES.get(kind, kind), request_id)
-        return Answer(status, headers, body.encode())
+        rendered = render(declared.template or "", kind, MESSAGES.get(kind, kind), request_id)
+        return Answer(status, headers, rendered.encode())
 
 
 def _routes(events: dict[str, Any], has_authorizer: bool) -> list[Route]:

@@ -54,7 +54,7 @@ class LocalStack:
 
 
 def _create_table(client: Any, props: dict[str, Any], point_in_time_recovery: bool = True) -> str:
-    name = props["TableName"]
+    name: str = props["TableName"]
     client.create_table(
         TableName=name,
         AttributeDefinitions=props["AttributeDefinitions"],
@@ -72,7 +72,7 @@ def _create_table(client: Any, props: dict[str, Any], point_in_time_recovery: bo
 
 
 def _create_bucket(client: Any, props: dict[str, Any], region: str) -> str:
-    name = props["BucketName"]
+    name: str = props["BucketName"]
     if region == "us-east-1":
         client.create_bucket(Bucket=name)
     else:
@@ -141,7 +141,8 @@ def _create_secret(client: Any, props: dict[str, Any]) -> str:
     generate = props["GenerateSecretString"]
     value = secrets.token_urlsafe(generate["PasswordLength"])[: generate["PasswordLength"]]
     client.create_secret(Name=props["Name"], Description=props["Description"], SecretString=value)
-    return props["Name"]
+    name: str = props["Name"]
+    return name
 
 
 def _properties(
@@ -159,7 +160,8 @@ def _properties(
         account_id=LOCAL_ACCOUNT_ID,
         region=region,
     )
-    return resolver.resolve(template["Resources"][name]["Properties"])
+    properties: dict[str, Any] = resolver.resolve(template["Resources"][name]["Properties"])
+    return properties
 
 
 def provision_table(environment: str, cors_allow_origins: str, region: str, dynamodb_endpoint: str) -> str:

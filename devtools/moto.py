@@ -11,7 +11,8 @@ from moto.server import ThreadedMotoServer
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def port_is_free(port: int) -> bool:

@@ -120,8 +120,9 @@ ensure_chromium() {
     return 0
   fi
   log_info "Installing chromium for the browser tests"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ||
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
     log_warn "apt-get could not install chromium: the browser tests will skip"
+  fi
 }
 
 # --- options shared by the deployment scripts ---------------------------------------------------

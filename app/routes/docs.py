@@ -1,5 +1,7 @@
 """Swagger UI at /docs (dev only), behind the API Gateway stage prefix and with configurable assets."""
 
+from typing import TypedDict
+
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -7,9 +9,14 @@ from fastapi.responses import HTMLResponse
 from app.settings import Settings
 
 
+class _Assets(TypedDict, total=False):
+    swagger_js_url: str
+    swagger_css_url: str
+
+
 def router_for(settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    assets: dict[str, str] = {}
+    assets: _Assets = {}
     if settings.docs_assets_url:
         base = settings.docs_assets_url.rstrip("/")
         assets = {

@@ -23,7 +23,8 @@ router = APIRouter(prefix="/api/v1/echoes", tags=["echoes"], responses=ERROR_RES
 
 async def get_service(request: Request) -> EchoService:
     # async: it does no I/O, and FastAPI would otherwise run it in a worker thread.
-    return request.app.state.echo_service
+    service: EchoService = request.app.state.echo_service
+    return service
 
 
 Service = Annotated[EchoService, Depends(get_service)]

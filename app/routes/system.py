@@ -30,7 +30,9 @@ async def health(request: Request) -> Response:
     checker: HealthChecker = request.app.state.health
     # Probes block on I/O (run_blocking: inline in Lambda, threadpool under uvicorn), and run only
     # when the short cache has expired.
-    report = checker.cached() or await run_blocking(request, checker.report)
+    report = checker.cached()
+    if report is None:
+        report = await run_blocking(request, checker.report)
     body = Health(
         status="healthy" if report.healthy else "degraded",
         service=SERVICE_NAME,

@@ -103,7 +103,8 @@ class EchoStore:
 
     def _get(self, item_key: Item, consistent: bool = False) -> Item | None:
         response = self._client.get_item(TableName=self._table, Key=item_key, ConsistentRead=consistent)
-        return response.get("Item")
+        item: Item | None = response.get("Item")
+        return item
 
     def _get_consistent(self, keys: list[Item]) -> list[Item | None]:
         """Several items in one round trip (strongly consistent), in the order of KEYS. Not a
@@ -152,7 +153,7 @@ class EchoStore:
                 continue
         raise ContentionError(user_id)
 
-    def _write(self, operations: list[dict]) -> None:
+    def _write(self, operations: list[dict[str, Any]]) -> None:
         try:
             self._client.transact_write_items(TransactItems=operations)
         except ClientError as error:
@@ -163,7 +164,7 @@ class EchoStore:
 
     # --- transaction pieces (each conditioned on what was read) ---------------------------------
 
-    def _set_counts(self, user_id: str, changes: dict[str, tuple[int, int]]) -> dict:
+    def _set_counts(self, user_id: str, changes: dict[str, tuple[int, int]]) -> dict[str, Any]:
         """Set counters (group -> (value read, new value)) only if they still hold what was read."""
         names: dict[str, str] = {}
         values: dict[str, dict[str, str]] = {}
@@ -188,7 +189,9 @@ class EchoStore:
             }
         }
 
-    def _put_slot(self, user_id: str, group: str, slot: int, echo_id: str, holder: str | None) -> dict:
+    def _put_slot(
+        self, user_id: str, group: str, slot: int, echo_id: str, holder: str | None
+    ) -> dict[str, Any]:
         """Point SLOT at ECHO_ID, if the slot still names HOLDER (None: if it is still free)."""
         operation: dict[str, Any] = {
             "TableName": self._table,
@@ -201,7 +204,7 @@ class EchoStore:
             operation["ExpressionAttributeValues"] = {":holder": {"S": holder}}
         return {"Put": operation}
 
-    def _delete_slot(self, user_id: str, group: str, slot: int, holder: str) -> dict:
+    def _delete_slot(self, user_id: str, group: str, slot: int, holder: str) -> dict[str, Any]:
         return {
             "Delete": {
                 "TableName": self._table,
@@ -220,7 +223,7 @@ class EchoStore:
             raise _Stale()
         return {slot: item["echo_id"]["S"] for slot, item in zip(slots, items, strict=True) if item}
 
-    def _take_slot(self, user_id: str, group: str, count_before: int, echo_id: str) -> dict:
+    def _take_slot(self, user_id: str, group: str, count_before: int, echo_id: str) -> dict[str, Any]:
         """Append ECHO_ID to GROUP's slots: slot count_before + 1, which must still be free."""
         return self._put_slot(user_id, group, count_before + 1, echo_id, holder=None)
 
@@ -234,7 +237,7 @@ class EchoStore:
         echo_id: str,
         holders: dict[tuple[str, int], str],
         moves: SlotMoves,
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Free ECHO_ID's SLOT in GROUP by moving the echo in the LAST slot (named in HOLDERS) into
         it, recorded in MOVES for _move_echoes, so that slots stay 1..n."""
         if slot == last:
@@ -248,7 +251,7 @@ class EchoStore:
             self._put_slot(user_id, group, slot, last_echo_id, holder=echo_id),
         ]
 
-    def _move_echoes(self, user_id: str, moves: SlotMoves) -> list[dict]:
+    def _move_echoes(self, user_id: str, moves: SlotMoves) -> list[dict[str, Any]]:
         """Update the slot fields of moved echoes, if they still hold the slots they were read in."""
         operations = []
         for echo_id, changes in moves.items():
@@ -349,7 +352,7 @@ class EchoStore:
         self._write(operations + self._move_echoes(user_id, moves))
         return record
 
-    def _delete_echo_item(self, record: EchoRecord) -> dict:
+    def _delete_echo_item(self, record: EchoRecord) -> dict[str, Any]:
         """Delete the echo if it still holds the slots it was read with."""
         return {
             "Delete": {
