@@ -1,0 +1,205 @@
+"""The transaction pieces of app/store/echoes.py: each write is conditioned on what was read.
+
+Built without DynamoDB: the builders are pure, and the client stand-in only records or fails
+(tests/api/test_integrity.py runs the same transactions on DynamoDB Local, racing)."""
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from app.store import echoes
+from app.store.echoes import ContentionError, EchoStore
+from app.store.records import EchoRecord
+from app.store.retry import ATTEMPTS_WITHOUT_DEADLINE, Backoff
+
+TABLE = "echoes-test"
+
+
+class _Client:
+    """Fails transact_write_items with ERROR; fails loudly on any other call (a read, here)."""
+
+    def __init__(self, error: ClientError | None = None) -> None:
+        self.error = error
+
+    def transact_write_items(self, **_: Any) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"unexpected DynamoDB call {name}")
+
+
+def _store(client: Any = None, sleeps: list[float] | None = None) -> EchoStore:
+    backoff = Backoff(sleep=(sleeps if sleeps is not None else []).append, uniform=lambda _low, high: high)
+    return EchoStore(client or _Client(), TABLE, backoff=backoff)
+
+
+def _record(slot: int, emotion_slot: int) -> EchoRecord:
+    return EchoRecord(
+        echo_id="e1",
+        user_id="u1",
+        emotion="happy",
+        created_at="2026-01-01T00:00:00Z",
+        s3_key="k",
+        file_extension="wav",
+        file_size=1,
+        content_type="audio/wav",
+        tags=(),
+        transcript=None,
+        detected_mood=None,
+        duration_seconds=None,
+        location=None,
+        slot=slot,
+        emotion_slot=emotion_slot,
+    )
+
+
+def test_set_counts_conditions_on_every_value_read() -> None:
+    update = _store()._set_counts("u1", {"ALL": (4, 5), "happy": (2, 1)})["Update"]
+    assert update["Key"] == {"pk": {"S": "USER#u1"}, "sk": {"S": "COUNTS"}}
+    assert update["ExpressionAttributeNames"] == {"#c0": "total", "#c1": "n_happy"}
+    assert update["UpdateExpression"] == "SET #c0 = :a0, #c1 = :a1"
+    assert update["ConditionExpression"] == "#c0 = :b0 AND #c1 = :b1"
+    assert update["ExpressionAttributeValues"] == {
+        ":a0": {"N": "5"},
+        ":b0": {"N": "4"},
+        ":a1": {"N": "1"},
+        ":b1": {"N": "2"},
+    }
+
+
+def test_a_count_read_as_zero_may_also_be_absent() -> None:
+    """A user's first echo (or first of an emotion): the counters item or attribute does not exist
+    yet, and a missing attribute never equals 0 in a DynamoDB condition."""
+    update = _store()._set_counts("u1", {"ALL": (3, 4), "sad": (0, 1)})["Update"]
+    assert update["ConditionExpression"] == "#c0 = :b0 AND (attribute_not_exists(#c1) OR #c1 = :b1)"
+
+
+def test_a_free_slot_must_still_be_free_and_a_taken_one_still_hold_its_echo() -> None:
+    store = _store()
+    free = store._put_slot("u1", "ALL", 3, "e9", holder=None)["Put"]
+    assert free["Item"]["sk"] == {"S": "SLOT#ALL#3"} and free["Item"]["echo_id"] == {"S": "e9"}
+    assert free["ConditionExpression"] == "attribute_not_exists(pk)"
+    assert "ExpressionAttributeValues" not in free
+    taken = store._put_slot("u1", "happy", 2, "e9", holder="e4")["Put"]
+    assert taken["ConditionExpression"] == "echo_id = :holder"
+    assert taken["ExpressionAttributeValues"] == {":holder": {"S": "e4"}}
+
+
+def test_take_slot_appends_after_the_count_read() -> None:
+    put = _store()._take_slot("u1", "ALL", 4, "e9")["Put"]
+    assert (
+        put["Item"]["sk"] == {"S": "SLOT#ALL#5"} and put["ConditionExpression"] == "attribute_not_exists(pk)"
+    )
+
+
+def test_releasing_the_last_slot_only_deletes_it() -> None:
+    moves: echoes.SlotMoves = {}
+    operations = _store()._release_slot("u1", "ALL", "slot", 5, 5, "e1", holders={}, moves=moves)
+    assert [next(iter(op)) for op in operations] == ["Delete"]
+    assert operations[0]["Delete"]["ExpressionAttributeValues"] == {":holder": {"S": "e1"}}
+    assert moves == {}
+
+
+def test_releasing_a_middle_slot_moves_the_last_echo_into_it() -> None:
+    moves: echoes.SlotMoves = {}
+    operations = _store()._release_slot(
+        "u1", "happy", "emotion_slot", 2, 6, "e1", holders={("happy", 6): "e6"}, moves=moves
+    )
+    delete, put = operations[0]["Delete"], operations[1]["Put"]
+    assert delete["Key"]["sk"] == {"S": "SLOT#happy#6"}
+    assert delete["ExpressionAttributeValues"] == {":holder": {"S": "e6"}}
+    assert put["Item"]["sk"] == {"S": "SLOT#happy#2"} and put["Item"]["echo_id"] == {"S": "e6"}
+    assert put["ExpressionAttributeValues"] == {":holder": {"S": "e1"}}, "still the deleted echo's"
+    assert moves == {"e6": {"emotion_slot": (6, 2)}}
+
+
+def test_slots_that_disagree_with_the_echo_mean_read_again() -> None:
+    """The last slot names the echo being deleted, though its slot field says another: stale."""
+    with pytest.raises(echoes._Stale):
+        _store()._release_slot("u1", "ALL", "slot", 2, 6, "e1", holders={("ALL", 6): "e1"}, moves={})
+
+
+def test_a_moved_echo_is_updated_only_if_it_still_holds_its_old_slots() -> None:
+    operations = _store()._move_echoes(
+        "u1",
+        {
+            "e6": {"slot": (6, 2), "emotion_slot": (3, 1)},
+        },
+    )
+    update = operations[0]["Update"]
+    assert update["Key"]["sk"] == {"S": "ECHO#e6"}
+    assert update["ExpressionAttributeNames"] == {"#s0": "slot", "#s1": "emotion_slot"}
+    assert update["UpdateExpression"] == "SET #s0 = :a0, #s1 = :a1"
+    assert update["ConditionExpression"] == "#s0 = :b0 AND #s1 = :b1"
+    assert update["ExpressionAttributeValues"] == {
+        ":b0": {"N": "6"},
+        ":a0": {"N": "2"},
+        ":b1": {"N": "3"},
+        ":a1": {"N": "1"},
+    }
+
+
+def test_the_echo_is_deleted_only_if_it_still_holds_the_slots_it_was_read_with() -> None:
+    delete = _store()._delete_echo_item(_record(slot=4, emotion_slot=2))["Delete"]
+    assert delete["Key"] == {"pk": {"S": "USER#u1"}, "sk": {"S": "ECHO#e1"}}
+    assert delete["ConditionExpression"] == "#s = :s AND #e = :e"
+    assert delete["ExpressionAttributeValues"] == {":s": {"N": "4"}, ":e": {"N": "2"}}
+
+
+def test_no_slot_to_look_up_makes_no_call() -> None:
+    assert _store()._slot_holders("u1", []) == {}
+
+
+def _cancelled(*codes: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": code} for code in codes],
+        },
+        "TransactWriteItems",
+    )
+
+
+def test_a_cancelled_transaction_reports_each_items_reason() -> None:
+    store = _store(_Client(_cancelled("None", "ConditionalCheckFailed", "TransactionConflict")))
+    with pytest.raises(echoes._Cancelled) as cancelled:
+        store._write([{"Put": {}}])
+    assert cancelled.value.codes == ["None", "ConditionalCheckFailed", "TransactionConflict"]
+
+
+def test_other_write_errors_are_not_retried_as_stale() -> None:
+    throttled = ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+        "TransactWriteItems",
+    )
+    with pytest.raises(ClientError) as raised:
+        _store(_Client(throttled))._write([{"Put": {}}])
+    assert raised.value is throttled
+
+
+def test_a_write_that_stays_stale_gives_up_with_contention_after_the_bounded_attempts() -> None:
+    sleeps: list[float] = []
+    attempts: list[int] = []
+
+    def stale() -> None:
+        attempts.append(1)
+        raise echoes._Stale()
+
+    with pytest.raises(ContentionError):
+        _store(sleeps=sleeps)._retrying(stale, "u1")
+    assert len(attempts) == ATTEMPTS_WITHOUT_DEADLINE
+    assert len(sleeps) == ATTEMPTS_WITHOUT_DEADLINE - 1, "a pause between attempts, none after the last"
+
+
+def test_a_write_that_succeeds_after_a_conflict_returns_its_result() -> None:
+    outcomes: list[Exception | str] = [echoes._Cancelled(["TransactionConflict"]), "done"]
+
+    def attempt() -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert _store()._retrying(attempt, "u1") == "done"
