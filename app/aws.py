@@ -56,9 +56,9 @@ _PER_SERVICE = {"s3": Config(signature_version="s3v4")}
 @cache
 def _session() -> botocore.session.Session:
     # One session per process: it caches botocore's endpoint and model data, so a client created
-    # later (Secrets Manager, on the first cursor) does not load them a second time (~60 ms).
+    # later (Secrets Manager, on the first cursor) does not load them a second time.
     # botocore, not boto3: the low-level clients are all Echoes uses, and importing boto3 (with
-    # s3transfer) adds ~40 ms to every cold start (README, Performance).
+    # s3transfer) would lengthen every cold start (docs/performance.md).
     session = botocore.session.get_session()
     session.register("before-send", _refuse_after_deadline)
     session.register("needs-retry", _no_retry_that_cannot_finish)

@@ -27,7 +27,7 @@ def _describe_failure(exc: Exception) -> str:
 
 def dynamodb_probe(clients: AwsClients, table: str) -> Probe:
     """A read of a key no user partition can have: it takes the data path requests take, needs no
-    permission beyond theirs (no DescribeTable), and its answer is tiny (3 ms less at cold start)."""
+    permission beyond theirs (no DescribeTable), and its answer is tiny, which counts at cold start."""
 
     def probe() -> str:
         clients.dynamodb.get_item(TableName=table, Key=HEALTH_PROBE_KEY, ProjectionExpression="pk")

@@ -157,7 +157,7 @@ class ErrorBody(BaseModel):
 
 ERROR_SCHEMA_REF = f"#/components/schemas/{ErrorBody.__name__}"
 # A schema reference rather than {"model": ErrorBody}: FastAPI builds a validator for every
-# (route, status) given a model, about 5 ms of each cold start for documentation that only dev
+# (route, status) given a model, paid at every cold start for documentation that only dev
 # serves. app/openapi.py adds ErrorBody's schema to the document it builds (dev only).
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     status: {

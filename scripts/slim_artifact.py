@@ -23,7 +23,7 @@ POWERTOOLS_KEEP = {
 POWERTOOLS_UTILITIES_KEEP = {"__init__.py", "jmespath_utils", "parameters", "serialization.py", "typing"}
 # pydantic/v1: pydantic's legacy API. Nothing in Echoes uses it; FastAPI imports it only to check
 # that no route uses a v1 model, and treats its absence as "none" (fastapi/_compat/shared.py).
-# Shipped, that check cost 17 ms of every cold start. bin: the console scripts pip installs.
+# Shipped, that check costs every cold start (docs/performance.md). bin: the console scripts pip installs.
 UNUSED_PACKAGES = ("pydantic/v1", "bin")
 DEAD_SUFFIXES = (".pyi", ".pyc", ".pyo", ".c", ".h", ".pyx", ".pxd", ".md", ".rst")
 DEAD_DIRS = {"tests", "test", "__pycache__", "docs", "examples"}

@@ -1,11 +1,11 @@
 """Presigned S3 GET URLs without botocore's per-call pipeline.
 
-botocore spends ~150 us per presigned URL (endpoint rules, events, request objects); a page of 20
-echoes needs 20. This signer does SigV4 query signing (stdlib hmac/hashlib; the AWS documented
-algorithm for presigned URLs) in a few microseconds, deriving the signing key once per day. Where
-to send requests (virtual-host or path style, custom endpoint) is still decided by botocore: the
-URL prefix is taken from one URL botocore presigned. tests/unit/test_presign.py requires its URLs
-to equal botocore's for the same instant.
+botocore runs its whole per-call pipeline (endpoint rules, events, request objects) for each
+presigned URL, and a page of 20 echoes needs 20 (docs/performance.md). This signer does SigV4 query
+signing (stdlib hmac/hashlib; the AWS documented algorithm for presigned URLs) and derives the
+signing key once per day. Where to send requests (virtual-host or path style, custom endpoint) is
+still decided by botocore: the URL prefix is taken from one URL botocore presigned.
+tests/unit/test_presign.py requires its URLs to equal botocore's for the same instant.
 """
 
 import hashlib
