@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from starlette.routing import BaseRoute
 
 from app import __version__
+from app.account import AccountService
 from app.auth import JsonFetcher, JwksCache, TokenVerifier, fetch_json
 from app.aws import AwsClients, create_client, create_clients
 from app.cors import CorsPolicy
@@ -13,9 +14,10 @@ from app.errors import register_error_handlers
 from app.health import HealthChecker, cognito_probe, dynamodb_probe, s3_probe
 from app.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from app.observability import logger
-from app.routes import echoes, system
+from app.routes import echoes, me, system
 from app.service import EchoService
 from app.settings import Settings
+from app.store.account import AccountEraser
 from app.store.audio import AudioStore
 from app.store.cursor import CursorCodec, secrets_manager_key
 from app.store.echoes import EchoStore
@@ -26,7 +28,7 @@ def _routes(settings: Settings) -> list[BaseRoute]:
     in FastAPI 0.165 resolves every included route through a wrapper on each request: 9 us of a
     64 us warm request (README, Performance). Routes built this way do not see
     app.dependency_overrides; the tests run the real dependencies on moto instead."""
-    routes = [*system.router.routes, *echoes.router.routes]
+    routes = [*system.router.routes, *echoes.router.routes, *me.router.routes]
     if settings.docs_enabled:
         from app.routes import docs  # dev only: staging and prod never pay for its import
 
@@ -58,7 +60,7 @@ def create_app(
     app.state.settings = settings
     app.state.aws_clients = clients
     app.state.token_verifier = TokenVerifier(settings.cognito_issuer, settings.cognito_app_client_id, jwks)
-    app.state.echo_service = EchoService(
+    app.state.echo_service = echo_service = EchoService(
         settings,
         EchoStore(clients.dynamodb, settings.dynamodb_table_name),
         AudioStore(clients.s3, settings.s3_bucket_name),
@@ -68,6 +70,18 @@ def create_app(
                 settings.app_secret_name,
                 lambda: create_client("secretsmanager", settings.aws_region),
             )
+        ),
+    )
+    app.state.account_service = AccountService(
+        settings,
+        echo_service,
+        lambda: AccountEraser(
+            clients.dynamodb,
+            clients.s3,
+            create_client("cognito-idp", settings.aws_region),
+            settings.dynamodb_table_name,
+            settings.s3_bucket_name,
+            settings.cognito_user_pool_id,
         ),
     )
     app.state.health = HealthChecker(
@@ -88,9 +102,9 @@ def create_app(
         RequestContextMiddleware,
         cors=CorsPolicy(
             allow_origins=settings.cors_allow_origins,
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
-            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After", "ETag"],
             max_age_seconds=600,
         ),
     )

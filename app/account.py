@@ -1,0 +1,70 @@
+"""The account use cases: erase everything the caller has, export everything the caller has."""
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from app.models import ErasureProgress, ExportPage, iso_millis
+from app.observability import count, logger
+from app.service import EchoService
+from app.settings import Settings
+from app.store.account import AccountEraser, Deadline, ErasureResult
+from app.store.echoes import Selection
+
+
+class AccountService:
+    def __init__(self, settings: Settings, echoes: EchoService, eraser: Callable[[], AccountEraser]) -> None:
+        self._settings = settings
+        self._echoes = echoes
+        # Built on first use: it needs a Cognito client, which no other route does.
+        self._make_eraser = eraser
+        self._built: AccountEraser | None = None
+
+    def _eraser(self) -> AccountEraser:
+        if self._built is None:
+            self._built = self._make_eraser()
+        return self._built
+
+    def erase(self, user_id: str, username: str) -> ErasureProgress | None:
+        """One erasure pass within the time budget: None when complete, else how far it got.
+        Repeating the request continues where the last pass stopped."""
+        started = time.monotonic()
+        result: ErasureResult = self._eraser().erase(
+            user_id,
+            username,
+            Deadline(self._settings.erasure_budget_seconds),
+            self._settings.erased_marker_ttl_seconds,
+        )
+        logger.info(
+            "Account erasure pass",
+            extra={
+                "done": result.done,
+                "phase": result.phase,
+                "audio_versions_deleted": result.audio_versions_deleted,
+                "items_deleted": result.items_deleted,
+                "seconds": round(time.monotonic() - started, 3),
+            },
+        )
+        if result.done:
+            count("AccountErased")
+            return None
+        return ErasureProgress(
+            status="erasing",
+            phase=result.phase,
+            audio_versions_deleted=result.audio_versions_deleted,
+            items_deleted=result.items_deleted,
+            message="Erasure continues: repeat DELETE /api/v1/me until it answers 204",
+        )
+
+    def export(self, user_id: str, cursor: str | None) -> ExportPage:
+        """One page of everything, newest first, each echo with a fresh audio URL; the first page
+        also carries the stats."""
+        page_size = self._settings.export_page_size
+        page = self._echoes.list(user_id, Selection(), 1, page_size, cursor)
+        return ExportPage(
+            user_id=user_id,
+            exported_at=iso_millis(datetime.now(UTC)),
+            stats=None if cursor else self._echoes.stats(user_id),
+            echoes=page.echoes,
+            next_cursor=page.next_cursor,
+        )
