@@ -11,12 +11,27 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 
+from app import deadline
+
+# Every call Echoes makes is a small control-plane call (DynamoDB items, S3 head/tag/delete, one
+# secret), so a second without a byte back means a hung endpoint, not a slow answer. With the
+# request deadline (Settings.request_deadline_seconds, checked before every attempt below), a
+# request that meets a hung endpoint ends within deadline + READ_TIMEOUT_SECONDS: well inside API
+# Gateway's 29 s, and a client sees 503 + Retry-After instead of a hang.
+CONNECT_TIMEOUT_SECONDS = 1
+READ_TIMEOUT_SECONDS = 1.5
 _COMMON = Config(
     retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=2,
-    read_timeout=5,
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
     tcp_keepalive=True,
 )
+
+
+def _refuse_after_deadline(**_: Any) -> None:
+    """Before each attempt of each call (retries included): no new attempt once the request's
+    budget is spent. Not a botocore exception, so botocore's retry logic lets it through."""
+    deadline.check()
 
 
 @dataclass(frozen=True)
@@ -35,7 +50,9 @@ def _session() -> botocore.session.Session:
     # later (Secrets Manager, on the first cursor) does not load them a second time (~60 ms).
     # botocore, not boto3: the low-level clients are all Echoes uses, and importing boto3 (with
     # s3transfer) adds ~40 ms to every cold start (README, Performance).
-    return botocore.session.get_session()
+    session = botocore.session.get_session()
+    session.register("before-send", _refuse_after_deadline)
+    return session
 
 
 def create_client(service: str, region: str) -> Any:

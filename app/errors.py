@@ -10,7 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.deadline import DeadlineExceeded
 from app.observability import count_error, logger, request_id_var
+from app.store.cursor import KeyUnavailable
 
 
 class ErrorCode(StrEnum):
@@ -165,9 +167,17 @@ async def _on_aws_error(_: Request, exc: Exception) -> JSONResponse:
     return internal_error_response()
 
 
+async def _on_dependency_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """The request's deadline ran out, or Secrets Manager failed: back off and try again."""
+    logger.warning("Dependency unavailable", extra={"reason": type(exc).__name__})
+    return error_response(unavailable())
+
+
 def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(ClientError, _on_aws_error)
     app.add_exception_handler(BotoCoreError, _on_aws_error)
+    app.add_exception_handler(DeadlineExceeded, _on_dependency_unavailable)
+    app.add_exception_handler(KeyUnavailable, _on_dependency_unavailable)

@@ -107,5 +107,6 @@ def create_app(
             expose_headers=[REQUEST_ID_HEADER, "Retry-After", "ETag"],
             max_age_seconds=600,
         ),
+        deadline_seconds=settings.request_deadline_seconds,
     )
     return app

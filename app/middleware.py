@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import deadline
 from app.cors import CorsPolicy, Header
 from app.errors import ApiError, ErrorCode, error_response, internal_error_response
 from app.observability import LogContext, logger, request_id_var
@@ -46,9 +47,10 @@ def stage_prefix(event: dict[str, Any]) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, cors: CorsPolicy) -> None:
+    def __init__(self, app: ASGIApp, cors: CorsPolicy, deadline_seconds: float) -> None:
         self.app = app
         self.cors = cors
+        self.deadline_seconds = deadline_seconds
         self.log_context = LogContext()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -62,6 +64,7 @@ class RequestContextMiddleware:
         headers = dict(scope["headers"])
         request_id = _request_id(headers, event)
         token = request_id_var.set(request_id)
+        budget = deadline.start(self.deadline_seconds)
         self.log_context.bind(request_id, scope.get("aws.context"))
         origin = _header(headers, b"origin")
         added: list[Header] = [(_REQUEST_ID_KEY, request_id.encode())]
@@ -88,6 +91,7 @@ class RequestContextMiddleware:
                 raise
             await internal_error_response()(scope, receive, send_with_context)
         finally:
+            deadline.reset(budget)
             request_id_var.reset(token)
 
     async def _preflight(

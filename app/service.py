@@ -7,6 +7,8 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
+
 from app.errors import ApiError, ErrorCode, not_found, unavailable
 from app.models import (
     AUDIO_FORMATS,
@@ -217,17 +219,26 @@ class EchoService:
             request_hash=request_hash,
         )
         quota = Quota(self._settings.max_echoes_per_user, self._settings.max_audio_bytes_per_user)
+        # Untag before the echo exists, never after: if the transaction then fails, the audio is
+        # kept (re-tagged pending below when the failure is certain), whereas an untag failing
+        # after the commit would leave an echo whose audio the lifecycle rule deletes.
+        self._audio.mark_kept(upload.s3_key)
         try:
             created = self._echoes.create_echo(record, quota)
         except QuotaExceeded as exceeded:
+            self._audio.mark_pending_quietly(upload.s3_key)
             raise _quota_error(exceeded) from None
         except EchoAlreadyExists as race:
             return self._replayed(race.existing, request_hash)
         except UploadNotPending:
+            self._audio.mark_pending_quietly(upload.s3_key)
             raise not_found("Pending upload") from None
         except ContentionError:
+            self._audio.mark_pending_quietly(upload.s3_key)
             raise unavailable("Too many concurrent changes; try again") from None
-        self._audio.mark_kept(created.s3_key)
+        except ClientError:  # DynamoDB answered and refused: nothing was written
+            self._audio.mark_pending_quietly(upload.s3_key)
+            raise
         count("EchoCreated", emotion=created.emotion)
         return self._to_echo(created)
 
@@ -238,6 +249,9 @@ class EchoService:
                 "An echo with this id already exists with different content",
                 {"echo_id": existing.echo_id},
             )
+        # Repair, not just replay: an earlier attempt (or an older version of this code) may have
+        # stored the echo without removing the pending tag, and the lifecycle rule would expire it.
+        self._audio.mark_kept(existing.s3_key)
         return self._to_echo(existing)
 
     def _verified_upload(self, upload: PendingUpload, request: CreateEchoRequest) -> StoredObject:

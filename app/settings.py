@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     erased_marker_ttl_seconds: int = Field(default=2 * 86400, ge=3600)
     export_page_size: int = Field(default=500, ge=1, le=1000)
     health_cache_seconds: float = Field(default=30.0, ge=0)
+    # Each request's time budget: AWS attempts and store retries stop when it is spent (503 +
+    # Retry-After). With app/aws.py's read timeout it bounds a request well under API Gateway's 29 s.
+    request_deadline_seconds: float = Field(default=3.0, gt=0, le=20)
     # Where /docs loads swagger-ui-bundle.js and swagger-ui.css from; None means FastAPI's CDN.
     docs_assets_url: str | None = None
 

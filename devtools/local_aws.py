@@ -1,5 +1,9 @@
 """Create the stack's data resources on any AWS endpoint (moto here) from template.yaml itself,
-so that the local stack, the tests and the deployed stack cannot drift apart."""
+so that the local stack, the tests and the deployed stack cannot drift apart.
+
+The table may live on another endpoint than the rest: Amazon's DynamoDB Local
+(devtools/dynamodb_local.py), which lacks UpdateContinuousBackups; that one call is skipped there.
+"""
 
 import secrets
 from dataclasses import dataclass
@@ -23,11 +27,14 @@ class LocalStack:
     user_pool_id: str
     app_client_id: str
     secret_name: str
+    dynamodb_endpoint: str | None = None  # DynamoDB Local's URL, None: DynamoDB on the main endpoint
 
     def app_env(self, endpoint_url: str, environment: str, cors_allow_origins: str) -> dict[str, str]:
         """Everything the app's settings need to run against this stack at ENDPOINT_URL (moto)."""
+        dynamodb = {"AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint} if self.dynamodb_endpoint else {}
         return {
             **self.settings_env(),
+            **dynamodb,
             "AWS_ENDPOINT_URL": endpoint_url,
             "ENVIRONMENT": environment,
             "CORS_ALLOW_ORIGINS": cors_allow_origins,
@@ -46,7 +53,7 @@ class LocalStack:
         }
 
 
-def _create_table(client: Any, props: dict[str, Any]) -> str:
+def _create_table(client: Any, props: dict[str, Any], point_in_time_recovery: bool = True) -> str:
     name = props["TableName"]
     client.create_table(
         TableName=name,
@@ -57,9 +64,10 @@ def _create_table(client: Any, props: dict[str, Any]) -> str:
         SSESpecification={"Enabled": props["SSESpecification"]["SSEEnabled"]},
     )
     client.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
-    client.update_continuous_backups(
-        TableName=name, PointInTimeRecoverySpecification=props["PointInTimeRecoverySpecification"]
-    )
+    if point_in_time_recovery:  # DynamoDB Local answers UnknownOperationException
+        client.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification=props["PointInTimeRecoverySpecification"]
+        )
     return name
 
 
@@ -136,8 +144,11 @@ def _create_secret(client: Any, props: dict[str, Any]) -> str:
     return props["Name"]
 
 
-def provision(environment: str, cors_allow_origins: str, region: str = "us-east-1") -> LocalStack:
-    """Create table, bucket, user pool + client and secret as template.yaml defines them."""
+def provision(
+    environment: str, cors_allow_origins: str, region: str = "us-east-1", dynamodb_endpoint: str | None = None
+) -> LocalStack:
+    """Create table, bucket, user pool + client and secret as template.yaml defines them; the
+    table on DYNAMODB_ENDPOINT (DynamoDB Local) when given."""
     template = load_template()
     resources = template["Resources"]
 
@@ -159,9 +170,14 @@ def provision(environment: str, cors_allow_origins: str, region: str = "us-east-
     )
     return LocalStack(
         region=region,
-        table_name=_create_table(session.client("dynamodb"), properties("EchoesTable")),
+        table_name=_create_table(
+            session.client("dynamodb", endpoint_url=dynamodb_endpoint),
+            properties("EchoesTable"),
+            point_in_time_recovery=dynamodb_endpoint is None,
+        ),
         bucket_name=_create_bucket(session.client("s3"), properties("AudioBucket"), region),
         user_pool_id=pool_id,
         app_client_id=client_id,
         secret_name=_create_secret(session.client("secretsmanager"), properties("AppSecret")),
+        dynamodb_endpoint=dynamodb_endpoint,
     )

@@ -1,4 +1,5 @@
-"""The whole backend on this machine: moto's server as AWS, the stack from template.yaml, the API.
+"""The whole backend on this machine: Amazon's DynamoDB Local for DynamoDB (moto where Java is
+missing), moto's server for the rest of AWS, the stack from template.yaml, the API.
 
     python -m devtools.local_stack [--lambda]      run until Ctrl-C
     python -m devtools.local_stack token EMAIL [PASSWORD]
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import boto3
 
+from devtools import dynamodb_local
 from devtools.cognito import WrongPassword, access_token
+from devtools.dynamodb_local import DynamoDBLocal
 from devtools.local_aws import LocalStack, provision
 from devtools.moto import MotoEndpoint, port_is_free
 
@@ -52,26 +55,43 @@ def _port(name: str, default: int) -> int:
     return port
 
 
-def start_aws(aws_port: int, api_port: int) -> tuple[MotoEndpoint, LocalStack]:
+def start_dynamodb_local() -> DynamoDBLocal | None:
+    """DynamoDB Local on a free port, or None (one warning line) where it cannot run."""
+    missing = dynamodb_local.available()
+    if missing is None:
+        try:
+            return DynamoDBLocal().start()
+        except dynamodb_local.Unavailable as exc:
+            missing = str(exc)
+    print(f"warning: DynamoDB runs on moto, which does not isolate transactions: {missing}", file=sys.stderr)
+    return None
+
+
+def start_aws(aws_port: int, api_port: int) -> tuple[MotoEndpoint, DynamoDBLocal | None, LocalStack]:
     config = read_env_file(ROOT / "config" / f"{ENVIRONMENT}.env")
     endpoint = MotoEndpoint(aws_port).start()
+    dynamodb = start_dynamodb_local()
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.update(AWS_ENDPOINT_URL=endpoint.url, AWS_DEFAULT_REGION=config["AWS_REGION"])
-    stack = provision(ENVIRONMENT, config["CORS_ALLOW_ORIGINS"], config["AWS_REGION"])
+    stack = provision(
+        ENVIRONMENT, config["CORS_ALLOW_ORIGINS"], config["AWS_REGION"], dynamodb.url if dynamodb else None
+    )
     os.environ.update(config)
     os.environ.update(stack.app_env(endpoint.url, ENVIRONMENT, config["CORS_ALLOW_ORIGINS"]))
     # Swagger UI's assets from this machine, since the CDN FastAPI uses may be out of reach.
     os.environ["DOCS_ASSETS_URL"] = f"http://127.0.0.1:{api_port}{ASSETS_PATH}"
     STATE_FILE.write_text(json.dumps({"endpoint": endpoint.url, **stack.__dict__}, indent=2))
-    return endpoint, stack
+    return endpoint, dynamodb, stack
 
 
 def _banner(base_url: str, stack: LocalStack, endpoint: MotoEndpoint) -> str:
+    dynamodb = stack.dynamodb_endpoint or f"{endpoint.url} (moto)"
     return f"""
 Echoes API       {base_url}
 Docs             {base_url}/docs
 Health           {base_url}/health
-Local AWS (moto) {endpoint.url}   table {stack.table_name}, bucket {stack.bucket_name}
+Local AWS (moto) {endpoint.url}   bucket {stack.bucket_name}
+DynamoDB         {dynamodb}   table {stack.table_name}
 Get a token      TOKEN=$(./scripts/local.sh token you@example.com)
 Then             curl -H "Authorization: Bearer $TOKEN" {base_url}/api/v1/echoes
 Ctrl-C stops everything.
@@ -80,7 +100,7 @@ Ctrl-C stops everything.
 
 def serve(lambda_mode: bool) -> None:
     aws_port, api_port = _port("AWS_PORT", 5005), _port("API_PORT", 8000)
-    endpoint, stack = start_aws(aws_port, api_port)
+    endpoint, dynamodb, stack = start_aws(aws_port, api_port)
     try:
         if lambda_mode:
             from devtools.lambda_proxy import serve_through_handler
@@ -104,6 +124,8 @@ def serve(lambda_mode: bool) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        if dynamodb is not None:
+            dynamodb.stop()
         endpoint.stop()
         STATE_FILE.unlink(missing_ok=True)
 

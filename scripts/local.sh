@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole backend locally on an embedded AWS (moto): ./scripts/local.sh [--lambda]
+# Runs the whole backend locally: Amazon's DynamoDB Local for DynamoDB, moto for the rest of AWS.
+#                                                          ./scripts/local.sh [--lambda]
 # Prints a token for a local user:                         ./scripts/local.sh token EMAIL [PASSWORD]
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -10,8 +11,9 @@ usage() {
 Usage: ./scripts/local.sh [--lambda] [-h|--help]
        ./scripts/local.sh token EMAIL [PASSWORD]
 
-Starts moto's server on 127.0.0.1:\${AWS_PORT:-5005} as AWS (DynamoDB, S3, Cognito, Secrets
-Manager), creates the stack's resources from template.yaml, and serves the API on
+Starts moto's server on 127.0.0.1:\${AWS_PORT:-5005} as AWS (S3, Cognito, Secrets Manager) and
+Amazon's DynamoDB Local (Java 17+; on a free port) for DynamoDB, or moto for it too where Java is
+missing, creates the stack's resources from template.yaml, and serves the API on
 http://127.0.0.1:\${API_PORT:-8000} with auto-reload. Ctrl-C stops everything.
 
   --lambda   serve every request through lambda_handler.handler as an API Gateway REST event
@@ -38,6 +40,7 @@ if [[ "${1:-}" == "token" ]]; then
   [[ -x "$ECHOES_ROOT/.venv/bin/python" ]] || die "the local stack is not set up: run ./scripts/local.sh first"
 else
   ensure_dev_venv
+  ensure_dynamodb_local || true # without it, DynamoDB runs on moto (devtools.local_stack says so)
 fi
 cd "$ECHOES_ROOT"
 exec "$ECHOES_ROOT/.venv/bin/python" -m devtools.local_stack "$@"

@@ -19,6 +19,7 @@ fi
 
 ensure_dev_venv
 ensure_tools_venv
+ensure_dynamodb_local || true # the tests that need it then fail saying what is missing
 cd "$ECHOES_ROOT"
 export PATH="$ECHOES_ROOT/.venv-tools/bin:$PATH"
 exec "$ECHOES_ROOT/.venv/bin/python" -m pytest "$@"

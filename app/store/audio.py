@@ -5,6 +5,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from app.observability import count, logger
 from app.store.presign import PresignedGetSigner
 
 # Objects are tagged pending at upload; creating the echo removes the tag. A lifecycle rule in
@@ -85,6 +86,19 @@ class AudioStore:
 
     def mark_kept(self, key: str) -> None:
         self._client.delete_object_tagging(Bucket=self.bucket, Key=key)
+
+    def mark_pending_quietly(self, key: str) -> None:
+        """Hand the object back to the lifecycle rule after a create that certainly failed; best
+        effort: if this fails too, the object stays, unreferenced (logged, never lost data)."""
+        try:
+            self._client.put_object_tagging(
+                Bucket=self.bucket,
+                Key=key,
+                Tagging={"TagSet": [{"Key": PENDING_TAG_KEY, "Value": PENDING_TAG_VALUE}]},
+            )
+        except Exception:
+            logger.exception("Audio left untagged after a failed create", extra={"s3_key": key})
+            count("OrphanedAudio")
 
     def playback_url(self, key: str, expires_in: int) -> str:
         if self._playback_signer is None:  # created on first use: /health never needs it

@@ -31,6 +31,10 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class KeyUnavailable(Exception):
+    """The signing key could not be loaded (Secrets Manager unreachable, throttled or too slow)."""
+
+
 class CursorCodec:
     """The key is loaded on first use (from Secrets Manager in production) and then kept."""
 
@@ -72,8 +76,12 @@ def secrets_manager_key(secret_name: str, create_client: Callable[[], Any]) -> C
         # Imported here: Parameters (and its Secrets Manager client) is only needed once a cursor is.
         # A provider of our own, rather than the module-level default, so that each app has its own.
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-        secret = SecretsProvider(boto3_client=create_client()).get(secret_name)
+        try:
+            secret = SecretsProvider(boto3_client=create_client()).get(secret_name)
+        except GetParameterError as exc:  # Powertools wraps every failure of the call in this
+            raise KeyUnavailable(secret_name) from exc
         if not secret:
             raise RuntimeError(f"secret {secret_name} is empty")
         return secret.encode() if isinstance(secret, str) else bytes(secret)

@@ -1,8 +1,6 @@
 """DynamoDB access for echoes: every read is a GetItem or a Query on the caller's partition."""
 
-import random
 import secrets
-import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,9 +31,11 @@ from app.store.records import (
     upload_sk,
     user_pk,
 )
+from app.store.retry import Backoff
 
-MAX_TRANSACTION_ATTEMPTS = 5
 MAX_RANDOM_ATTEMPTS = 3
+# Why DynamoDB cancels a transaction, per item (CancellationReasons[].Code).
+CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 class EchoAlreadyExists(Exception):
@@ -49,7 +49,7 @@ class UploadNotPending(Exception):
 
 
 class ContentionError(Exception):
-    """Too many concurrent writers on one user's counters; the caller may retry."""
+    """Concurrent writers on one user's items kept winning until the request's budget ran out."""
 
 
 class QuotaExceeded(Exception):
@@ -85,6 +85,18 @@ class Selection:
     until: str | None = None
 
 
+class _Stale(Exception):
+    """What an attempt read changed before it could write: read again and retry."""
+
+
+class _Cancelled(_Stale):
+    """DynamoDB cancelled the transaction: a condition on what was read failed, or a conflict."""
+
+    def __init__(self, codes: list[str]) -> None:
+        super().__init__(codes)
+        self.codes = codes
+
+
 @dataclass(frozen=True)
 class PageKey:
     """Where a newest-first listing stopped: enough to rebuild DynamoDB's ExclusiveStartKey."""
@@ -99,21 +111,27 @@ class EchoSlice:
     next_key: PageKey | None
 
 
-def _cancellation_codes(error: ClientError) -> list[str]:
-    return [reason.get("Code", "") for reason in error.response.get("CancellationReasons", [])]
-
-
-def _is_cancelled(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+# A moved echo's slot attributes: attribute -> (slot it had when read, slot it gets).
+SlotMoves = dict[str, dict[str, tuple[int, int]]]
 
 
 class EchoStore:
+    """Every write is optimistic: read what it depends on, then one transaction conditioned on all
+    of it (counters, slot items and the slot fields of the echoes involved), retried with backoff
+    when a concurrent writer got there first. Slots stay dense: 1..n per group, each slot item
+    naming an echo whose slot field names it back."""
+
     def __init__(
-        self, client: Any, table_name: str, randbelow: Callable[[int], int] = secrets.randbelow
+        self,
+        client: Any,
+        table_name: str,
+        randbelow: Callable[[int], int] = secrets.randbelow,
+        backoff: Backoff | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._randbelow = randbelow
+        self._backoff = backoff or Backoff()
 
     # --- single items -------------------------------------------------------------------------
 
@@ -146,11 +164,6 @@ class EchoStore:
             raise account_erased()
         return {name: int(value["N"]) for name, value in item.items() if "N" in value}
 
-    def _totals(self, user_id: str, emotion: str) -> tuple[int, int]:
-        """(all echoes, echoes of EMOTION), read consistently before a counter-conditioned write."""
-        counts = self._counts(user_id)
-        return counts.get(count_attribute(ALL), 0), counts.get(count_attribute(emotion), 0)
-
     def count(self, user_id: str, emotion: str | None = None) -> int:
         return self._counts(user_id, consistent=False).get(count_attribute(emotion or ALL), 0)
 
@@ -176,8 +189,8 @@ class EchoStore:
         return ends[0], ends[1]
 
     def pending_uploads(self, user_id: str, now: int, limit: int) -> int:
-        """Live pending uploads, counted up to `limit` (the quota): at most `limit` items read,
-        plus expired ones DynamoDB's TTL has not removed yet."""
+        """Live pending uploads, counted up to `limit` (the quota): at most `limit` live items
+        read, plus expired ones DynamoDB's TTL has not removed yet."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :p AND begins_with(sk, :u)",
@@ -198,83 +211,42 @@ class EchoStore:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return found
 
-    # --- create -------------------------------------------------------------------------------
+    # --- optimistic writes ----------------------------------------------------------------------
 
-    def create_echo(self, record: EchoRecord, quota: Quota | None = None) -> EchoRecord:
-        """Store the echo, consume its pending upload and take the next slots, atomically."""
-        for _ in range(MAX_TRANSACTION_ATTEMPTS):
-            counts = self._counts(record.user_id)
-            total = counts.get(count_attribute(ALL), 0)
-            in_emotion = counts.get(count_attribute(record.emotion), 0)
-            if quota is not None:
-                self._check_quota(record, total, counts.get(BYTES_ATTRIBUTE, 0), quota)
-            slotted = replace(record, slot=total + 1, emotion_slot=in_emotion + 1)
+    def _retrying[T](self, attempt: Callable[[], T], user_id: str) -> T:
+        """Run ATTEMPT (consistent reads, then one conditioned transaction) until it is not stale."""
+        for _ in self._backoff.attempts():
             try:
-                self._client.transact_write_items(
-                    TransactItems=self._create_operations(slotted, total, in_emotion)
-                )
-                return slotted
-            except ClientError as error:
-                if not _is_cancelled(error):
-                    raise
-                echo_or_upload_failed = "ConditionalCheckFailed" in _cancellation_codes(error)[:2]
-                if echo_or_upload_failed:
-                    existing = self.get_echo(record.user_id, record.echo_id, consistent=True)
-                    if existing is not None:
-                        raise EchoAlreadyExists(existing) from None
-                    raise UploadNotPending(record.echo_id) from None
-        raise ContentionError(record.user_id)
+                return attempt()
+            except _Stale:
+                continue
+        raise ContentionError(user_id)
 
-    def _check_quota(self, record: EchoRecord, total: int, used_bytes: int, quota: Quota) -> None:
-        """From the counters create has just read: no extra request. The bytes are exact under
-        races because every create and delete also conditions on the total it read."""
-        if total >= quota.max_echoes:
-            raise QuotaExceeded("echoes", quota.max_echoes)
-        if used_bytes + record.file_size > quota.max_bytes:
-            raise QuotaExceeded("bytes", quota.max_bytes)
+    def _write(self, operations: list[dict]) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=operations)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                reasons = error.response.get("CancellationReasons", [])
+                raise _Cancelled([reason.get("Code", "") for reason in reasons]) from None
+            raise
 
-    def _create_operations(self, record: EchoRecord, total: int, in_emotion: int) -> list[dict]:
-        user_id = record.user_id
-        return [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": record.to_item(),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-            {
-                "Delete": {
-                    "TableName": self._table,
-                    "Key": key(user_id, upload_sk(record.echo_id)),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
-            self._set_counts(
-                user_id,
-                {ALL: (total, total + 1), record.emotion: (in_emotion, in_emotion + 1)},
-                add_bytes=record.file_size,
-            ),
-            self._put_slot(user_id, ALL, record.slot, record.echo_id),
-            self._put_slot(user_id, record.emotion, record.emotion_slot, record.echo_id),
-            *self._put_tags(record),
-        ]
+    # --- transaction pieces (each conditioned on what was read) ---------------------------------
 
     def _set_counts(self, user_id: str, changes: dict[str, tuple[int, int]], add_bytes: int = 0) -> dict:
-        """An update of the counters that succeeds only if they still hold what was read, and
-        the account is not being erased."""
+        """Set counters (group -> (value read, new value)) only if they still hold what was read
+        and the account is not being erased; ADD add_bytes to the audio bytes."""
         names: dict[str, str] = {"#erased": ERASED_ATTRIBUTE}
         values: dict[str, dict[str, str]] = {}
         assignments, conditions = [], ["attribute_not_exists(#erased)"]
         for index, (group, (before, after)) in enumerate(changes.items()):
             names[f"#c{index}"] = count_attribute(group)
             values[f":a{index}"] = {"N": str(after)}
+            values[f":b{index}"] = {"N": str(before)}
             assignments.append(f"#c{index} = :a{index}")
             if before == 0:
-                values[f":b{index}"] = {"N": "0"}
                 conditions.append(f"(attribute_not_exists(#c{index}) OR #c{index} = :b{index})")
             else:
-                values[f":b{index}"] = {"N": str(before)}
                 conditions.append(f"#c{index} = :b{index}")
         update = "SET " + ", ".join(assignments)
         if add_bytes:
@@ -292,16 +264,28 @@ class EchoStore:
             }
         }
 
-    def _put_slot(self, user_id: str, group: str, slot: int, echo_id: str) -> dict:
+    def _put_slot(self, user_id: str, group: str, slot: int, echo_id: str, holder: str | None) -> dict:
+        """Point SLOT at ECHO_ID, if the slot still names HOLDER (None: if it is still free)."""
+        operation: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": key(user_id, slot_sk(group, slot)) | {"echo_id": {"S": echo_id}},
+        }
+        if holder is None:
+            operation["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            operation["ConditionExpression"] = "echo_id = :holder"
+            operation["ExpressionAttributeValues"] = {":holder": {"S": holder}}
+        return {"Put": operation}
+
+    def _delete_slot(self, user_id: str, group: str, slot: int, holder: str) -> dict:
         return {
-            "Put": {
+            "Delete": {
                 "TableName": self._table,
-                "Item": key(user_id, slot_sk(group, slot)) | {"echo_id": {"S": echo_id}},
+                "Key": key(user_id, slot_sk(group, slot)),
+                "ConditionExpression": "echo_id = :holder",
+                "ExpressionAttributeValues": {":holder": {"S": holder}},
             }
         }
-
-    def _delete_slot(self, user_id: str, group: str, slot: int) -> dict:
-        return {"Delete": {"TableName": self._table, "Key": key(user_id, slot_sk(group, slot))}}
 
     def _put_tags(self, record: EchoRecord) -> list[dict]:
         return [{"Put": {"TableName": self._table, "Item": item}} for item in record.tag_items()]
@@ -317,75 +301,152 @@ class EchoStore:
             for tag in tags
         ]
 
+    def _slot_holder(self, user_id: str, group: str, slot: int) -> str:
+        item = self._get(key(user_id, slot_sk(group, slot)), consistent=True)
+        if item is None:  # a concurrent writer moved it since the counters were read
+            raise _Stale()
+        return item["echo_id"]["S"]
+
+    def _take_slot(self, user_id: str, group: str, count_before: int, echo_id: str) -> dict:
+        """Append ECHO_ID to GROUP's slots: slot count_before + 1, which must still be free."""
+        return self._put_slot(user_id, group, count_before + 1, echo_id, holder=None)
+
+    def _release_slot(
+        self, user_id: str, group: str, attribute: str, slot: int, last: int, echo_id: str, moves: SlotMoves
+    ) -> list[dict]:
+        """Free ECHO_ID's SLOT in GROUP by moving the echo in the LAST slot into it (recorded in
+        MOVES, for _move_echoes), so that slots stay 1..n."""
+        if slot == last:
+            return [self._delete_slot(user_id, group, last, holder=echo_id)]
+        last_echo_id = self._slot_holder(user_id, group, last)
+        if last_echo_id == echo_id:  # its slot field and the slot items disagree: read again
+            raise _Stale()
+        moves.setdefault(last_echo_id, {})[attribute] = (last, slot)
+        return [
+            self._delete_slot(user_id, group, last, holder=last_echo_id),
+            self._put_slot(user_id, group, slot, last_echo_id, holder=echo_id),
+        ]
+
+    def _move_echoes(self, user_id: str, moves: SlotMoves) -> list[dict]:
+        """Update the slot fields of moved echoes, if they still hold the slots they were read in."""
+        operations = []
+        for echo_id, changes in moves.items():
+            names = {f"#s{i}": attribute for i, attribute in enumerate(changes)}
+            values: dict[str, dict[str, str]] = {}
+            for i, (before, after) in enumerate(changes.values()):
+                values[f":b{i}"] = {"N": str(before)}
+                values[f":a{i}"] = {"N": str(after)}
+            operations.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": key(user_id, echo_sk(echo_id)),
+                        "UpdateExpression": "SET " + ", ".join(f"#s{i} = :a{i}" for i in range(len(names))),
+                        "ConditionExpression": " AND ".join(f"#s{i} = :b{i}" for i in range(len(names))),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
+                    }
+                }
+            )
+        return operations
+
+    # --- create -------------------------------------------------------------------------------
+
+    def create_echo(self, record: EchoRecord, quota: Quota | None = None) -> EchoRecord:
+        """Store the echo, consume its pending upload and take the next slots, atomically."""
+        return self._retrying(lambda: self._create_once(record, quota), record.user_id)
+
+    def _create_once(self, record: EchoRecord, quota: Quota | None) -> EchoRecord:
+        user_id, emotion = record.user_id, record.emotion
+        counts = self._counts(user_id)
+        total, in_emotion = counts.get(count_attribute(ALL), 0), counts.get(count_attribute(emotion), 0)
+        if quota is not None:
+            _check_quota(record, total, counts.get(BYTES_ATTRIBUTE, 0), quota)
+        slotted = replace(record, slot=total + 1, emotion_slot=in_emotion + 1)
+        operations = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": slotted.to_item(),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": key(user_id, upload_sk(record.echo_id)),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            self._set_counts(
+                user_id,
+                {ALL: (total, total + 1), emotion: (in_emotion, in_emotion + 1)},
+                add_bytes=record.file_size,
+            ),
+            self._take_slot(user_id, ALL, total, record.echo_id),
+            self._take_slot(user_id, emotion, in_emotion, record.echo_id),
+            *self._put_tags(record),
+        ]
+        try:
+            self._write(operations)
+        except _Cancelled as cancelled:
+            if CONDITION_FAILED in cancelled.codes[:2]:  # the echo exists, or the upload is gone
+                existing = self.get_echo(user_id, record.echo_id, consistent=True)
+                if existing is not None:
+                    raise EchoAlreadyExists(existing) from None
+                raise UploadNotPending(record.echo_id) from None
+            raise
+        return slotted
+
     # --- delete -------------------------------------------------------------------------------
 
     def delete_echo(self, user_id: str, echo_id: str) -> EchoRecord | None:
         """Remove the echo and fill its slots with the last ones, so slots stay dense (1..n)."""
-        for _ in range(MAX_TRANSACTION_ATTEMPTS):
-            record = self.get_echo(user_id, echo_id, consistent=True)
-            if record is None:
-                return None
-            try:
-                self._client.transact_write_items(TransactItems=self._delete_operations(record))
-                return record
-            except ClientError as error:
-                if not _is_cancelled(error):
-                    raise
-        raise ContentionError(user_id)
+        return self._retrying(lambda: self._delete_once(user_id, echo_id), user_id)
 
-    def _delete_operations(self, record: EchoRecord) -> list[dict]:
-        user_id = record.user_id
-        total, in_emotion = self._totals(user_id, record.emotion)
-        operations: list[dict] = [
-            {
-                "Delete": {
-                    "TableName": self._table,
-                    "Key": key(user_id, echo_sk(record.echo_id)),
-                    # Unchanged since read: the tag items deleted below are the echo's tags.
-                    "ConditionExpression": "#doc = :doc",
-                    "ExpressionAttributeNames": {"#doc": "doc"},
-                    "ExpressionAttributeValues": {":doc": {"S": record.doc()}},
-                }
-            },
+    def _delete_once(self, user_id: str, echo_id: str) -> EchoRecord | None:
+        record = self.get_echo(user_id, echo_id, consistent=True)
+        if record is None:
+            return None
+        counts = self._counts(user_id)
+        total, in_emotion = (
+            counts.get(count_attribute(ALL), 0),
+            counts.get(count_attribute(record.emotion), 0),
+        )
+        moves: SlotMoves = {}
+        operations = [
+            self._delete_echo_item(record),
             self._set_counts(
                 user_id,
                 {ALL: (total, total - 1), record.emotion: (in_emotion, in_emotion - 1)},
                 add_bytes=-record.file_size,
             ),
+            *self._release_slot(user_id, ALL, "slot", record.slot, total, echo_id, moves),
+            *self._release_slot(
+                user_id, record.emotion, "emotion_slot", record.emotion_slot, in_emotion, echo_id, moves
+            ),
             *self._delete_tags(record, record.tags),
         ]
-        moved: dict[str, dict[str, int]] = {}  # echo id of a moved echo -> its new slot numbers
-        for group, freed, last, attribute in (
-            (ALL, record.slot, total, "slot"),
-            (record.emotion, record.emotion_slot, in_emotion, "emotion_slot"),
-        ):
-            operations.append(self._delete_slot(user_id, group, last))
-            if freed != last:
-                last_echo_id = self._slot_echo_id(user_id, group, last)
-                operations.append(self._put_slot(user_id, group, freed, last_echo_id))
-                moved.setdefault(last_echo_id, {})[attribute] = freed
-        for moved_id, new_slots in moved.items():
-            operations.append(self._move_echo(user_id, moved_id, new_slots))
-        return operations
+        self._write(operations + self._move_echoes(user_id, moves))
+        return record
 
-    def _slot_echo_id(self, user_id: str, group: str, slot: int) -> str:
-        item = self._get(key(user_id, slot_sk(group, slot)), consistent=True)
-        if item is None:  # a concurrent writer changed the slots; the counter condition will fail
-            raise ContentionError(user_id)
-        return item["echo_id"]["S"]
-
-    def _move_echo(self, user_id: str, echo_id: str, new_slots: dict[str, int]) -> dict:
-        names = {f"#s{index}": name for index, name in enumerate(new_slots)}
-        values = {f":s{index}": {"N": str(slot)} for index, slot in enumerate(new_slots.values())}
+    def _delete_echo_item(self, record: EchoRecord) -> dict:
+        """Delete the echo if it still holds the slots and the doc (so the tags) it was read with."""
         return {
-            "Update": {
-                "TableName": self._table,
-                "Key": key(user_id, echo_sk(echo_id)),
-                "UpdateExpression": "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(names))),
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }
+            "Delete": self._unchanged_echo(record) | {"Key": key(record.user_id, echo_sk(record.echo_id))}
+        }
+
+    def _unchanged_echo(self, record: EchoRecord) -> dict[str, Any]:
+        """The condition that the echo still holds what it was read with: slots and doc."""
+        return {
+            "TableName": self._table,
+            "ConditionExpression": "#s = :s AND #e = :e AND #doc = :doc",
+            "ExpressionAttributeNames": {"#s": "slot", "#e": "emotion_slot", "#doc": "doc"},
+            "ExpressionAttributeValues": {
+                ":s": {"N": str(record.slot)},
+                ":e": {"N": str(record.emotion_slot)},
+                ":doc": {"S": record.doc()},
+            },
         }
 
     # --- update -------------------------------------------------------------------------------
@@ -397,132 +458,45 @@ class EchoStore:
         change: Callable[[EchoRecord], EchoRecord],
         expected_versions: Collection[int] | None = None,
     ) -> EchoRecord | None:
-        """Apply `change` to the echo as one transaction conditioned on everything read (the doc,
-        its slot numbers and, when the emotion changes, both emotions' counters), so a
-        concurrent PATCH or DELETE makes it retry rather than write over stale state."""
-        for attempt in range(MAX_TRANSACTION_ATTEMPTS):
-            current = self.get_echo(user_id, echo_id, consistent=True)
-            if current is None:
-                return None
-            if expected_versions is not None and current.version not in expected_versions:
-                raise VersionMismatch(current)
-            updated = replace(change(current), version=current.version + 1)
-            try:
-                operations, updated = self._update_operations(current, updated)
-                self._client.transact_write_items(TransactItems=operations)
-                return updated
-            except ContentionError:
-                pass  # a slot read raced a concurrent writer: read everything again
-            except ClientError as error:
-                if not _is_cancelled(error):
-                    raise
-            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # jittered exponential backoff
-        raise ContentionError(user_id)
+        """Apply CHANGE to the echo in one transaction conditioned on everything read (its doc and
+        slots, and when the emotion changes both emotions' counters and slot items), so that a
+        concurrent PATCH or DELETE makes it read again rather than write over newer state."""
+        return self._retrying(lambda: self._update_once(user_id, echo_id, change, expected_versions), user_id)
 
-    def _update_operations(self, current: EchoRecord, updated: EchoRecord) -> tuple[list[dict], EchoRecord]:
-        """The transaction, and the echo as it will be (its emotion slot may change)."""
+    def _update_once(
+        self,
+        user_id: str,
+        echo_id: str,
+        change: Callable[[EchoRecord], EchoRecord],
+        expected_versions: Collection[int] | None,
+    ) -> EchoRecord | None:
+        current = self.get_echo(user_id, echo_id, consistent=True)
+        if current is None:
+            return None
+        if expected_versions is not None and current.version not in expected_versions:
+            raise VersionMismatch(current)
+        updated = replace(change(current), version=current.version + 1)
         operations: list[dict] = []
+        moves: SlotMoves = {}
         if updated.emotion != current.emotion:
-            moves, new_slot = self._move_between_emotions(current, updated.emotion)
-            operations += moves
-            updated = replace(updated, emotion_slot=new_slot)
-        operations.append(
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": updated.to_item(),
-                    "ConditionExpression": "#doc = :doc AND #slot = :slot AND #eslot = :eslot",
-                    "ExpressionAttributeNames": {
-                        "#doc": "doc",
-                        "#slot": "slot",
-                        "#eslot": "emotion_slot",
-                    },
-                    "ExpressionAttributeValues": {
-                        ":doc": {"S": current.doc()},
-                        ":slot": {"N": str(current.slot)},
-                        ":eslot": {"N": str(current.emotion_slot)},
-                    },
-                }
-            }
-        )
+            counts = self._counts(user_id)
+            old, new = current.emotion, updated.emotion
+            in_old, in_new = counts.get(count_attribute(old), 0), counts.get(count_attribute(new), 0)
+            operations += [
+                self._set_counts(user_id, {old: (in_old, in_old - 1), new: (in_new, in_new + 1)}),
+                *self._release_slot(
+                    user_id, old, "emotion_slot", current.emotion_slot, in_old, echo_id, moves
+                ),
+                self._take_slot(user_id, new, in_new, echo_id),
+            ]
+            updated = replace(updated, emotion_slot=in_new + 1)
+        operations.append({"Put": self._unchanged_echo(current) | {"Item": updated.to_item()}})
         removed = tuple(tag for tag in current.tags if tag not in updated.tags)
-        return operations + self._delete_tags(current, removed) + self._put_tags(updated), updated
-
-    def _move_between_emotions(self, current: EchoRecord, emotion: str) -> tuple[list[dict], int]:
-        """Leave the old emotion's slots dense (its last echo fills the freed slot) and take the
-        new emotion's next slot; both counters conditioned on what was read."""
-        user_id = current.user_id
-        counts = self._counts(user_id)
-        in_old = counts.get(count_attribute(current.emotion), 0)
-        in_new = counts.get(count_attribute(emotion), 0)
-        operations = [
-            self._set_counts(user_id, {current.emotion: (in_old, in_old - 1), emotion: (in_new, in_new + 1)}),
-            self._delete_slot(user_id, current.emotion, in_old),
-        ]
-        if current.emotion_slot != in_old:
-            last_echo_id = self._slot_echo_id(user_id, current.emotion, in_old)
-            operations.append(self._put_slot(user_id, current.emotion, current.emotion_slot, last_echo_id))
-            operations.append(self._move_echo(user_id, last_echo_id, {"emotion_slot": current.emotion_slot}))
-        operations.append(self._put_slot(user_id, emotion, in_new + 1, current.echo_id))
-        return operations, in_new + 1
+        operations += self._delete_tags(current, removed) + self._put_tags(updated)
+        self._write(operations + self._move_echoes(user_id, moves))
+        return updated
 
     # --- reads ----------------------------------------------------------------------------------
-
-    def _listing(
-        self, user_id: str, selection: Selection
-    ) -> tuple[dict[str, Any], Callable[[PageKey], Item]]:
-        """The newest-first Query for a selection, and how a PageKey becomes its start key.
-        Every variant is a key condition: the bounds narrow the sort key range, never a filter."""
-        if selection.tag is not None:
-            # The tag's items in the user's partition: sk = TAG#<tag>#<created_at>#<id>.
-            prefix = tag_prefix(selection.tag)
-            partition_name, sort_name, partition, index = "pk", "sk", user_pk(user_id), None
-            lower = prefix + (selection.since or "")
-            # '$' follows '#': the smallest string after every key of this tag (a quoted tag
-            # holds no raw '$', so no other tag's items fall in between).
-            upper = prefix + selection.until if selection.until else prefix[:-1] + "$"
-        else:
-            lower, upper = selection.since, selection.until
-            if selection.emotion:
-                index, partition_name, sort_name = BY_EMOTION_INDEX, "gsi2pk", "gsi2sk"
-                partition = emotion_partition(user_id, selection.emotion)
-            else:
-                index, partition_name, sort_name = BY_CREATED_INDEX, "gsi1pk", "gsi1sk"
-                partition = user_pk(user_id)
-        # Sort keys are "<created_at>#<id>": "<bound>#<id>" >= "<bound>" (from is inclusive) and
-        # "<until>#<id>" > "<until>" (to is exclusive, also as BETWEEN's inclusive upper end).
-        condition, values = "#p = :p", {":p": {"S": partition}}
-        if lower is not None and upper is not None:
-            condition += " AND #s BETWEEN :lo AND :hi"
-            values |= {":lo": {"S": lower}, ":hi": {"S": upper}}
-        elif lower is not None:
-            condition += " AND #s >= :lo"
-            values[":lo"] = {"S": lower}
-        elif upper is not None:
-            condition += " AND #s < :hi"
-            values[":hi"] = {"S": upper}
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": condition,
-            "ProjectionExpression": LISTED_PROJECTION,
-            "ExpressionAttributeNames": {"#p": partition_name, "#s": sort_name, **LISTED_NAMES},
-            "ExpressionAttributeValues": values,
-            "ScanIndexForward": False,
-        }
-        if lower is None and upper is None:
-            del request["ExpressionAttributeNames"]["#s"]  # DynamoDB refuses unused names
-        if index is not None:
-            request["IndexName"] = index
-
-        def start_key(start: PageKey) -> Item:
-            if selection.tag is not None:
-                return key(user_id, tag_sk(selection.tag, start.created_at, start.echo_id))
-            return key(user_id, echo_sk(start.echo_id)) | {
-                partition_name: {"S": partition},
-                sort_name: {"S": created_sort_key(start.created_at, start.echo_id)},
-            }
-
-        return request, start_key
 
     def random_echo(self, user_id: str, emotion: str | None = None) -> EchoRecord | None:
         """Uniform over the user's (matching) echoes, in three reads whatever their number."""
@@ -536,6 +510,64 @@ class EchoStore:
             if record is not None:
                 return record
         return None  # the user's echoes kept changing under us
+
+    def _listing(
+        self, user_id: str, selection: Selection
+    ) -> tuple[dict[str, Any], Callable[[PageKey], Item]]:
+        """The newest-first Query for a selection, and how a PageKey becomes its start key.
+        Every variant is a key condition: the bounds narrow the sort key range, never a filter."""
+        index: str | None
+        if selection.tag is not None:
+            # The tag's items in the user's partition: sk = TAG#<tag>#<created_at>#<id>.
+            prefix = tag_prefix(selection.tag)
+            partition_name, sort_name, partition, index = "pk", "sk", user_pk(user_id), None
+            lower: str | None = prefix + (selection.since or "")
+            # '$' follows '#': the smallest string after every key of this tag (a quoted tag
+            # holds no raw '$', so no other tag's items fall in between).
+            upper = prefix + selection.until if selection.until else prefix[:-1] + "$"
+        else:
+            lower, upper = selection.since, selection.until
+            if selection.emotion:
+                index, partition_name, sort_name = BY_EMOTION_INDEX, "gsi2pk", "gsi2sk"
+                partition = emotion_partition(user_id, selection.emotion)
+            else:
+                index, partition_name, sort_name = BY_CREATED_INDEX, "gsi1pk", "gsi1sk"
+                partition = user_pk(user_id)
+        # Sort keys are "<created_at>#<id>": "<from>#<id>" >= "<from>" (from is inclusive) and
+        # "<to>#<id>" > "<to>" (to is exclusive, also as BETWEEN's inclusive upper end).
+        names = {"#p": partition_name, **LISTED_NAMES}
+        condition, values = "#p = :p", {":p": {"S": partition}}
+        if lower is not None or upper is not None:
+            names["#s"] = sort_name
+        if lower is not None and upper is not None:
+            condition += " AND #s BETWEEN :lo AND :hi"
+            values |= {":lo": {"S": lower}, ":hi": {"S": upper}}
+        elif lower is not None:
+            condition += " AND #s >= :lo"
+            values[":lo"] = {"S": lower}
+        elif upper is not None:
+            condition += " AND #s < :hi"
+            values[":hi"] = {"S": upper}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "ProjectionExpression": LISTED_PROJECTION,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if index is not None:
+            request["IndexName"] = index
+
+        def start_key(start: PageKey) -> Item:
+            if selection.tag is not None:
+                return key(user_id, tag_sk(selection.tag, start.created_at, start.echo_id))
+            return key(user_id, echo_sk(start.echo_id)) | {
+                partition_name: {"S": partition},
+                sort_name: {"S": created_sort_key(start.created_at, start.echo_id)},
+            }
+
+        return request, start_key
 
     def newest_first(
         self, user_id: str, selection: Selection, limit: int, start: PageKey | None
@@ -556,3 +588,12 @@ class EchoStore:
         has_more = len(items) > limit
         next_key = PageKey(records[-1].created_at, records[-1].echo_id) if has_more else None
         return EchoSlice(records, next_key)
+
+
+def _check_quota(record: EchoRecord, total: int, used_bytes: int, quota: Quota) -> None:
+    """From the counters create has just read: no extra request. Exact under races, because every
+    create and delete conditions on the total it read and changes it with the bytes."""
+    if total >= quota.max_echoes:
+        raise QuotaExceeded("echoes", quota.max_echoes)
+    if used_bytes + record.file_size > quota.max_bytes:
+        raise QuotaExceeded("bytes", quota.max_bytes)

@@ -1,6 +1,7 @@
 """The one error format, system routes, CORS, docs gating and start-up configuration errors."""
 
 import re
+import uuid
 
 import boto3
 import pytest
@@ -46,9 +47,10 @@ def test_health_reports_each_dependency(client: TestClient) -> None:
     assert {"service", "version", "timestamp"} <= set(body)
 
 
-def test_health_is_503_and_names_the_missing_dependency(stack: LocalStack, settings: Settings) -> None:
-    boto3.client("s3").delete_bucket(Bucket=settings.s3_bucket_name)
-    client = TestClient(create_app(settings, fetch_jwks=moto_jwks))
+def test_health_is_503_and_names_the_missing_dependency(stack: LocalStack) -> None:
+    client = TestClient(
+        create_app(settings_for(stack, s3_bucket_name="no-such-bucket"), fetch_jwks=moto_jwks)
+    )
     response = client.get("/health")
     assert response.status_code == 503
     assert response.headers["Retry-After"]
@@ -58,18 +60,26 @@ def test_health_is_503_and_names_the_missing_dependency(stack: LocalStack, setti
     assert body["dependencies"]["dynamodb"] == "connected"
 
 
-def test_health_names_a_missing_table(stack: LocalStack, settings: Settings) -> None:
-    boto3.client("dynamodb").delete_table(TableName=settings.dynamodb_table_name)
+def test_health_names_a_missing_table(stack: LocalStack) -> None:
+    settings = settings_for(stack, dynamodb_table_name="no-such-table")
     response = TestClient(create_app(settings, fetch_jwks=moto_jwks)).get("/health")
     assert response.status_code == 503
     assert response.json()["dependencies"]["dynamodb"] == "error: ResourceNotFoundException"
 
 
 def test_health_probes_are_cached(stack: LocalStack) -> None:
-    settings = settings_for(stack, health_cache_seconds=300)
+    dynamodb = boto3.client("dynamodb")
+    scratch = f"scratch-{uuid.uuid4().hex}"  # a table of its own to delete: the stack's is shared
+    dynamodb.create_table(
+        TableName=scratch,
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    settings = settings_for(stack, health_cache_seconds=300, dynamodb_table_name=scratch)
     client = TestClient(create_app(settings, fetch_jwks=moto_jwks))
     assert client.get("/health").status_code == 200
-    boto3.client("dynamodb").delete_table(TableName=settings.dynamodb_table_name)
+    dynamodb.delete_table(TableName=scratch)
     assert client.get("/health").status_code == 200, "served from the cache"
 
 
@@ -99,10 +109,9 @@ def test_client_request_id_is_kept_when_well_formed(client: TestClient) -> None:
     assert injected.headers["x-request-id"] != "bad id\nwith newline"
 
 
-def test_unexpected_aws_error_is_500_without_internals(
-    client: TestClient, alice: User, settings: Settings
-) -> None:
-    boto3.client("dynamodb").delete_table(TableName=settings.dynamodb_table_name)
+def test_unexpected_aws_error_is_500_without_internals(stack: LocalStack, alice: User) -> None:
+    settings = settings_for(stack, dynamodb_table_name="no-such-table")
+    client = TestClient(create_app(settings, fetch_jwks=moto_jwks))
     body = _assert_error(client.get("/api/v1/echoes", headers=alice.headers), 500, "internal_server_error")
     assert body["message"] == "An unexpected error occurred"
     assert settings.dynamodb_table_name not in str(body)

@@ -1,0 +1,172 @@
+"""What must hold for one user's data after any mix of requests, failures and retries.
+
+    python -m devtools.invariants USER_ID     (against the running local stack's endpoints)
+
+check_user() reads the user's whole partition once (strongly consistent) and the S3 objects its
+echoes name, then runs every check in CHECKS over that snapshot. To add an invariant, write a
+function Snapshot -> iterable of violation messages and append it to CHECKS.
+"""
+
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.store.audio import PENDING_TAG_KEY, PENDING_TAG_VALUE
+from app.store.records import ALL, COUNTS_SK, EchoRecord, Item, count_attribute, user_pk
+
+
+@dataclass
+class Snapshot:
+    """One user's items by kind, and what S3 holds for each echo's object."""
+
+    user_id: str
+    echoes: dict[str, EchoRecord] = field(default_factory=dict)
+    uploads: set[str] = field(default_factory=set)  # echo ids with a pending-upload record
+    counts: dict[str, int] = field(default_factory=dict)  # counter attribute -> value
+    slots: dict[str, dict[int, str]] = field(default_factory=dict)  # group -> slot -> echo id
+    other: list[str] = field(default_factory=list)  # sort keys of items no check knows
+    objects: dict[str, set[str] | None] = field(default_factory=dict)  # s3 key -> tags, None: absent
+
+
+def _partition(client: Any, table: str, user_id: str) -> list[Item]:
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :p",
+        "ExpressionAttributeValues": {":p": {"S": user_pk(user_id)}},
+        "ConsistentRead": True,
+    }
+    items: list[Item] = []
+    while True:
+        response = client.query(**request)
+        items.extend(response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return items
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _object_tags(s3: Any, bucket: str, key: str) -> set[str] | None:
+    try:
+        tagging = s3.get_object_tagging(Bucket=bucket, Key=key)
+    except s3.exceptions.NoSuchKey:
+        return None
+    except s3.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return {f"{tag['Key']}={tag['Value']}" for tag in tagging["TagSet"]}
+
+
+def snapshot(dynamodb: Any, s3: Any, table: str, bucket: str, user_id: str) -> Snapshot:
+    snap = Snapshot(user_id)
+    for item in _partition(dynamodb, table, user_id):
+        sort_key = item["sk"]["S"]
+        kind, _, rest = sort_key.partition("#")
+        if kind == "ECHO":
+            snap.echoes[rest] = EchoRecord.from_item(item)
+        elif kind == "UPLOAD":
+            snap.uploads.add(rest)
+        elif sort_key == COUNTS_SK:
+            snap.counts = {name: int(value["N"]) for name, value in item.items() if "N" in value}
+        elif kind == "SLOT":
+            group, _, number = rest.rpartition("#")
+            snap.slots.setdefault(group, {})[int(number)] = item["echo_id"]["S"]
+        else:
+            snap.other.append(sort_key)
+    for record in snap.echoes.values():
+        snap.objects[record.s3_key] = _object_tags(s3, bucket, record.s3_key)
+    return snap
+
+
+def counters_match_echoes(snap: Snapshot) -> Iterable[str]:
+    actual = Counter({ALL: len(snap.echoes)}) + Counter(r.emotion for r in snap.echoes.values())
+    groups = set(actual) | {name.removeprefix("n_") for name in snap.counts if name.startswith("n_")}
+    for group in sorted(groups | {ALL}):
+        counted = snap.counts.get(count_attribute(group), 0)
+        if counted != actual.get(group, 0):
+            yield f"counter {count_attribute(group)} is {counted}, but {actual.get(group, 0)} echoes exist"
+
+
+def slots_are_dense_and_point_back(snap: Snapshot) -> Iterable[str]:
+    groups = set(snap.slots) | {ALL} | {r.emotion for r in snap.echoes.values()}
+    for group in sorted(groups):
+        members = [r for r in snap.echoes.values() if group in (ALL, r.emotion)]
+        slots = snap.slots.get(group, {})
+        if sorted(slots) != list(range(1, len(members) + 1)):
+            yield f"slots of {group} are {sorted(slots)}, expected 1..{len(members)}"
+        attribute = "slot" if group == ALL else "emotion_slot"
+        for number, echo_id in sorted(slots.items()):
+            record = snap.echoes.get(echo_id)
+            if record is None:
+                yield f"slot {group}#{number} names {echo_id}, which does not exist"
+            elif getattr(record, attribute) != number:
+                yield f"slot {group}#{number} names {echo_id}, whose {attribute} is {getattr(record, attribute)}"
+
+
+def no_upload_record_for_an_echo(snap: Snapshot) -> Iterable[str]:
+    for echo_id in sorted(snap.uploads & set(snap.echoes)):
+        yield f"pending-upload record left for existing echo {echo_id}"
+
+
+def every_echo_has_kept_audio(snap: Snapshot) -> Iterable[str]:
+    pending = f"{PENDING_TAG_KEY}={PENDING_TAG_VALUE}"
+    for record in snap.echoes.values():
+        tags = snap.objects.get(record.s3_key)
+        if tags is None:
+            yield f"echo {record.echo_id}: its audio {record.s3_key} does not exist"
+        elif pending in tags:
+            yield f"echo {record.echo_id}: its audio is still tagged {pending} (the lifecycle rule would delete it)"
+
+
+def no_unknown_items(snap: Snapshot) -> Iterable[str]:
+    for sort_key in snap.other:
+        yield f"unexpected item {sort_key}"
+
+
+CHECKS: list[Callable[[Snapshot], Iterable[str]]] = [
+    counters_match_echoes,
+    slots_are_dense_and_point_back,
+    no_upload_record_for_an_echo,
+    every_echo_has_kept_audio,
+    no_unknown_items,
+]
+
+
+def violations(snap: Snapshot) -> list[str]:
+    return [message for check in CHECKS for message in check(snap)]
+
+
+def check_user(dynamodb: Any, s3: Any, table: str, bucket: str, user_id: str) -> list[str]:
+    """Every violated invariant for USER_ID, as readable messages (empty when all hold)."""
+    return violations(snapshot(dynamodb, s3, table, bucket, user_id))
+
+
+def main(argv: list[str]) -> int:
+    import json
+
+    import boto3
+
+    from devtools.local_stack import STATE_FILE
+
+    if len(argv) != 1 or not STATE_FILE.exists():
+        print(
+            "usage: python -m devtools.invariants USER_ID   (with ./scripts/local.sh running)",
+            file=sys.stderr,
+        )
+        return 2
+    state = json.loads(STATE_FILE.read_text())
+    session = boto3.session.Session(region_name=state["region"])
+    found = check_user(
+        session.client("dynamodb", endpoint_url=state.get("dynamodb_endpoint") or state["endpoint"]),
+        session.client("s3", endpoint_url=state["endpoint"]),
+        state["table_name"],
+        state["bucket_name"],
+        argv[0],
+    )
+    print("\n".join(found) or "all invariants hold")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

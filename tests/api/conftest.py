@@ -1,0 +1,89 @@
+"""The in-process app: moto's mock_aws for S3, Cognito and Secrets Manager, Amazon's DynamoDB Local
+for the table, all made from template.yaml ONCE for this package. Tests stay independent because
+each gets new users (one partition each) with unique emails; a test that needs a broken or
+differently configured dependency builds its own app from settings_for(stack, ...)."""
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from moto import mock_aws
+
+from app.main import create_app
+from app.settings import Settings
+from devtools.dynamodb_local import DynamoDBLocal
+from devtools.local_aws import LocalStack, provision
+from tests.support import ORIGINS, EchoFactory, User, echo_body, moto_jwks, settings_for, sign_up, wav_bytes
+
+
+@pytest.fixture(scope="package")
+def aws(dynamodb_local: DynamoDBLocal) -> Iterator[None]:
+    """mock_aws for everything but DynamoDB, which botocore sends to DynamoDB Local through
+    AWS_ENDPOINT_URL_DYNAMODB (moto lets requests to endpoints it does not serve through)."""
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        patch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.url)
+        yield
+
+
+@pytest.fixture(scope="package")
+def stack(aws: None, dynamodb_local: DynamoDBLocal) -> LocalStack:
+    return provision("dev", ORIGINS, dynamodb_endpoint=dynamodb_local.url)
+
+
+@pytest.fixture(scope="package")
+def settings(stack: LocalStack) -> Settings:
+    return settings_for(stack, max_audio_bytes=64 * 1024)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings, fetch_jwks=moto_jwks)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> TestClient:
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def new_user(stack: LocalStack, name: str) -> User:
+    """A user of their own for one test: a fresh Cognito sign-up, so a fresh partition."""
+    return sign_up(stack.user_pool_id, stack.app_client_id, f"{name}-{uuid.uuid4().hex[:12]}@example.com")
+
+
+@pytest.fixture
+def alice(stack: LocalStack) -> User:
+    return new_user(stack, "alice")
+
+
+@pytest.fixture
+def bob(stack: LocalStack) -> User:
+    return new_user(stack, "bob")
+
+
+@pytest.fixture
+def make_echo(client: TestClient) -> EchoFactory:
+    """init-upload, PUT real WAV bytes to the presigned URL, create: the whole happy path."""
+
+    def make(user: User, audio: bytes | None = None, **body: object) -> dict:
+        data = audio if audio is not None else wav_bytes()
+        init = client.post(
+            "/api/v1/echoes/init-upload",
+            json={"file_extension": "wav", "content_type": "audio/wav", "file_size": len(data)},
+            headers=user.headers,
+        )
+        assert init.status_code == 200, init.text
+        upload = init.json()
+        put = requests.put(upload["upload_url"], data=data, headers=upload["upload_headers"], timeout=10)
+        assert put.status_code == 200, put.text
+        created = client.post(
+            f"/api/v1/echoes?echo_id={upload['echo_id']}",
+            json=echo_body(**body),
+            headers=user.headers,
+        )
+        assert created.status_code == 201, created.text
+        return created.json()
+
+    return make
