@@ -4,11 +4,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from app import deadline
 from app.models import ErasureProgress, ExportPage, iso_millis
 from app.observability import count, logger
 from app.service import EchoService
 from app.settings import Settings
-from app.store.account import AccountEraser, Deadline, ErasureResult
+from app.store.account import RESERVE_SECONDS, AccountEraser
 from app.store.echoes import Selection
 
 
@@ -29,12 +30,13 @@ class AccountService:
         """One erasure pass within the time budget: None when complete, else how far it got.
         Repeating the request continues where the last pass stopped."""
         started = time.monotonic()
-        result: ErasureResult = self._eraser().erase(
-            user_id,
-            username,
-            Deadline(self._settings.erasure_budget_seconds),
-            self._settings.erased_marker_ttl_seconds,
-        )
+        # Its own budget, longer than an ordinary request's: the pass stops starting new batches
+        # RESERVE_SECONDS before it ends, and keeps that time to record progress and answer.
+        budget = deadline.start(self._settings.erasure_budget_seconds + RESERVE_SECONDS)
+        try:
+            result = self._eraser().erase(user_id, username, self._settings.erased_marker_ttl_seconds)
+        finally:
+            deadline.reset(budget)
         logger.info(
             "Account erasure pass",
             extra={

@@ -99,10 +99,10 @@ def _normalise_tags(tags: list[str]) -> list[str]:
     return normalised
 
 
-def _not_in_future(moment: datetime) -> str:
+def _not_in_future(moment: datetime) -> datetime:
     if moment - datetime.now(UTC) > RECORDED_AT_SKEW:
         raise ValueError("recorded_at must not be in the future")
-    return iso_millis(moment)
+    return moment
 
 
 Tags = Annotated[list[str], Field(max_length=MAX_TAGS), AfterValidator(_normalise_tags)]

@@ -22,6 +22,7 @@ from app.models import (
     Location,
     UpdateEchoRequest,
     UploadForm,
+    iso_millis,
 )
 from app.observability import count, logger
 from app.settings import Settings
@@ -50,7 +51,7 @@ def parse_echo_id(raw: str) -> str:
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_millis(datetime.now(UTC))
 
 
 def _content_type_matches(extension: str, content_type: str) -> bool:
@@ -206,7 +207,7 @@ class EchoService:
             user_id=user_id,
             emotion=request.emotion.value,
             created_at=created_at,
-            recorded_at=request.recorded_at or created_at,  # the model made it ISO (UTC, ms)
+            recorded_at=iso_millis(request.recorded_at) if request.recorded_at else created_at,
             s3_key=upload.s3_key,
             file_extension=upload.file_extension,
             file_size=stored.size,
@@ -318,6 +319,8 @@ class EchoService:
         given = request.model_dump(mode="json", include=request.model_fields_set)
         if "tags" in given:
             given["tags"] = tuple(given["tags"])
+        if request.recorded_at is not None:
+            given["recorded_at"] = iso_millis(request.recorded_at)  # the one stored format
 
         def change(record: EchoRecord) -> EchoRecord:
             return replace(record, **given)

@@ -36,8 +36,9 @@ class Settings(BaseSettings):
     max_echoes_per_user: int = Field(default=10_000, ge=1)
     max_audio_bytes_per_user: int = Field(default=2 * 1024 * MIB, ge=1)
     max_pending_uploads_per_user: int = Field(default=20, ge=1, le=1000)
-    # DELETE /api/v1/me works this long, then answers 202 (API Gateway gives up at 29 s).
-    erasure_budget_seconds: float = Field(default=20.0, gt=0, le=25)
+    # DELETE /api/v1/me works this long, then answers 202: keep it under the function timeout
+    # (FunctionTimeoutSeconds, 10 s by default) less a few seconds; API Gateway gives up at 29 s.
+    erasure_budget_seconds: float = Field(default=6.0, gt=0, le=25)
     # How long the erased account's marker refuses old tokens: longer than any token lives.
     erased_marker_ttl_seconds: int = Field(default=2 * 86400, ge=3600)
     export_page_size: int = Field(default=500, ge=1, le=1000)

@@ -8,17 +8,19 @@ Each step is idempotent and the steps run in an order that a repetition can alwa
 3. every item of pk=USER#<sub> except the marker is deleted (echoes, slots, tag items, uploads),
 4. the Cognito user is deleted,
 5. the marker keeps only what refuses the old token until it expires (no counts, no content).
-A pass stops at its deadline and reports how far it got; the next pass continues from there.
+A pass stops before the request's deadline (app.deadline) and reports how far it got; the next
+pass continues from there.
 """
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from app import deadline
 from app.errors import account_erased
 from app.store.records import COUNTS_SK, Item, key, user_pk
 
@@ -27,6 +29,8 @@ DYNAMODB_BATCH = 25
 S3_BATCH = 1000
 # Parallel batch deletes: the items share one partition key, so more writers mostly add throttling.
 WORKERS = 8
+# Time kept after the last batch for the marker, AdminDeleteUser and the answer.
+RESERVE_SECONDS = 1.0
 ERASED_ATTRIBUTE = "erased_at"
 PHASE_ATTRIBUTE = "erasure_phase"
 
@@ -43,13 +47,9 @@ class ErasureResult:
     items_deleted: int
 
 
-class Deadline:
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._end = clock() + seconds
-
-    def passed(self) -> bool:
-        return self._clock() >= self._end
+def _out_of_time() -> bool:
+    left = deadline.remaining()
+    return left is not None and left <= RESERVE_SECONDS
 
 
 class AccountEraser:
@@ -63,18 +63,16 @@ class AccountEraser:
         self._bucket = bucket
         self._pool = user_pool_id
 
-    def erase(
-        self, user_id: str, username: str, deadline: Deadline, marker_ttl_seconds: int
-    ) -> ErasureResult:
+    def erase(self, user_id: str, username: str, marker_ttl_seconds: int) -> ErasureResult:
         """One pass, until done or the deadline; raises AccountErased if already complete."""
         self._mark(user_id, "audio")
         with ThreadPoolExecutor(WORKERS) as pool:
-            versions = self._erase_audio(user_id, deadline, pool)
-            if deadline.passed():
+            versions = self._erase_audio(user_id, pool)
+            if _out_of_time():
                 return ErasureResult(False, "audio", versions, 0)
             self._mark(user_id, "records")
-            items = self._erase_items(user_id, deadline, pool)
-            if deadline.passed():
+            items = self._erase_items(user_id, pool)
+            if _out_of_time():
                 return ErasureResult(False, "records", versions, items)
         self._mark(user_id, "user")
         try:
@@ -135,11 +133,11 @@ class AccountEraser:
             for start in range(0, len(found), S3_BATCH):
                 yield found[start : start + S3_BATCH]
 
-    def _erase_audio(self, user_id: str, deadline: Deadline, pool: ThreadPoolExecutor) -> int:
+    def _erase_audio(self, user_id: str, pool: ThreadPoolExecutor) -> int:
         futures = []
         for batch in self._versions(user_id):
             futures.append(pool.submit(self._delete_versions, batch))
-            if deadline.passed():
+            if _out_of_time():
                 break
         return sum(future.result() for future in futures)
 
@@ -167,12 +165,12 @@ class AccountEraser:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def _erase_items(self, user_id: str, deadline: Deadline, pool: ThreadPoolExecutor) -> int:
+    def _erase_items(self, user_id: str, pool: ThreadPoolExecutor) -> int:
         futures = []
         for keys in self._item_keys(user_id):
             for start in range(0, len(keys), DYNAMODB_BATCH):
                 futures.append(pool.submit(self._delete_items, keys[start : start + DYNAMODB_BATCH]))
-            if deadline.passed():
+            if _out_of_time():
                 break
         return sum(future.result() for future in futures)
 
