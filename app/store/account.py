@@ -134,12 +134,15 @@ class AccountEraser:
                 yield found[start : start + S3_BATCH]
 
     def _erase_audio(self, user_id: str, pool: ThreadPoolExecutor) -> int:
-        futures = []
+        """List first, then delete in parallel: listing never pages past entries being deleted
+        (moto's ListObjectVersions fails on a marker whose key is gone; S3 does not, but a
+        listing of what existed when the pass began is all a pass needs)."""
+        batches = []
         for batch in self._versions(user_id):
-            futures.append(pool.submit(self._delete_versions, batch))
+            batches.append(batch)
             if _out_of_time():
                 break
-        return sum(future.result() for future in futures)
+        return sum(pool.map(self._delete_versions, batches))
 
     def _delete_versions(self, batch: list[dict[str, str]]) -> int:
         response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
