@@ -34,6 +34,15 @@ def _refuse_after_deadline(**_: Any) -> None:
     deadline.check()
 
 
+def _no_retry_that_cannot_finish(caught_exception: Exception | None = None, **_: Any) -> None:
+    """After an attempt that timed out or failed to connect: if less than one read timeout is
+    left, give up now rather than sleep (botocore's backoff) and start an attempt that would end
+    past the deadline. Other failures are left to botocore's retry policy."""
+    left = deadline.remaining()
+    if caught_exception is not None and left is not None and left < READ_TIMEOUT_SECONDS:
+        raise deadline.DeadlineExceeded() from caught_exception
+
+
 @dataclass(frozen=True)
 class AwsClients:
     dynamodb: Any
@@ -52,6 +61,7 @@ def _session() -> botocore.session.Session:
     # s3transfer) adds ~40 ms to every cold start (README, Performance).
     session = botocore.session.get_session()
     session.register("before-send", _refuse_after_deadline)
+    session.register("needs-retry", _no_retry_that_cannot_finish)
     return session
 
 

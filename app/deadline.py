@@ -6,6 +6,8 @@ pool before a request sets one) has no deadline and is bounded by the clients' t
 """
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 
 _deadline: ContextVar[float | None] = ContextVar("request_deadline", default=None)
@@ -33,3 +35,17 @@ def check() -> None:
     left = remaining()
     if left is not None and left <= 0:
         raise DeadlineExceeded()
+
+
+@contextmanager
+def grace(seconds: float) -> Iterator[None]:
+    """Clean-up after a failure may run SECONDS past the deadline (still bounded by timeouts)."""
+    deadline = _deadline.get()
+    if deadline is None:
+        yield
+        return
+    token = _deadline.set(max(deadline, time.monotonic()) + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)

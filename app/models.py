@@ -53,7 +53,11 @@ AudioExtension = Annotated[
 class InitUploadRequest(StrictModel):
     file_extension: AudioExtension
     content_type: str = Field(min_length=1, max_length=100, examples=["audio/webm"])
-    file_size: int | None = Field(default=None, ge=1, description="Declared size in bytes")
+    file_size: int = Field(
+        ge=1,
+        description="Size in bytes of the file to upload: the presigned PUT is signed for exactly this "
+        "Content-Length (browsers set it from the body)",
+    )
 
 
 class UploadForm(BaseModel):
@@ -63,7 +67,10 @@ class UploadForm(BaseModel):
 
 class InitUploadResponse(BaseModel):
     echo_id: str
-    upload_url: str = Field(description="Presigned PUT; send the headers in upload_headers")
+    upload_url: str = Field(
+        description="Presigned PUT of exactly file_size bytes that cannot replace an existing object; "
+        "send the headers in upload_headers"
+    )
     upload_headers: dict[str, str]
     upload_form: UploadForm = Field(description="Presigned POST: send fields, then the file")
     s3_key: str

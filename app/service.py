@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
+from app import deadline
 from app.errors import ApiError, ErrorCode, not_found, unavailable
 from app.models import (
     AUDIO_FORMATS,
@@ -40,6 +41,9 @@ from app.store.echoes import (
     VersionMismatch,
 )
 from app.store.records import ALL, BYTES_ATTRIBUTE, EchoRecord, PendingUpload, count_attribute
+
+# Clean-up after a failed write may run this long past the request's deadline.
+CLEANUP_GRACE_SECONDS = 1.0
 
 
 def parse_echo_id(raw: str) -> str:
@@ -146,7 +150,7 @@ class EchoService:
                 {"expected_content_types": list(AUDIO_FORMATS[extension])},
             )
         limit = self._settings.max_audio_bytes
-        if request.file_size is not None and request.file_size > limit:
+        if request.file_size > limit:
             raise ApiError(
                 ErrorCode.FILE_TOO_LARGE,
                 f"Audio must be at most {limit} bytes",
@@ -166,7 +170,7 @@ class EchoService:
                 expires_at=int(time.time()) + self._settings.pending_upload_ttl_seconds,
             ),
         )
-        target = self._audio.upload_target(key, content_type, limit, expires_in)
+        target = self._audio.upload_target(key, content_type, request.file_size, limit, expires_in)
         return InitUploadResponse(
             echo_id=echo_id,
             upload_url=target.put_url,
@@ -232,16 +236,21 @@ class EchoService:
         except EchoAlreadyExists as race:
             return self._replayed(race.existing, request_hash)
         except UploadNotPending:
-            self._audio.mark_pending_quietly(upload.s3_key)
+            self._release_upload(upload.s3_key)
             raise not_found("Pending upload") from None
         except ContentionError:
-            self._audio.mark_pending_quietly(upload.s3_key)
+            self._release_upload(upload.s3_key)
             raise unavailable("Too many concurrent changes; try again") from None
         except ClientError:  # DynamoDB answered and refused: nothing was written
-            self._audio.mark_pending_quietly(upload.s3_key)
+            self._release_upload(upload.s3_key)
             raise
         count("EchoCreated", emotion=created.emotion)
         return self._to_echo(created)
+
+    def _release_upload(self, s3_key: str) -> None:
+        """The create certainly failed: hand the audio back to the lifecycle rule (best effort)."""
+        with deadline.grace(CLEANUP_GRACE_SECONDS):
+            self._audio.mark_pending_quietly(s3_key)
 
     def _replayed(self, existing: EchoRecord, request_hash: str) -> Echo:
         if existing.request_hash != request_hash:
@@ -301,19 +310,42 @@ class EchoService:
         return self._to_echo(record)
 
     def delete(self, user_id: str, echo_id: str) -> None:
-        try:
-            record = self._echoes.delete_echo(user_id, parse_echo_id(echo_id))
-        except ContentionError:
-            raise unavailable("Too many concurrent changes; try again") from None
-        if record is None:
+        echo_id = parse_echo_id(echo_id)
+        existing = self._echoes.get_echo(user_id, echo_id, consistent=True)
+        if existing is None:
             raise not_found()
-        # Metadata first: a failure here leaves at worst an orphaned object, never a dangling echo.
+        # The audio is handed to the lifecycle rule (tagged pending) before the echo goes: if the
+        # request stops anywhere after the echo is gone, S3 still removes the audio. If the echo
+        # turns out to remain, its audio is kept again (_keep_audio_if_echo_remains).
+        try:
+            self._audio.mark_pending(existing.s3_key)
+            record = self._echoes.delete_echo(user_id, echo_id)
+        except ContentionError:
+            self._keep_audio_if_echo_remains(existing)
+            raise unavailable("Too many concurrent changes; try again") from None
+        except Exception:
+            self._keep_audio_if_echo_remains(existing)
+            raise
+        if record is None:  # deleted by a concurrent request, which also removes the audio
+            raise not_found()
         try:
             self._audio.delete(record.s3_key)
-        except Exception:
-            logger.exception("Audio left behind after echo deletion", extra={"s3_key": record.s3_key})
-            count("OrphanedAudio")
+        except Exception:  # the echo is gone and its audio tagged pending: S3 expires it
+            logger.exception("Audio left to the lifecycle rule", extra={"s3_key": record.s3_key})
+            count("AudioLeftPending")
         count("EchoDeleted", emotion=record.emotion)
+
+    def _keep_audio_if_echo_remains(self, record: EchoRecord) -> None:
+        """After a failed delete: the echo may or may not be gone (a lost response). Best effort,
+        with a short grace beyond the request's deadline: if this fails too, a live echo keeps
+        audio tagged pending, which a retried delete finishes and a successful create repairs."""
+        with deadline.grace(CLEANUP_GRACE_SECONDS):
+            try:
+                if self._echoes.get_echo(record.user_id, record.echo_id, consistent=True) is not None:
+                    self._audio.mark_kept(record.s3_key)
+            except Exception:
+                logger.exception("Audio of a live echo left tagged pending", extra={"s3_key": record.s3_key})
+                count("PendingAudioOnLiveEcho")
 
     def update(self, user_id: str, echo_id: str, request: UpdateEchoRequest, if_match: str | None) -> Echo:
         given = request.model_dump(mode="json", include=request.model_fields_set)

@@ -46,7 +46,16 @@ class AudioStore:
     def s3_url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def upload_target(self, key: str, content_type: str, max_bytes: int, expires_in: int) -> UploadTarget:
+    def upload_target(
+        self, key: str, content_type: str, size: int, max_bytes: int, expires_in: int
+    ) -> UploadTarget:
+        """A presigned PUT signed for exactly SIZE bytes (Content-Length) and only if no object has
+        the key yet (If-None-Match: *, S3's conditional write: 412 otherwise), so it can neither
+        exceed the limit nor replace the audio of a created echo; and a POST form whose policy
+        bounds the size to 1..MAX_BYTES."""
+        # Content-Length is signed but not listed: every HTTP client sets it from the body (and
+        # browsers refuse to let a page set it); the body must be exactly SIZE bytes.
+        put_headers = {"Content-Type": content_type, "x-amz-tagging": PENDING_TAGGING, "If-None-Match": "*"}
         put_url = self._client.generate_presigned_url(
             "put_object",
             Params={
@@ -54,6 +63,8 @@ class AudioStore:
                 "Key": key,
                 "ContentType": content_type,
                 "Tagging": PENDING_TAGGING,
+                "ContentLength": size,
+                "IfNoneMatch": "*",
             },
             ExpiresIn=expires_in,
         )
@@ -70,7 +81,7 @@ class AudioStore:
         )
         return UploadTarget(
             put_url=put_url,
-            put_headers={"Content-Type": content_type, "x-amz-tagging": PENDING_TAGGING},
+            put_headers=put_headers,
             post_url=post["url"],
             post_fields=post["fields"],
         )
@@ -87,15 +98,18 @@ class AudioStore:
     def mark_kept(self, key: str) -> None:
         self._client.delete_object_tagging(Bucket=self.bucket, Key=key)
 
+    def mark_pending(self, key: str) -> None:
+        """Let the lifecycle rule expire the object (unless it is kept again)."""
+        self._client.put_object_tagging(
+            Bucket=self.bucket,
+            Key=key,
+            Tagging={"TagSet": [{"Key": PENDING_TAG_KEY, "Value": PENDING_TAG_VALUE}]},
+        )
+
     def mark_pending_quietly(self, key: str) -> None:
-        """Hand the object back to the lifecycle rule after a create that certainly failed; best
-        effort: if this fails too, the object stays, unreferenced (logged, never lost data)."""
+        """mark_pending, best effort: if it fails, the object stays, unreferenced (logged)."""
         try:
-            self._client.put_object_tagging(
-                Bucket=self.bucket,
-                Key=key,
-                Tagging={"TagSet": [{"Key": PENDING_TAG_KEY, "Value": PENDING_TAG_VALUE}]},
-            )
+            self.mark_pending(key)
         except Exception:
             logger.exception("Audio left untagged after a failed create", extra={"s3_key": key})
             count("OrphanedAudio")

@@ -84,7 +84,7 @@ def test_erasing_an_account_of_2000_echoes_interrupted_then_resumed(
     make_echo(alice, tags=["rain"])
     client.post(
         "/api/v1/echoes/init-upload",
-        json={"file_extension": "wav", "content_type": "audio/wav"},
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000},
         headers=alice.headers,
     )
     kept = make_echo(bob)
@@ -139,7 +139,7 @@ def test_erasing_an_account_of_2000_echoes_interrupted_then_resumed(
         )
     init = client.post(
         "/api/v1/echoes/init-upload",
-        json={"file_extension": "wav", "content_type": "audio/wav"},
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000},
         headers=alice.headers,
     )
     assert init.status_code == 401
@@ -174,7 +174,7 @@ def test_a_create_racing_the_erasure_cannot_commit(
     """Once the marker is set, every create transaction fails its condition on the counters."""
     init = client.post(
         "/api/v1/echoes/init-upload",
-        json={"file_extension": "wav", "content_type": "audio/wav"},
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000},
         headers=alice.headers,
     ).json()
     _app(stack, settings, erasure_budget_seconds=0.01).delete(ME, headers=alice.headers)

@@ -332,7 +332,7 @@ def test_recorded_at_is_kept_normalised_to_utc_and_editable(
 def test_recorded_at_in_the_future_is_refused_at_create(client: TestClient, alice: User) -> None:
     init = client.post(
         f"{ECHOES}/init-upload",
-        json={"file_extension": "wav", "content_type": "audio/wav"},
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000},
         headers=alice.headers,
     ).json()
     soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
@@ -387,7 +387,7 @@ def test_echo_quota_refuses_at_the_limit_at_init_and_at_create(
     assert {"Key": "echoes-state", "Value": "pending"} in tags["TagSet"]  # left to the lifecycle rule
     init = limited.post(
         f"{ECHOES}/init-upload",
-        json={"file_extension": "wav", "content_type": "audio/wav"},
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000},
         headers=alice.headers,
     )
     _error(init, 409, "quota_exceeded")
@@ -416,7 +416,7 @@ def test_byte_quota_counts_the_audio_of_every_echo(
 
 def test_pending_upload_quota(stack: LocalStack, settings: Settings, alice: User, bob: User) -> None:
     limited = _limited(stack, settings, max_pending_uploads_per_user=2)
-    body = {"file_extension": "wav", "content_type": "audio/wav"}
+    body = {"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000}
     assert [
         limited.post(f"{ECHOES}/init-upload", json=body, headers=alice.headers).status_code for _ in range(2)
     ] == [200, 200]

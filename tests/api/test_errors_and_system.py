@@ -277,3 +277,12 @@ def test_missing_setting_fails_at_start_naming_it(monkeypatch: pytest.MonkeyPatc
         load_settings()
     monkeypatch.setenv("ENVIRONMENT", "prod")
     assert load_settings().cors_allow_origins == ("https://a.example", "http://localhost:3000")
+
+
+def test_a_secrets_manager_failure_is_503_not_500(stack: LocalStack, alice: User) -> None:
+    """Finding 6: Powertools wraps every failure to read the cursor key in GetParameterError."""
+    settings = settings_for(stack, app_secret_name="no-such-secret")
+    client = TestClient(create_app(settings, fetch_jwks=moto_jwks))
+    response = client.get("/api/v1/echoes?cursor=e30.AAAA", headers=alice.headers)
+    _assert_error(response, 503, "service_unavailable")
+    assert response.headers["Retry-After"]

@@ -3,6 +3,7 @@
 import base64
 import json
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
@@ -19,7 +20,9 @@ INIT = "/api/v1/echoes/init-upload"
 
 def _init(client: TestClient, user: User, **body: object) -> dict:
     response = client.post(
-        INIT, json={"file_extension": "wav", "content_type": "audio/wav", **body}, headers=user.headers
+        INIT,
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": len(wav_bytes()), **body},
+        headers=user.headers,
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -73,7 +76,9 @@ def test_every_supported_format_can_be_initialised(
 
 def test_unknown_format_is_415_listing_the_supported_ones(client: TestClient, alice: User) -> None:
     response = client.post(
-        INIT, json={"file_extension": "flac", "content_type": "audio/flac"}, headers=alice.headers
+        INIT,
+        json={"file_extension": "flac", "content_type": "audio/flac", "file_size": 10},
+        headers=alice.headers,
     )
     assert response.status_code == 415
     body = response.json()
@@ -89,7 +94,9 @@ def test_unknown_format_is_415_listing_the_supported_ones(client: TestClient, al
 
 def test_content_type_not_matching_extension_is_400(client: TestClient, alice: User) -> None:
     response = client.post(
-        INIT, json={"file_extension": "wav", "content_type": "audio/mpeg"}, headers=alice.headers
+        INIT,
+        json={"file_extension": "wav", "content_type": "audio/mpeg", "file_size": 10},
+        headers=alice.headers,
     )
     assert response.status_code == 400
     assert response.json()["error"] == "validation_error"
@@ -273,3 +280,43 @@ def test_limits_are_inclusive(client: TestClient, alice: User) -> None:
     response = _create(client, alice, upload["echo_id"], **body)
     assert response.status_code == 201, response.text
     assert len(response.json()["tags"]) == 10
+
+
+def test_the_presigned_put_is_signed_for_the_declared_size_and_no_overwrite(
+    client: TestClient, alice: User
+) -> None:
+    """S3 checks every signed header against the request: a body of another size than file_size
+    fails the signature (403), and If-None-Match: * makes S3 refuse (412) to replace an existing
+    object. moto does not check signatures, so the binding is proven from the URL itself; the
+    conditional write moto does enforce (next test)."""
+    upload = _init(client, alice, file_size=4321)
+    query = parse_qs(urlsplit(upload["upload_url"]).query)
+    signed = query["X-Amz-SignedHeaders"][0].split(";")
+    assert signed == ["content-length", "content-type", "host", "if-none-match", "x-amz-tagging"]
+    assert upload["upload_headers"]["If-None-Match"] == "*"
+    assert "Content-Length" not in upload["upload_headers"], "clients set it from the body"
+
+
+def test_file_size_is_required_to_get_an_upload_url(client: TestClient, alice: User) -> None:
+    response = client.post(
+        INIT, json={"file_extension": "wav", "content_type": "audio/wav"}, headers=alice.headers
+    )
+    assert response.status_code == 400
+    assert response.json()["details"][0]["field"] == "body.file_size"
+
+
+def test_the_upload_url_cannot_replace_the_audio_of_an_echo(
+    client: TestClient, alice: User, settings: Settings
+) -> None:
+    """Finding 4: the PUT URL lives 15 minutes; reused after create, S3 refuses it (412)."""
+    audio = wav_bytes()
+    upload = _init(client, alice, file_size=len(audio))
+    _put(upload, audio)
+    assert _create(client, alice, upload["echo_id"]).status_code == 201
+    replaced = requests.put(
+        upload["upload_url"], data=b"\0" * len(audio), headers=upload["upload_headers"], timeout=10
+    )
+    assert replaced.status_code == 412
+    s3 = boto3.client("s3")
+    assert s3.get_object(Bucket=settings.s3_bucket_name, Key=upload["s3_key"])["Body"].read() == audio
+    assert s3.get_object_tagging(Bucket=settings.s3_bucket_name, Key=upload["s3_key"])["TagSet"] == []

@@ -22,7 +22,7 @@ def _auth(token: str) -> dict[str, str]:
 def _init(api: httpx.Client, token: str, **body: object) -> dict:
     response = api.post(
         "/api/v1/echoes/init-upload",
-        json={"file_extension": "wav", "content_type": "audio/wav", **body},
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": 1024, **body},
         headers=_auth(token),
     )
     assert response.status_code == 200, response.text
@@ -43,7 +43,7 @@ def test_two_users_full_journey(local_stack: RunningStack, api: httpx.Client) ->
 
     # Presigned PUT for the first and third, presigned POST form for the second.
     for index, (emotion, data) in enumerate(recordings):
-        upload = _init(api, alice)
+        upload = _init(api, alice, file_size=len(data))
         if index == 1:
             form = upload["upload_form"]
             posted = httpx.post(

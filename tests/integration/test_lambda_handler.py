@@ -44,7 +44,9 @@ def test_whole_journey_through_the_handler(deployed: Deployed, make_event) -> No
             "POST",
             "/api/v1/echoes/init-upload",
             headers=auth,
-            body=json.dumps({"file_extension": "wav", "content_type": "audio/wav"}).encode(),
+            body=json.dumps(
+                {"file_extension": "wav", "content_type": "audio/wav", "file_size": len(wav_bytes())}
+            ).encode(),
         )
     )
     assert status == 200, init
@@ -91,7 +93,9 @@ def test_cursor_key_comes_from_secrets_manager(deployed: Deployed) -> None:
                 "POST",
                 "/api/v1/echoes/init-upload",
                 headers=auth,
-                body=json.dumps({"file_extension": "wav", "content_type": "audio/wav"}).encode(),
+                body=json.dumps(
+                    {"file_extension": "wav", "content_type": "audio/wav", "file_size": len(wav_bytes())}
+                ).encode(),
             )
         )
         requests.put(init["upload_url"], data=wav_bytes(), headers=init["upload_headers"], timeout=10)
