@@ -1,8 +1,17 @@
-"""The account use cases: erase everything the caller has, export everything the caller has."""
+"""The account use cases: erase everything the caller has, export everything the caller has.
 
+Erasure runs in passes of a bounded time. In Lambda, a pass that does not finish invokes the
+function again asynchronously (InvocationType=Event) with the API Gateway event it is serving:
+exactly the caller's own DELETE /api/v1/me repeated, same token, same checks. The chain ends when a
+pass completes (or finds the erasure complete: 401). Lambda retries a failed asynchronous
+invocation twice, and the caller may repeat the request at any time: passes are idempotent.
+"""
+
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from app import deadline
 from app.models import ErasureProgress, ExportPage, iso_millis
@@ -12,11 +21,33 @@ from app.settings import Settings
 from app.store.account import RESERVE_SECONDS, AccountEraser
 from app.store.echoes import Selection
 
+# Continues an unfinished erasure: given the Lambda event of the request being served.
+Continuation = Callable[[dict[str, Any]], None]
+
+
+def lambda_continuation(function_name: str, client: Callable[[], Any]) -> Continuation:
+    """Invoke FUNCTION_NAME asynchronously with the same event (the Lambda client made on first use)."""
+    made: list[Any] = []
+
+    def invoke(event: dict[str, Any]) -> None:
+        if not made:
+            made.append(client())
+        made[0].invoke(FunctionName=function_name, InvocationType="Event", Payload=json.dumps(event).encode())
+
+    return invoke
+
 
 class AccountService:
-    def __init__(self, settings: Settings, echoes: EchoService, eraser: Callable[[], AccountEraser]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        echoes: EchoService,
+        eraser: Callable[[], AccountEraser],
+        continuation: Continuation | None = None,
+    ) -> None:
         self._settings = settings
         self._echoes = echoes
+        self.continuation = continuation  # None outside Lambda: the caller repeats the request
         # Built on first use: it needs a Cognito client, which no other route does.
         self._make_eraser = eraser
         self._built: AccountEraser | None = None
@@ -26,9 +57,12 @@ class AccountService:
             self._built = self._make_eraser()
         return self._built
 
-    def erase(self, user_id: str, username: str) -> ErasureProgress | None:
+    def erase(
+        self, user_id: str, username: str, event: dict[str, Any] | None = None
+    ) -> ErasureProgress | None:
         """One erasure pass within the time budget: None when complete, else how far it got.
-        Repeating the request continues where the last pass stopped."""
+        Repeating the request continues where the last pass stopped; so does the asynchronous
+        invocation with EVENT (the Lambda event being served) when there is a continuation."""
         started = time.monotonic()
         # Its own budget, longer than an ordinary request's: the pass stops starting new batches
         # RESERVE_SECONDS before it ends, and keeps that time to record progress and answer.
@@ -50,12 +84,18 @@ class AccountService:
         if result.done:
             count("AccountErased")
             return None
+        continuing = self.continuation is not None and event is not None
+        if continuing:
+            self.continuation(event)  # type: ignore[misc]  # checked just above
         return ErasureProgress(
             status="erasing",
             phase=result.phase,
             audio_versions_deleted=result.audio_versions_deleted,
             items_deleted=result.items_deleted,
-            message="Erasure continues: repeat DELETE /api/v1/me until it answers 204",
+            continuing=continuing,
+            message="Erasure continues"
+            + (" in the background" if continuing else "")
+            + ": DELETE /api/v1/me again shows progress (202) or completes it (204); 401 once erased",
         )
 
     def export(self, user_id: str, cursor: str | None) -> ExportPage:

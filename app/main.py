@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from starlette.routing import BaseRoute
 
 from app import __version__
-from app.account import AccountService
+from app.account import AccountService, lambda_continuation
 from app.auth import JsonFetcher, JwksCache, TokenVerifier, fetch_json
 from app.aws import AwsClients, create_client, create_clients
 from app.cors import CorsPolicy
@@ -83,6 +83,11 @@ def create_app(
             settings.s3_bucket_name,
             settings.cognito_user_pool_id,
         ),
+        lambda_continuation(
+            settings.aws_lambda_function_name, lambda: create_client("lambda", settings.aws_region)
+        )
+        if settings.aws_lambda_function_name
+        else None,
     )
     app.state.health = HealthChecker(
         {

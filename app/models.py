@@ -193,6 +193,7 @@ class ErasureProgress(BaseModel):
     phase: Literal["audio", "records", "user"] = Field(description="Where this pass stopped")
     audio_versions_deleted: int = Field(description="Audio object versions deleted by this pass")
     items_deleted: int = Field(description="Records deleted by this pass")
+    continuing: bool = Field(description="True when the function carries on by itself (in Lambda)")
     message: str
 
 

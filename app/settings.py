@@ -38,9 +38,11 @@ class Settings(BaseSettings):
     max_pending_uploads_per_user: int = Field(default=20, ge=1, le=1000)
     # DELETE /api/v1/me works this long, then answers 202: keep it under the function timeout
     # (FunctionTimeoutSeconds, 10 s by default) less a few seconds; API Gateway gives up at 29 s.
-    erasure_budget_seconds: float = Field(default=6.0, gt=0, le=25)
+    erasure_budget_seconds: float = Field(default=5.0, gt=0, le=25)
     # How long the erased account's marker refuses old tokens: longer than any token lives.
     erased_marker_ttl_seconds: int = Field(default=2 * 86400, ge=3600)
+    # Set by Lambda itself: erasure passes that do not finish invoke this function again.
+    aws_lambda_function_name: str | None = None
     export_page_size: int = Field(default=500, ge=1, le=1000)
     health_cache_seconds: float = Field(default=30.0, ge=0)
     # Each request's time budget: AWS attempts and store retries stop when it is spent (503 +

@@ -32,7 +32,9 @@ async def erase_account(request: Request, user: AuthenticatedUser, service: Serv
     time: repeat the request to continue. Afterwards the old token is refused (401)."""
     if not user.username:
         raise ApiError(ErrorCode.AUTHENTICATION_FAILED, "The token names no Cognito user")
-    progress = await run_blocking(request, service.erase, user.user_id, user.username)
+    # In Lambda, Mangum puts the API Gateway event in the scope: the continuation replays it.
+    event = request.scope.get("aws.event")
+    progress = await run_blocking(request, service.erase, user.user_id, user.username, event)
     if progress is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return Response(

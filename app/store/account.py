@@ -29,8 +29,9 @@ DYNAMODB_BATCH = 25
 S3_BATCH = 1000
 # Parallel batch deletes: the items share one partition key, so more writers mostly add throttling.
 WORKERS = 8
-# Time kept after the last batch for the marker, AdminDeleteUser and the answer.
-RESERVE_SECONDS = 1.0
+# Time kept after the last batch started for it to finish, the marker, AdminDeleteUser and the
+# answer.
+RESERVE_SECONDS = 3.0
 ERASED_ATTRIBUTE = "erased_at"
 PHASE_ATTRIBUTE = "erasure_phase"
 
@@ -67,12 +68,12 @@ class AccountEraser:
         """One pass, until done or the deadline; raises AccountErased if already complete."""
         self._mark(user_id, "audio")
         with ThreadPoolExecutor(WORKERS) as pool:
-            versions = self._erase_audio(user_id, pool)
-            if _out_of_time():
+            versions, complete = self._erase_audio(user_id, pool)
+            if not complete:
                 return ErasureResult(False, "audio", versions, 0)
             self._mark(user_id, "records")
-            items = self._erase_items(user_id, pool)
-            if _out_of_time():
+            items, complete = self._erase_items(user_id, pool)
+            if not complete:
                 return ErasureResult(False, "records", versions, items)
         self._mark(user_id, "user")
         try:
@@ -133,16 +134,17 @@ class AccountEraser:
             for start in range(0, len(found), S3_BATCH):
                 yield found[start : start + S3_BATCH]
 
-    def _erase_audio(self, user_id: str, pool: ThreadPoolExecutor) -> int:
+    def _erase_audio(self, user_id: str, pool: ThreadPoolExecutor) -> tuple[int, bool]:
         """List first, then delete in parallel: listing never pages past entries being deleted
         (moto's ListObjectVersions fails on a marker whose key is gone; S3 does not, but a
         listing of what existed when the pass began is all a pass needs)."""
-        batches = []
+        batches, complete = [], True
         for batch in self._versions(user_id):
-            batches.append(batch)
-            if _out_of_time():
+            if batches and _out_of_time():  # at least one batch a pass, so every pass progresses
+                complete = False
                 break
-        return sum(pool.map(self._delete_versions, batches))
+            batches.append(batch)
+        return sum(pool.map(self._delete_versions, batches)), complete
 
     def _delete_versions(self, batch: list[dict[str, str]]) -> int:
         response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
@@ -168,14 +170,16 @@ class AccountEraser:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def _erase_items(self, user_id: str, pool: ThreadPoolExecutor) -> int:
-        futures = []
+    def _erase_items(self, user_id: str, pool: ThreadPoolExecutor) -> tuple[int, bool]:
+        """Delete each page of keys while the next is read; (items deleted, all of them?)."""
+        futures, complete = [], True
         for keys in self._item_keys(user_id):
+            if futures and _out_of_time():
+                complete = False
+                break
             for start in range(0, len(keys), DYNAMODB_BATCH):
                 futures.append(pool.submit(self._delete_items, keys[start : start + DYNAMODB_BATCH]))
-            if _out_of_time():
-                break
-        return sum(future.result() for future in futures)
+        return sum(future.result() for future in futures), complete
 
     def _delete_items(self, keys: list[Item]) -> int:
         requests = [{"DeleteRequest": {"Key": item_key}} for item_key in keys]

@@ -6,14 +6,18 @@ units a second and throttles batch writes beyond it (UnprocessedItems, retried w
 eraser); DynamoDB Local never throttles. moto's S3 answers DeleteObjects without per-key errors
 (SlowDown); the eraser treats any per-key error as a failed pass that the next one repeats."""
 
+import json
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from fastapi.testclient import TestClient
+from mangum import Mangum
 
 from app.main import create_app
 from app.settings import Settings
 from app.store.account import audio_prefix
+from devtools.events import LambdaContext, rest_event
 from devtools.invariants import check_user
 from devtools.local_aws import LocalStack
 from devtools.seed import seed_echoes
@@ -158,6 +162,38 @@ def test_erasing_an_account_of_2000_echoes_interrupted_then_resumed(
         )
         == []
     )
+
+
+def test_in_lambda_an_unfinished_erasure_continues_by_invoking_itself(
+    stack: LocalStack, settings: Settings, alice: User
+) -> None:
+    """The continuation is the same API Gateway event, invoked asynchronously: here the events
+    handed to Lambda's Invoke are collected and run through Mangum as Lambda would run them."""
+    seed_echoes(
+        boto3.client("dynamodb"),
+        settings.dynamodb_table_name,
+        alice.user_id,
+        1_100,
+        boto3.client("s3"),
+        settings.s3_bucket_name,
+    )
+    app = create_app(
+        settings_for(stack, max_audio_bytes=settings.max_audio_bytes, erasure_budget_seconds=0.01),
+        fetch_jwks=moto_jwks,
+    )
+    invoked: list[bytes] = []
+    app.state.account_service.continuation = lambda event: invoked.append(json.dumps(event).encode())
+    handler = Mangum(app, lifespan="off")
+    first = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
+    assert first["statusCode"] == 202 and json.loads(first["body"])["continuing"] is True
+    statuses = []
+    while invoked and len(statuses) < 50:
+        event = json.loads(invoked.pop(0))  # what Lambda's asynchronous Invoke delivers
+        statuses.append(handler(event, LambdaContext.fresh())["statusCode"])
+    assert statuses[-1] == 204 and set(statuses[:-1]) <= {202}, statuses
+    assert not invoked and _versions(settings, alice) == 0 and not _cognito_user_exists(stack, alice)
+    # a late duplicate (Lambda retries an asynchronous invocation) is refused and ends the chain
+    assert handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())["statusCode"] == 401
 
 
 def test_erasing_a_new_account_in_one_pass(
