@@ -236,21 +236,27 @@ class EchoService:
         except EchoAlreadyExists as race:
             return self._replayed(race.existing, request_hash)
         except UploadNotPending:
-            self._release_upload(upload.s3_key)
+            self._release_upload(record)
             raise not_found("Pending upload") from None
         except ContentionError:
-            self._release_upload(upload.s3_key)
+            self._release_upload(record)
             raise unavailable("Too many concurrent changes; try again") from None
         except ClientError:  # DynamoDB answered and refused: nothing was written
-            self._release_upload(upload.s3_key)
+            self._release_upload(record)
             raise
         count("EchoCreated", emotion=created.emotion)
         return self._to_echo(created)
 
-    def _release_upload(self, s3_key: str) -> None:
-        """The create certainly failed: hand the audio back to the lifecycle rule (best effort)."""
+    def _release_upload(self, record: EchoRecord) -> None:
+        """This create certainly failed: hand the audio back to the lifecycle rule (best effort),
+        unless a concurrent create of the same id (a client's retry) made the echo meanwhile."""
         with deadline.grace(CLEANUP_GRACE_SECONDS):
-            self._audio.mark_pending_quietly(s3_key)
+            try:
+                if self._echoes.get_echo(record.user_id, record.echo_id, consistent=True) is None:
+                    self._audio.mark_pending_quietly(record.s3_key)
+            except Exception:
+                logger.exception("Audio left untagged after a failed create", extra={"s3_key": record.s3_key})
+                count("OrphanedAudio")
 
     def _replayed(self, existing: EchoRecord, request_hash: str) -> Echo:
         if existing.request_hash != request_hash:

@@ -1,4 +1,5 @@
-"""Echoes benchmark: cold start, warm overhead, artifact size, memory, DynamoDB work per request.
+"""Echoes benchmark: cold start, warm overhead, artifact size, memory, DynamoDB work per request
+(on DynamoDB Local), parallel writes by one user.
 
 Every speed is a median of interleaved runs (baseline, Echoes, baseline, Echoes, ...) and is given
 as a ratio to a baseline measured in the same run, so a noisy machine cancels out.
@@ -17,7 +18,8 @@ import subprocess
 import sys
 import time
 import venv
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +30,9 @@ WORK = ROOT / "build" / "bench"
 sys.path.insert(0, str(ROOT))
 
 from devtools.cognito import access_token  # noqa: E402
+from devtools.dynamodb_local import DynamoDBLocal  # noqa: E402
 from devtools.events import LambdaContext, rest_event  # noqa: E402
-from devtools.local_aws import LocalStack, provision  # noqa: E402
+from devtools.local_aws import LocalStack, provision, provision_table  # noqa: E402
 from devtools.moto import MotoEndpoint  # noqa: E402
 from scripts.artifact_size import describe_largest, measure  # noqa: E402
 
@@ -411,6 +414,69 @@ def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tup
     return results
 
 
+# --- 5b: the DynamoDB work on Amazon's DynamoDB Local, and parallel writes by one user ----------
+
+
+@contextmanager
+def dynamodb_local_table(env: Environment) -> Iterator[str]:
+    """The stack's table again, on Amazon's DynamoDB Local (moto does not isolate transactions);
+    botocore clients created inside this block use it. Yields its endpoint URL."""
+    server = DynamoDBLocal().start()
+    previous = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = server.url
+    try:
+        provision_table("prod", "https://echoes.example", env.stack.region, server.url)
+        yield server.url
+    finally:
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = previous
+        server.stop()
+
+
+def _writer_init(app_env: dict[str, str]) -> None:
+    """A worker process stands for one Lambda instance: its own interpreter, app and clients."""
+    os.environ.update(app_env)
+    import lambda_handler  # noqa: F401  # the init phase, before the timed request
+
+
+def _timed_delete(path: str, token: str) -> tuple[int, float]:
+    import lambda_handler
+
+    event = rest_event("DELETE", path, None, {"Authorization": f"Bearer {token}"})
+    started = time.perf_counter()
+    status = lambda_handler.handler(event, LambdaContext())["statusCode"]
+    return status, (time.perf_counter() - started) * 1000
+
+
+def parallel_deletes(env: Environment, dynamodb_endpoint: str, writers: int) -> dict[str, float]:
+    """WRITERS parallel DELETEs by one user, each in its own process (as concurrent Lambda
+    instances would be), all contending for the user's counters item: success rate, p50/p99."""
+    import multiprocessing
+
+    import boto3
+
+    token, user_id = _user(env.stack, f"writer-{writers}@example.com")
+    seed(env.stack.table_name, user_id, writers)
+    s3 = boto3.client("s3")
+    for n in range(writers):
+        echo_id = f"00000000-0000-4000-8000-{n:012d}"
+        s3.put_object(Bucket=env.stack.bucket_name, Key=f"audio/{user_id}/{echo_id}.webm", Body=b"\0" * 64)
+    app_env = {**env.app_env(), "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint}
+    paths = [f"/api/v1/echoes/00000000-0000-4000-8000-{n:012d}" for n in range(writers)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(writers, initializer=_writer_init, initargs=(app_env,)) as pool:
+        results = pool.starmap(_timed_delete, [(path, token) for path in paths], chunksize=1)
+    latencies = sorted(ms for _, ms in results)
+    return {
+        "writers": writers,
+        "success_rate": sum(status == 204 for status, _ in results) / writers,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))],
+    }
+
+
 # --- the report ---------------------------------------------------------------------------------
 
 
@@ -447,7 +513,9 @@ def main() -> None:
                 rss[name].append(kb)
         imports = import_time_top(builds["runtime"], builds["echoes"], app_env)
         warm_figures = warm(env, invocations)
-        work = dynamodb_work(env, sizes)
+        with dynamodb_local_table(env) as dynamodb_endpoint:
+            work = dynamodb_work(env, sizes)
+            writes = parallel_deletes(env, dynamodb_endpoint, 8 if args.quick else 16)
     finally:
         env.endpoint.stop()
     artifact_dir = WORK / "echoes-aarch64"
@@ -503,6 +571,12 @@ def main() -> None:
             + " | ".join(f"{work[s][request][0]} calls, {work[s][request][1]} items" for s in sizes)
             + " |"
         )
+    lines += [
+        "",
+        f"Parallel writes on DynamoDB Local: {writes['writers']} parallel DELETEs by one user, one process each:",
+        f"success {writes['success_rate']:.0%}, p50 {writes['p50_ms']:.0f} ms, p99 {writes['p99_ms']:.0f} ms"
+        " (target: success 100%)",
+    ]
     lines += ["", "python -X importtime of lambda_handler, top 10 packages by import self time:", ""]
     lines += [f"  {ms:7.1f} ms  {module}" for module, ms in imports]
     print("\n".join(lines))
@@ -515,6 +589,7 @@ def main() -> None:
                     "warm_us": warm_figures,
                     "artifact": artifact,
                     "dynamodb": {str(k): v for k, v in work.items()},
+                    "parallel_writes": writes,
                 },
                 indent=2,
             )

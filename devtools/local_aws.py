@@ -144,23 +144,40 @@ def _create_secret(client: Any, props: dict[str, Any]) -> str:
     return props["Name"]
 
 
+def _properties(
+    template: dict[str, Any],
+    name: str,
+    environment: str,
+    cors_allow_origins: str,
+    region: str,
+    created: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    resolver = Resolver(
+        template,
+        {"Environment": environment, "CorsAllowOrigins": cors_allow_origins},
+        resource_names=created,
+        account_id=LOCAL_ACCOUNT_ID,
+        region=region,
+    )
+    return resolver.resolve(template["Resources"][name]["Properties"])
+
+
+def provision_table(environment: str, cors_allow_origins: str, region: str, dynamodb_endpoint: str) -> str:
+    """Only the table, on DynamoDB Local at DYNAMODB_ENDPOINT (e.g. next to a moto-only stack)."""
+    props = _properties(load_template(), "EchoesTable", environment, cors_allow_origins, region)
+    client = boto3.session.Session(region_name=region).client("dynamodb", endpoint_url=dynamodb_endpoint)
+    return _create_table(client, props, point_in_time_recovery=False)
+
+
 def provision(
     environment: str, cors_allow_origins: str, region: str = "us-east-1", dynamodb_endpoint: str | None = None
 ) -> LocalStack:
     """Create table, bucket, user pool + client and secret as template.yaml defines them; the
     table on DYNAMODB_ENDPOINT (DynamoDB Local) when given."""
     template = load_template()
-    resources = template["Resources"]
 
     def properties(name: str, created: dict[str, str] | None = None) -> dict[str, Any]:
-        resolver = Resolver(
-            template,
-            {"Environment": environment, "CorsAllowOrigins": cors_allow_origins},
-            resource_names=created,
-            account_id=LOCAL_ACCOUNT_ID,
-            region=region,
-        )
-        return resolver.resolve(resources[name]["Properties"])
+        return _properties(template, name, environment, cors_allow_origins, region, created)
 
     session = boto3.session.Session(region_name=region)
     pool_id, client_id = _create_user_pool(

@@ -115,6 +115,12 @@ class EchoSlice:
 SlotMoves = dict[str, dict[str, tuple[int, int]]]
 
 
+def _parse_counts(item: Item | None) -> dict[str, int]:
+    if item is not None and ERASED_ATTRIBUTE in item:  # the account is (being) erased: refuse its token
+        raise account_erased()
+    return {name: int(value["N"]) for name, value in (item or {}).items() if "N" in value}
+
+
 class EchoStore:
     """Every write is optimistic: read what it depends on, then one transaction conditioned on all
     of it (counters, slot items and the slot fields of the echoes involved), retried with backoff
@@ -139,6 +145,17 @@ class EchoStore:
         response = self._client.get_item(TableName=self._table, Key=item_key, ConsistentRead=consistent)
         return response.get("Item")
 
+    def _get_consistent(self, keys: list[Item]) -> list[Item | None]:
+        """Several items in one round trip (strongly consistent), in the order of KEYS. Not a
+        snapshot: the transaction that follows is conditioned on what was read instead."""
+        response = self._client.batch_get_item(
+            RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+        )
+        if response.get("UnprocessedKeys"):  # throttled in part: read again after a pause
+            raise _Stale()
+        found = {(item["pk"]["S"], item["sk"]["S"]): item for item in response["Responses"][self._table]}
+        return [found.get((k["pk"]["S"], k["sk"]["S"])) for k in keys]
+
     def put_pending_upload(self, user_id: str, upload: PendingUpload) -> None:
         self._client.put_item(
             TableName=self._table,
@@ -159,10 +176,7 @@ class EchoStore:
         return EchoRecord.from_item(item) if item else None
 
     def _counts(self, user_id: str, consistent: bool = True) -> dict[str, int]:
-        item = self._get(key(user_id, COUNTS_SK), consistent) or {}
-        if ERASED_ATTRIBUTE in item:  # the account is erased or being erased: refuse its token
-            raise account_erased()
-        return {name: int(value["N"]) for name, value in item.items() if "N" in value}
+        return _parse_counts(self._get(key(user_id, COUNTS_SK), consistent))
 
     def count(self, user_id: str, emotion: str | None = None) -> int:
         return self._counts(user_id, consistent=False).get(count_attribute(emotion or ALL), 0)
@@ -301,24 +315,35 @@ class EchoStore:
             for tag in tags
         ]
 
-    def _slot_holder(self, user_id: str, group: str, slot: int) -> str:
-        item = self._get(key(user_id, slot_sk(group, slot)), consistent=True)
-        if item is None:  # a concurrent writer moved it since the counters were read
+    def _slot_holders(self, user_id: str, slots: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The echo ids in (group, slot) SLOTS, read in one round trip."""
+        if not slots:
+            return {}
+        items = self._get_consistent([key(user_id, slot_sk(group, slot)) for group, slot in slots])
+        if any(item is None for item in items):  # a concurrent writer moved it since the counters were read
             raise _Stale()
-        return item["echo_id"]["S"]
+        return {slot: item["echo_id"]["S"] for slot, item in zip(slots, items, strict=True) if item}
 
     def _take_slot(self, user_id: str, group: str, count_before: int, echo_id: str) -> dict:
         """Append ECHO_ID to GROUP's slots: slot count_before + 1, which must still be free."""
         return self._put_slot(user_id, group, count_before + 1, echo_id, holder=None)
 
     def _release_slot(
-        self, user_id: str, group: str, attribute: str, slot: int, last: int, echo_id: str, moves: SlotMoves
+        self,
+        user_id: str,
+        group: str,
+        attribute: str,
+        slot: int,
+        last: int,
+        echo_id: str,
+        holders: dict[tuple[str, int], str],
+        moves: SlotMoves,
     ) -> list[dict]:
-        """Free ECHO_ID's SLOT in GROUP by moving the echo in the LAST slot into it (recorded in
-        MOVES, for _move_echoes), so that slots stay 1..n."""
+        """Free ECHO_ID's SLOT in GROUP by moving the echo in the LAST slot (named in HOLDERS) into
+        it, recorded in MOVES for _move_echoes, so that slots stay 1..n."""
         if slot == last:
             return [self._delete_slot(user_id, group, last, holder=echo_id)]
-        last_echo_id = self._slot_holder(user_id, group, last)
+        last_echo_id = holders[(group, last)]
         if last_echo_id == echo_id:  # its slot field and the slot items disagree: read again
             raise _Stale()
         moves.setdefault(last_echo_id, {})[attribute] = (last, slot)
@@ -405,13 +430,23 @@ class EchoStore:
         return self._retrying(lambda: self._delete_once(user_id, echo_id), user_id)
 
     def _delete_once(self, user_id: str, echo_id: str) -> EchoRecord | None:
-        record = self.get_echo(user_id, echo_id, consistent=True)
-        if record is None:
+        echo_item, counts_item = self._get_consistent(
+            [key(user_id, echo_sk(echo_id)), key(user_id, COUNTS_SK)]
+        )
+        if echo_item is None:
             return None
-        counts = self._counts(user_id)
+        record, counts = EchoRecord.from_item(echo_item), _parse_counts(counts_item)
         total, in_emotion = (
             counts.get(count_attribute(ALL), 0),
             counts.get(count_attribute(record.emotion), 0),
+        )
+        # (group, slot attribute, the echo's slot, the group's last slot)
+        groups = [
+            (ALL, "slot", record.slot, total),
+            (record.emotion, "emotion_slot", record.emotion_slot, in_emotion),
+        ]
+        holders = self._slot_holders(
+            user_id, [(group, last) for group, _, slot, last in groups if slot != last]
         )
         moves: SlotMoves = {}
         operations = [
@@ -421,12 +456,10 @@ class EchoStore:
                 {ALL: (total, total - 1), record.emotion: (in_emotion, in_emotion - 1)},
                 add_bytes=-record.file_size,
             ),
-            *self._release_slot(user_id, ALL, "slot", record.slot, total, echo_id, moves),
-            *self._release_slot(
-                user_id, record.emotion, "emotion_slot", record.emotion_slot, in_emotion, echo_id, moves
-            ),
             *self._delete_tags(record, record.tags),
         ]
+        for group, attribute, slot, last in groups:
+            operations += self._release_slot(user_id, group, attribute, slot, last, echo_id, holders, moves)
         self._write(operations + self._move_echoes(user_id, moves))
         return record
 
@@ -482,10 +515,11 @@ class EchoStore:
             counts = self._counts(user_id)
             old, new = current.emotion, updated.emotion
             in_old, in_new = counts.get(count_attribute(old), 0), counts.get(count_attribute(new), 0)
+            holders = self._slot_holders(user_id, [(old, in_old)] if current.emotion_slot != in_old else [])
             operations += [
                 self._set_counts(user_id, {old: (in_old, in_old - 1), new: (in_new, in_new + 1)}),
                 *self._release_slot(
-                    user_id, old, "emotion_slot", current.emotion_slot, in_old, echo_id, moves
+                    user_id, old, "emotion_slot", current.emotion_slot, in_old, echo_id, holders, moves
                 ),
                 self._take_slot(user_id, new, in_new, echo_id),
             ]

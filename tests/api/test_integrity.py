@@ -18,7 +18,7 @@ from app.aws import AwsClients, create_client
 from app.main import create_app
 from app.settings import Settings
 from app.store.echoes import EchoStore
-from app.store.records import COUNTS_SK, key
+from app.store.records import key
 from devtools.invariants import check_user
 from devtools.local_aws import LocalStack
 from tests.api.conftest import new_user
@@ -80,38 +80,48 @@ def test_parallel_creates_then_parallel_deletes_by_one_user_all_succeed(
     assert client.get("/api/v1/echoes", headers=alice.headers).json()["total_count"] == 0
 
 
-def _interleave_before_counts(store_client: object, interloper: object) -> None:
-    """Run INTERLOPER once, when STORE_CLIENT is about to read the counters: after its store has
-    read the echo it deletes, before it reads anything else."""
+def _interleave_before_writing(store_client: object, interloper: object) -> None:
+    """Run INTERLOPER once, between STORE_CLIENT's reads and its transaction."""
     state = {"done": False}
 
-    def hook(params: dict, **_: object) -> None:
-        if not state["done"] and params["Key"]["sk"]["S"] == COUNTS_SK:
+    def hook(**_: object) -> None:
+        if not state["done"]:
             state["done"] = True
             interloper()  # type: ignore[operator]
 
-    store_client.meta.events.register("before-parameter-build.dynamodb.GetItem", hook)  # type: ignore[attr-defined]
+    store_client.meta.events.register("before-call.dynamodb.TransactWriteItems", hook)  # type: ignore[attr-defined]
 
 
-def test_a_delete_that_moved_the_echo_being_deleted_is_not_used_stale(
+def test_a_delete_does_not_write_with_slots_that_moved_since_it_read_them(
     make_echo: EchoFactory, alice: User, settings: Settings
 ) -> None:
-    """Finding 2, deterministically: A reads echo 3 (slot 3); B then deletes echo 1, which moves
-    echo 3 into slot 1; A must not write with the slot it read (it would leave slot 1 naming a
-    deleted echo and echo 2 past the end). Every condition on what A read makes it retry."""
+    """Finding 2, deterministically. A reads echo 3 (slot 3) and the counters (3). Before A writes,
+    another request deletes echo 1 (echo 3 moves to slot 1) and creates echo 4 (slot 3): the
+    counters read 3 again, so only the conditions on the slots can tell A that what it read is
+    stale. Written anyway, A would delete echo 4's slot and leave slot 1 naming a deleted echo."""
     first, second, third = (make_echo(alice, emotion="calm")["echo_id"] for _ in range(3))
-    a_client, b_client = create_client("dynamodb", "us-east-1"), create_client("dynamodb", "us-east-1")
+    a_client = create_client("dynamodb", "us-east-1")
     store_a = EchoStore(a_client, settings.dynamodb_table_name)
-    store_b = EchoStore(b_client, settings.dynamodb_table_name)
-    _interleave_before_counts(a_client, lambda: store_b.delete_echo(alice.user_id, first))
+    other = EchoStore(create_client("dynamodb", "us-east-1"), settings.dynamodb_table_name)
+    created: list[str] = []
+
+    def interloper() -> None:
+        assert other.delete_echo(alice.user_id, first) is not None
+        created.append(make_echo(alice, emotion="calm")["echo_id"])
+
+    _interleave_before_writing(a_client, interloper)
 
     deleted = store_a.delete_echo(alice.user_id, third)
 
-    assert deleted is not None and deleted.echo_id == third
-    assert store_a.get_echo(alice.user_id, first) is None
+    assert deleted is not None and deleted.echo_id == third and created
     assert _violations(settings, alice) == []
-    remaining = store_a.random_echo(alice.user_id)
-    assert remaining is not None and remaining.echo_id == second
+    remaining = {echo["echo_id"] for echo in _list(settings, alice)}
+    assert remaining == {second, created[0]}
+
+
+def _list(settings: Settings, user: User) -> list[dict]:
+    client = TestClient(create_app(settings, fetch_jwks=moto_jwks))
+    return client.get("/api/v1/echoes", headers=user.headers).json()["echoes"]
 
 
 def test_invariant_checker_reports_a_broken_slot(
@@ -142,10 +152,8 @@ CREATE_CALLS = [
 DELETE_CALLS = [
     "GetItem:echo",
     "PutObjectTagging",
-    "GetItem:echo-again",
-    "GetItem:counts",
-    "GetItem:slot-all",
-    "GetItem:slot-emotion",
+    "BatchGetItem:echo-and-counts",
+    "BatchGetItem:slots",
     "TransactWriteItems",
     "DeleteObject",
 ]
@@ -260,3 +268,22 @@ def test_a_second_user_is_untouched(make_echo: EchoFactory, stack: LocalStack, s
     carol = new_user(stack, "carol")
     make_echo(carol)
     assert _violations(settings, carol) == []
+
+
+def test_a_create_that_certainly_failed_hands_the_audio_back_to_the_lifecycle_rule(
+    faulty: tuple[TestClient, FaultInjector], alice: User, settings: Settings
+) -> None:
+    """Create untags the audio before its transaction; when the transaction is refused (here the
+    pending upload vanished: expired, or used up), the audio is tagged pending again."""
+    client, injector = faulty
+    echo_id = _upload(client, alice, wav_bytes())
+    upload_key = key(alice.user_id, f"UPLOAD#{echo_id}")
+
+    def upload_vanishes(**_: object) -> None:
+        boto3.client("dynamodb").delete_item(TableName=settings.dynamodb_table_name, Key=upload_key)
+
+    injector.clients[0].meta.events.register("before-call.dynamodb.TransactWriteItems", upload_vanishes)
+    response = client.post(f"/api/v1/echoes?echo_id={echo_id}", json=echo_body(), headers=alice.headers)
+    assert response.status_code == 404, response.text
+    assert _object_state(settings, f"audio/{alice.user_id}/{echo_id}.wav") == "pending"
+    assert _violations(settings, alice) == []

@@ -30,6 +30,7 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
         "artifact (arm64",
         "peak RSS at cold start",
         "DynamoDB work per request",
+        "Parallel writes on DynamoDB Local",
         "importtime of lambda_handler",
     ):
         assert heading in table
@@ -42,3 +43,7 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
         if request != "list, next page by cursor":  # 10 echoes fit on one page: no cursor
             assert work["10"][request][0] == work["100"][request][0], request
     assert work["100"]["random"] == [3, 3]
+    writes = data["parallel_writes"]
+    assert (
+        writes["writers"] == 8 and 0 <= writes["success_rate"] <= 1 and writes["p99_ms"] >= writes["p50_ms"]
+    )
