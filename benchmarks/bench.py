@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "bench"
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import features  # noqa: E402
 from devtools.cognito import access_token  # noqa: E402
 from devtools.dynamodb_local import DynamoDBLocal  # noqa: E402
 from devtools.events import LambdaContext, rest_event  # noqa: E402
@@ -477,6 +478,21 @@ def parallel_deletes(env: Environment, dynamodb_endpoint: str, writers: int) -> 
     }
 
 
+# --- 5c: issue 12's endpoints (benchmarks/features.py) --------------------------------------------
+
+
+def issue_12_figures(
+    env: Environment, sizes: list[int], erase: int
+) -> tuple[dict[int, dict[str, tuple[int, int]]], dict[str, float]]:
+    """DynamoDB work rows for stats, PATCH and the from/to and tag listings; account erasure time."""
+
+    def user_for(email: str) -> tuple[str, str]:
+        return _user(env.stack, email)
+
+    rows = features.feature_work(env.stack.table_name, user_for, sizes)
+    return rows, features.erasure_time(env.stack.table_name, env.stack.bucket_name, user_for, erase)
+
+
 # --- the report ---------------------------------------------------------------------------------
 
 
@@ -516,6 +532,9 @@ def main() -> None:
         with dynamodb_local_table(env) as dynamodb_endpoint:
             work = dynamodb_work(env, sizes)
             writes = parallel_deletes(env, dynamodb_endpoint, 8 if args.quick else 16)
+            added, erasure = issue_12_figures(env, sizes, 200 if args.quick else 10_000)
+            for size, rows in added.items():
+                work[size] |= rows
     finally:
         env.endpoint.stop()
     artifact_dir = WORK / "echoes-aarch64"
@@ -577,6 +596,7 @@ def main() -> None:
         f"success {writes['success_rate']:.0%}, p50 {writes['p50_ms']:.0f} ms, p99 {writes['p99_ms']:.0f} ms"
         " (target: success 100%)",
     ]
+    lines += ["", features.erasure_line(erasure)]
     lines += ["", "python -X importtime of lambda_handler, top 10 packages by import self time:", ""]
     lines += [f"  {ms:7.1f} ms  {module}" for module, ms in imports]
     print("\n".join(lines))
@@ -590,6 +610,7 @@ def main() -> None:
                     "artifact": artifact,
                     "dynamodb": {str(k): v for k, v in work.items()},
                     "parallel_writes": writes,
+                    "account_erasure": erasure,
                 },
                 indent=2,
             )

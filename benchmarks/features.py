@@ -174,10 +174,14 @@ def main() -> None:
     print("|---|" + "---|" * len(args.sizes))
     print(rows(work, args.sizes))
     for figures in erased:
-        print(
-            f"account erasure, {figures['echoes']} echoes: {figures['seconds']:.1f} s in {figures['passes']} "
-            f"passes (status {figures['status']})"
-        )
+        print(erasure_line(figures))
+
+
+def erasure_line(figures: dict[str, float]) -> str:
+    return (
+        f"Account erasure (DELETE /api/v1/me, passes chained as in Lambda), {figures['echoes']:.0f} echoes: "
+        f"{figures['seconds']:.1f} s in {figures['passes']:.0f} passes, last status {figures['status']:.0f}"
+    )
 
 
 def rows(work: dict[int, dict[str, Work]], sizes: list[int]) -> str:

@@ -422,3 +422,17 @@ def test_pending_upload_quota(stack: LocalStack, settings: Settings, alice: User
     ] == [200, 200]
     _error(limited.post(f"{ECHOES}/init-upload", json=body, headers=alice.headers), 409, "quota_exceeded")
     assert limited.post(f"{ECHOES}/init-upload", json=body, headers=bob.headers).status_code == 200
+
+
+def test_the_openapi_schema_documents_the_new_endpoints(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    patch = paths["/api/v1/echoes/{echo_id}"]["patch"]
+    assert {"200", "412"} <= set(patch["responses"])
+    assert any(p["name"] == "if-match" and p["in"] == "header" for p in patch["parameters"])
+    assert "get" in paths["/api/v1/echoes/stats"]
+    listed = {p["name"] for p in paths["/api/v1/echoes"]["get"]["parameters"]}
+    assert {"emotion", "tag", "from", "to", "cursor"} <= listed
+    assert {"202", "204"} <= set(paths["/api/v1/me"]["delete"]["responses"])
+    assert "get" in paths["/api/v1/me/export"]
+    assert {"version", "recorded_at"} <= set(spec["components"]["schemas"]["Echo"]["properties"])
