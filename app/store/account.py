@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -29,6 +30,8 @@ DYNAMODB_BATCH = 25
 S3_BATCH = 1000
 # Parallel batch deletes: the items share one partition key, so more writers mostly add throttling.
 WORKERS = 8
+# Items read and deleted per round: about a second of writes at one partition key's limit.
+ITEMS_PER_ROUND = 1000
 # Time kept after the last batch started for it to finish, the marker, AdminDeleteUser and the
 # answer.
 RESERVE_SECONDS = 3.0
@@ -135,16 +138,18 @@ class AccountEraser:
                 yield found[start : start + S3_BATCH]
 
     def _erase_audio(self, user_id: str, pool: ThreadPoolExecutor) -> tuple[int, bool]:
-        """List first, then delete in parallel: listing never pages past entries being deleted
-        (moto's ListObjectVersions fails on a marker whose key is gone; S3 does not, but a
-        listing of what existed when the pass began is all a pass needs)."""
-        batches, complete = [], True
-        for batch in self._versions(user_id):
-            if batches and _out_of_time():  # at least one batch a pass, so every pass progresses
-                complete = False
-                break
-            batches.append(batch)
-        return sum(pool.map(self._delete_versions, batches)), complete
+        """Rounds of: list up to WORKERS batches from the start of the prefix, delete them in
+        parallel, check the time. A round's work is bounded, so a pass ends close to its budget;
+        and a listing never pages past entries being deleted (moto's ListObjectVersions fails on
+        a marker whose key is gone; S3 does not). (versions deleted, all of them?)"""
+        deleted = 0
+        while True:
+            batches = list(islice(self._versions(user_id), WORKERS))
+            if not batches:
+                return deleted, True
+            deleted += sum(pool.map(self._delete_versions, batches))
+            if _out_of_time():
+                return deleted, False
 
     def _delete_versions(self, batch: list[dict[str, str]]) -> int:
         response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
@@ -155,31 +160,30 @@ class AccountEraser:
 
     # --- DynamoDB -------------------------------------------------------------------------------
 
-    def _item_keys(self, user_id: str) -> Iterator[list[Item]]:
-        """Pages of the keys of every item in the user's partition but the marker."""
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :p",
-            "ProjectionExpression": "pk, sk",
-            "ExpressionAttributeValues": {":p": {"S": user_pk(user_id)}},
-        }
-        while True:
-            response = self._dynamodb.query(**request)
-            yield [item for item in response.get("Items", []) if item["sk"]["S"] != COUNTS_SK]
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    def _item_keys(self, user_id: str) -> list[Item]:
+        """The keys of up to ITEMS_PER_ROUND items of the user's partition, the marker excepted."""
+        response = self._dynamodb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :p",
+            ProjectionExpression="pk, sk",
+            ExpressionAttributeValues={":p": {"S": user_pk(user_id)}},
+            ConsistentRead=True,  # what earlier rounds deleted must not come back
+            Limit=ITEMS_PER_ROUND,
+        )
+        return [item for item in response.get("Items", []) if item["sk"]["S"] != COUNTS_SK]
 
     def _erase_items(self, user_id: str, pool: ThreadPoolExecutor) -> tuple[int, bool]:
-        """Delete each page of keys while the next is read; (items deleted, all of them?)."""
-        futures, complete = [], True
-        for keys in self._item_keys(user_id):
-            if futures and _out_of_time():
-                complete = False
-                break
-            for start in range(0, len(keys), DYNAMODB_BATCH):
-                futures.append(pool.submit(self._delete_items, keys[start : start + DYNAMODB_BATCH]))
-        return sum(future.result() for future in futures), complete
+        """Rounds of: read up to ITEMS_PER_ROUND keys from the start of the partition, delete them
+        in parallel batches, check the time. (items deleted, all of them?)"""
+        deleted = 0
+        while True:
+            keys = self._item_keys(user_id)
+            if not keys:
+                return deleted, True
+            batches = [keys[start : start + DYNAMODB_BATCH] for start in range(0, len(keys), DYNAMODB_BATCH)]
+            deleted += sum(pool.map(self._delete_items, batches))
+            if _out_of_time():
+                return deleted, False
 
     def _delete_items(self, keys: list[Item]) -> int:
         requests = [{"DeleteRequest": {"Key": item_key}} for item_key in keys]
