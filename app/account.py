@@ -21,6 +21,10 @@ from app.settings import Settings
 from app.store.account import RESERVE_SECONDS, AccountEraser
 from app.store.echoes import Selection
 
+# How long the calls of a pass may run past budget + reserve: only a round that overruns (a slow
+# dependency) needs it. The function timeout (10 s by default) remains the hard limit.
+OVERRUN_GRACE_SECONDS = 2.0
+
 # Continues an unfinished erasure: given the Lambda event of the request being served.
 Continuation = Callable[[dict[str, Any]], None]
 
@@ -64,11 +68,16 @@ class AccountService:
         Repeating the request continues where the last pass stopped; so does the asynchronous
         invocation with EVENT (the Lambda event being served) when there is a continuation."""
         started = time.monotonic()
-        # Its own budget, longer than an ordinary request's: the pass stops starting new batches
-        # RESERVE_SECONDS before it ends, and keeps that time to record progress and answer.
-        budget = deadline.start(self._settings.erasure_budget_seconds + RESERVE_SECONDS)
+        # Its own budget, longer than an ordinary request's: no round starts after the budget, and
+        # the AWS calls may go on for RESERVE_SECONDS more to finish the round, record progress
+        # and answer, plus a grace for a round that overruns (a slow dependency): its work is
+        # done, and the answer (202) is what keeps the erasure going, where a 503 would stop it.
+        seconds = self._settings.erasure_budget_seconds
+        budget = deadline.start(seconds + RESERVE_SECONDS + OVERRUN_GRACE_SECONDS)
         try:
-            result = self._eraser().erase(user_id, username, self._settings.erased_marker_ttl_seconds)
+            result = self._eraser().erase(
+                user_id, username, self._settings.erased_marker_ttl_seconds, started + seconds
+            )
         finally:
             deadline.reset(budget)
         logger.info(

@@ -8,8 +8,8 @@ Each step is idempotent and the steps run in an order that a repetition can alwa
 3. every item of pk=USER#<sub> except the marker is deleted (echoes, slots, tag items, uploads),
 4. the Cognito user is deleted,
 5. the marker keeps only what refuses the old token until it expires (no counts, no content).
-A pass stops before the request's deadline (app.deadline) and reports how far it got; the next
-pass continues from there.
+A pass starts no round after its stop time and reports how far it got; the next pass continues
+from there.
 """
 
 import time
@@ -21,7 +21,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from app import deadline
 from app.errors import account_erased
 from app.store.records import COUNTS_SK, Item, key, user_pk
 
@@ -32,8 +31,8 @@ S3_BATCH = 1000
 WORKERS = 8
 # Items read and deleted per round: about a second of writes at one partition key's limit.
 ITEMS_PER_ROUND = 1000
-# Time kept after the last batch started for it to finish, the marker, AdminDeleteUser and the
-# answer.
+# Time kept after a pass's budget for its last round to finish, the marker, AdminDeleteUser and
+# the answer.
 RESERVE_SECONDS = 3.0
 ERASED_ATTRIBUTE = "erased_at"
 PHASE_ATTRIBUTE = "erasure_phase"
@@ -51,11 +50,6 @@ class ErasureResult:
     items_deleted: int
 
 
-def _out_of_time() -> bool:
-    left = deadline.remaining()
-    return left is not None and left <= RESERVE_SECONDS
-
-
 class AccountEraser:
     def __init__(
         self, dynamodb: Any, s3: Any, cognito: Any, table: str, bucket: str, user_pool_id: str
@@ -67,15 +61,16 @@ class AccountEraser:
         self._bucket = bucket
         self._pool = user_pool_id
 
-    def erase(self, user_id: str, username: str, marker_ttl_seconds: int) -> ErasureResult:
-        """One pass, until done or the deadline; raises AccountErased if already complete."""
+    def erase(self, user_id: str, username: str, marker_ttl_seconds: int, stop_at: float) -> ErasureResult:
+        """One pass: rounds until done or time.monotonic() passes STOP_AT (no round starts after
+        it); raises account_erased() if the erasure is already complete."""
         self._mark(user_id, "audio")
         with ThreadPoolExecutor(WORKERS) as pool:
-            versions, complete = self._erase_audio(user_id, pool)
+            versions, complete = self._erase_audio(user_id, pool, stop_at)
             if not complete:
                 return ErasureResult(False, "audio", versions, 0)
             self._mark(user_id, "records")
-            items, complete = self._erase_items(user_id, pool)
+            items, complete = self._erase_items(user_id, pool, stop_at)
             if not complete:
                 return ErasureResult(False, "records", versions, items)
         self._mark(user_id, "user")
@@ -137,7 +132,7 @@ class AccountEraser:
             for start in range(0, len(found), S3_BATCH):
                 yield found[start : start + S3_BATCH]
 
-    def _erase_audio(self, user_id: str, pool: ThreadPoolExecutor) -> tuple[int, bool]:
+    def _erase_audio(self, user_id: str, pool: ThreadPoolExecutor, stop_at: float) -> tuple[int, bool]:
         """Rounds of: list up to WORKERS batches from the start of the prefix, delete them in
         parallel, check the time. A round's work is bounded, so a pass ends close to its budget;
         and a listing never pages past entries being deleted (moto's ListObjectVersions fails on
@@ -148,7 +143,7 @@ class AccountEraser:
             if not batches:
                 return deleted, True
             deleted += sum(pool.map(self._delete_versions, batches))
-            if _out_of_time():
+            if time.monotonic() >= stop_at:
                 return deleted, False
 
     def _delete_versions(self, batch: list[dict[str, str]]) -> int:
@@ -172,7 +167,7 @@ class AccountEraser:
         )
         return [item for item in response.get("Items", []) if item["sk"]["S"] != COUNTS_SK]
 
-    def _erase_items(self, user_id: str, pool: ThreadPoolExecutor) -> tuple[int, bool]:
+    def _erase_items(self, user_id: str, pool: ThreadPoolExecutor, stop_at: float) -> tuple[int, bool]:
         """Rounds of: read up to ITEMS_PER_ROUND keys from the start of the partition, delete them
         in parallel batches, check the time. (items deleted, all of them?)"""
         deleted = 0
@@ -182,7 +177,7 @@ class AccountEraser:
                 return deleted, True
             batches = [keys[start : start + DYNAMODB_BATCH] for start in range(0, len(keys), DYNAMODB_BATCH)]
             deleted += sum(pool.map(self._delete_items, batches))
-            if _out_of_time():
+            if time.monotonic() >= stop_at:
                 return deleted, False
 
     def _delete_items(self, keys: list[Item]) -> int:
