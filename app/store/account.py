@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -139,7 +138,11 @@ class AccountEraser:
         a marker whose key is gone; S3 does not). (versions deleted, all of them?)"""
         deleted = 0
         while True:
-            batches = list(islice(self._versions(user_id), WORKERS))
+            batches = []
+            for batch in self._versions(user_id):  # up to WORKERS pages, while time remains
+                batches.append(batch)
+                if len(batches) == WORKERS or time.monotonic() >= stop_at:
+                    break
             if not batches:
                 return deleted, True
             deleted += sum(pool.map(self._delete_versions, batches))
