@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app import deadline
+from app.errors import ApiError
 from app.models import ErasureProgress, ExportPage, iso_millis
 from app.observability import count, logger
 from app.service import EchoService
@@ -70,16 +71,30 @@ class AccountService:
         started = time.monotonic()
         # Its own budget, longer than an ordinary request's: no round starts after the budget, and
         # the AWS calls may go on for RESERVE_SECONDS more to finish the round, record progress
-        # and answer, plus a grace for a round that overruns (a slow dependency): its work is
-        # done, and the answer (202) is what keeps the erasure going, where a 503 would stop it.
+        # and answer, plus a grace for a round that overruns (a slow dependency). The
+        # continuation is invoked inside this budget (the request's own deadline has passed).
         seconds = self._settings.erasure_budget_seconds
         budget = deadline.start(seconds + RESERVE_SECONDS + OVERRUN_GRACE_SECONDS)
         try:
-            result = self._eraser().erase(
-                user_id, username, self._settings.erased_marker_ttl_seconds, started + seconds
-            )
+            return self._pass(user_id, username, event, started, started + seconds)
         finally:
             deadline.reset(budget)
+
+    def _pass(
+        self, user_id: str, username: str, event: dict[str, Any] | None, started: float, stop_at: float
+    ) -> ErasureProgress | None:
+        try:
+            result = self._eraser().erase(
+                user_id, username, self._settings.erased_marker_ttl_seconds, stop_at
+            )
+        except ApiError:  # 401: erased already, the chain ends here
+            raise
+        except Exception:
+            # A failed pass (a dependency down, a round that overran) did part of the work: carry
+            # on in the background too. A failure that persists ends the chain at Lambda's
+            # recursive-loop limit, and the caller's repeated DELETE picks it up from there.
+            self._continue(event)
+            raise
         logger.info(
             "Account erasure pass",
             extra={
@@ -93,9 +108,7 @@ class AccountService:
         if result.done:
             count("AccountErased")
             return None
-        continuing = self.continuation is not None and event is not None
-        if continuing:
-            self.continuation(event)  # type: ignore[misc]  # checked just above
+        continuing = self._continue(event)
         return ErasureProgress(
             status="erasing",
             phase=result.phase,
@@ -106,6 +119,14 @@ class AccountService:
             + (" in the background" if continuing else "")
             + ": DELETE /api/v1/me again shows progress (202) or completes it (204); 401 once erased",
         )
+
+    def _continue(self, event: dict[str, Any] | None) -> bool:
+        """Invoke the function again with EVENT, in Lambda; False where there is no continuation."""
+        if self.continuation is None or event is None:
+            return False
+        with deadline.grace(OVERRUN_GRACE_SECONDS):  # even when the pass overran its budget
+            self.continuation(event)
+        return True
 
     def export(self, user_id: str, cursor: str | None) -> ExportPage:
         """One page of everything, newest first, each echo with a fresh audio URL; the first page
