@@ -184,6 +184,39 @@ def test_parallel_patches_and_deletes_of_one_user_all_succeed(
     _assert_invariants(settings, alice)
 
 
+def test_patch_and_delete_of_the_same_echoes_in_parallel(
+    stack: LocalStack, alice: User, make_echo: EchoFactory, settings: Settings
+) -> None:
+    """Each echo is re-tagged and moved to another emotion while it is deleted: whichever commits
+    first, nothing is left behind (no tag item, slot or count of a deleted echo)."""
+    relaxed = TestClient(
+        create_app(
+            settings_for(stack, request_deadline_seconds=15, max_audio_bytes=settings.max_audio_bytes),
+            fetch_jwks=moto_jwks,
+        ),
+        raise_server_exceptions=False,
+    )
+    echoes = [make_echo(alice, emotion="calm", tags=["old"]) for _ in range(4)]
+    calls: list[Callable[[], tuple[str, int]]] = []
+    for echo in echoes:
+        path = f"{ECHOES}/{echo['echo_id']}"
+        calls.append(
+            lambda p=path: (
+                "patch",
+                relaxed.patch(
+                    p, json={"emotion": "fear", "tags": ["new"]}, headers=alice.headers
+                ).status_code,
+            )
+        )
+        calls.append(lambda p=path: ("delete", relaxed.delete(p, headers=alice.headers).status_code))
+    with ThreadPoolExecutor(len(calls)) as pool:
+        outcomes = list(pool.map(lambda call: call(), calls))
+    assert all(status == 204 for kind, status in outcomes if kind == "delete"), outcomes
+    assert all(status in (200, 404) for kind, status in outcomes if kind == "patch"), outcomes
+    assert _list(relaxed, alice)["echoes"] == [] and _list(relaxed, alice, tag="new")["echoes"] == []
+    _assert_invariants(settings, alice)
+
+
 def test_parallel_patches_with_the_same_if_match_one_wins(
     client: TestClient, alice: User, make_echo: EchoFactory, settings: Settings
 ) -> None:
