@@ -295,12 +295,11 @@ def import_time_top(
 def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
     """Calls and items read per request, for users with each number of echoes."""
     os.environ.update(env.app_env())
+    from app.main import create_app
     from app.settings import get_settings
 
     get_settings.cache_clear()
-    import lambda_handler
-
-    fresh = lambda_handler.create_app(lambda_handler.get_settings())  # without warm()'s canned answers
+    fresh = create_app(get_settings())  # without warm()'s canned answers
     from mangum import Mangum
 
     handler = Mangum(fresh, lifespan="off")
