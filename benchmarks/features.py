@@ -44,9 +44,10 @@ class _Counter:
 def _handler() -> tuple[Any, Any]:
     from mangum import Mangum
 
-    import lambda_handler
+    from app.main import create_app
+    from app.settings import get_settings
 
-    app = lambda_handler.create_app(lambda_handler.get_settings())
+    app = create_app(get_settings())
     return app, Mangum(app, lifespan="off")
 
 
