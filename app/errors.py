@@ -21,6 +21,8 @@ class ErrorCode(StrEnum):
     RESOURCE_NOT_FOUND = "resource_not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
+    PRECONDITION_FAILED = "precondition_failed"
+    QUOTA_EXCEEDED = "quota_exceeded"
     FILE_TOO_LARGE = "file_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
@@ -34,6 +36,8 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.RESOURCE_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.PRECONDITION_FAILED: 412,
+    ErrorCode.QUOTA_EXCEEDED: 409,
     ErrorCode.FILE_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMIT_EXCEEDED: 429,
@@ -79,6 +83,11 @@ class ApiError(Exception):
 
 def not_found(what: str = "Echo") -> ApiError:
     return ApiError(ErrorCode.RESOURCE_NOT_FOUND, f"{what} not found")
+
+
+def account_erased() -> ApiError:
+    """The account behind a still-unexpired token was erased (or is being erased)."""
+    return ApiError(ErrorCode.AUTHENTICATION_FAILED, "This account has been erased")
 
 
 def unavailable(message: str = "A backing service is unavailable; try again shortly") -> ApiError:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from fastapi import FastAPI
 
 from app import __version__
+from app.account import AccountService, lambda_continuation
 from app.auth import JsonFetcher, JwksCache, TokenVerifier, fetch_json
 from app.aws import AwsClients, create_client, create_clients
 from app.cors import CorsMiddleware
@@ -19,9 +20,10 @@ from app.errors import register_error_handlers
 from app.health import HealthChecker, cognito_probe, dynamodb_probe, s3_probe
 from app.middleware import REQUEST_ID_HEADER, LastResortMiddleware, RequestContextMiddleware
 from app.observability import logger
-from app.routes import echoes, system
+from app.routes import echoes, me, system
 from app.service import EchoService
 from app.settings import Settings, get_settings
+from app.store.account import AccountEraser
 from app.store.audio import AudioStore
 from app.store.cursor import CursorCodec, secrets_manager_key
 from app.store.echoes import EchoStore
@@ -49,6 +51,7 @@ def create_app(
     )
     app.include_router(system.router)
     app.include_router(echoes.router)
+    app.include_router(me.router)
     if settings.docs_enabled:
         from app.routes import docs  # dev only: staging and prod never pay for its import
 
@@ -57,7 +60,7 @@ def create_app(
     app.state.settings = settings
     app.state.aws_clients = clients
     app.state.token_verifier = TokenVerifier(settings.cognito_issuer, settings.cognito_app_client_id, jwks)
-    app.state.echo_service = EchoService(
+    app.state.echo_service = echo_service = EchoService(
         settings,
         EchoStore(clients.dynamodb, settings.dynamodb_table_name),
         AudioStore(clients.s3, settings.s3_bucket_name),
@@ -69,6 +72,23 @@ def create_app(
             )
         ),
         UploadLimit(clients.dynamodb, settings.dynamodb_table_name, settings.uploads_per_user_per_hour),
+    )
+    app.state.account_service = AccountService(
+        settings,
+        echo_service,
+        lambda: AccountEraser(
+            clients.dynamodb,
+            clients.s3,
+            create_client("cognito-idp", settings.aws_region),
+            settings.dynamodb_table_name,
+            settings.s3_bucket_name,
+            settings.cognito_user_pool_id,
+        ),
+        lambda_continuation(
+            settings.aws_lambda_function_name, lambda: create_client("lambda", settings.aws_region)
+        )
+        if settings.aws_lambda_function_name
+        else None,
     )
     app.state.health = HealthChecker(
         {
@@ -89,9 +109,9 @@ def create_app(
     app.add_middleware(
         CorsMiddleware,
         allow_origins=settings.cors_allow_origins,
-        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
-        expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", REQUEST_ID_HEADER],
+        expose_headers=[REQUEST_ID_HEADER, "Retry-After", "ETag"],
         max_age=600,
     )
     app.add_middleware(RequestContextMiddleware, deadline_seconds=settings.request_deadline_seconds)

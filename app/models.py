@@ -1,13 +1,16 @@
 """Request and response models, emotions and the audio formats the API accepts."""
 
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 MAX_TAGS = 10
-MAX_TAG_LENGTH = 50
+MAX_TAG_LENGTH = 32
+# How far in the future a recorded_at may be: the recording device's clock may run a little ahead.
+RECORDED_AT_SKEW = timedelta(minutes=5)
 
 
 class Emotion(StrEnum):
@@ -80,28 +83,72 @@ class Location(StrictModel):
     address: str | None = Field(default=None, max_length=200)
 
 
+def iso_millis(moment: datetime) -> str:
+    """The one timestamp format stored and compared: UTC, milliseconds, 'Z' (sorts as text)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def normalise_tag(raw: str) -> str:
+    """Tags are compared trimmed and case-folded, so 'Rain ' and 'rain' are one tag."""
+    tag = raw.strip().casefold()
+    if not tag:
+        raise ValueError("tags must not be empty")
+    if len(tag) > MAX_TAG_LENGTH:
+        raise ValueError(f"tags must be at most {MAX_TAG_LENGTH} characters")
+    return tag
+
+
+def _normalise_tags(tags: list[str]) -> list[str]:
+    normalised: list[str] = []
+    for tag in map(normalise_tag, tags):
+        if tag not in normalised:
+            normalised.append(tag)
+    return normalised
+
+
+def _not_in_future(moment: datetime) -> datetime:
+    if moment - datetime.now(UTC) > RECORDED_AT_SKEW:
+        raise ValueError("recorded_at must not be in the future")
+    return moment
+
+
+Tags = Annotated[list[str], Field(max_length=MAX_TAGS), AfterValidator(_normalise_tags)]
+RecordedAt = Annotated[
+    AwareDatetime,
+    Field(description="When the sound was recorded (ISO 8601 with offset); defaults to created_at"),
+    AfterValidator(_not_in_future),
+]
+Transcript = Annotated[str, Field(max_length=1000)]
+DetectedMood = Annotated[str, Field(max_length=50)]
+
+
 class CreateEchoRequest(StrictModel):
     emotion: Emotion
-    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
-    transcript: str | None = Field(default=None, max_length=1000)
-    detected_mood: str | None = Field(default=None, max_length=50)
+    tags: Tags = Field(default_factory=list)
+    transcript: Transcript | None = None
+    detected_mood: DetectedMood | None = None
     file_extension: AudioExtension
     duration_seconds: float | None = Field(default=None, ge=0.1, le=300)
     location: Location | None = None
+    recorded_at: RecordedAt | None = None
 
-    @field_validator("tags")
+
+class UpdateEchoRequest(StrictModel):
+    """PATCH body: a field left out is unchanged; null clears a nullable field."""
+
+    emotion: Emotion | None = None
+    tags: Tags | None = None
+    transcript: Transcript | None = None
+    detected_mood: DetectedMood | None = None
+    location: Location | None = None
+    recorded_at: RecordedAt | None = None
+
+    @field_validator("emotion", "tags", "recorded_at", mode="before")
     @classmethod
-    def _normalise_tags(cls, tags: list[str]) -> list[str]:
-        normalised: list[str] = []
-        for raw in tags:
-            tag = raw.strip().lower()
-            if not tag:
-                raise ValueError("tags must not be empty")
-            if len(tag) > MAX_TAG_LENGTH:
-                raise ValueError(f"tags must be at most {MAX_TAG_LENGTH} characters")
-            if tag not in normalised:
-                normalised.append(tag)
-        return normalised
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("this field cannot be cleared")
+        return value
 
 
 class Echo(BaseModel):
@@ -117,15 +164,46 @@ class Echo(BaseModel):
     file_size: int
     content_type: str
     created_at: str
+    recorded_at: str = Field(description="When the sound was recorded; created_at unless given")
+    version: int = Field(description="Increases with every change; the ETag is derived from it")
     audio_url: str = Field(description="Short-lived presigned GET for playback")
 
 
 class EchoPage(BaseModel):
     echoes: list[Echo]
-    total_count: int
+    total_count: int | None = Field(
+        description="Echoes matching the emotion filter (all when none); null with from/to/tag, "
+        "which no counter keeps"
+    )
     page: int
     page_size: int
     has_more: bool
+    next_cursor: str | None
+
+
+class EchoStats(BaseModel):
+    total_count: int
+    by_emotion: dict[Emotion, int] = Field(description="Every emotion, zeros included")
+    first_echo_at: str | None = Field(description="created_at of the oldest echo; null when none")
+    last_echo_at: str | None = Field(description="created_at of the newest echo; null when none")
+
+
+class ErasureProgress(BaseModel):
+    status: Literal["erasing"]
+    phase: Literal["audio", "records", "user"] = Field(description="Where this pass stopped")
+    audio_versions_deleted: int = Field(description="Audio object versions deleted by this pass")
+    items_deleted: int = Field(description="Records deleted by this pass")
+    continuing: bool = Field(description="True when the function carries on by itself (in Lambda)")
+    message: str
+
+
+class ExportPage(BaseModel):
+    """One page of the caller's data; follow next_cursor until it is null."""
+
+    user_id: str
+    exported_at: str
+    stats: EchoStats | None = Field(description="On the first page only")
+    echoes: list[Echo]
     next_cursor: str | None
 
 
@@ -164,5 +242,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
         "description": HTTPStatus(status).phrase,
         "content": {"application/json": {"schema": {"$ref": ERROR_SCHEMA_REF}}},
     }
-    for status in (400, 401, 404, 409, 413, 415, 503)
+    for status in (400, 401, 404, 409, 412, 413, 415, 503)
 }

@@ -4,6 +4,7 @@ import hashlib
 import json
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
@@ -15,10 +16,14 @@ from app.models import (
     CreateEchoRequest,
     Echo,
     EchoPage,
+    EchoStats,
+    Emotion,
     InitUploadRequest,
     InitUploadResponse,
     Location,
+    UpdateEchoRequest,
     UploadForm,
+    iso_millis,
 )
 from app.observability import count, logger
 from app.settings import Settings
@@ -29,10 +34,14 @@ from app.store.echoes import (
     EchoAlreadyExists,
     EchoStore,
     PageKey,
+    Quota,
+    QuotaExceeded,
+    Selection,
     UploadNotPending,
+    VersionMismatch,
 )
 from app.store.limits import UploadLimit
-from app.store.records import EchoRecord, PendingUpload
+from app.store.records import ALL, BYTES_ATTRIBUTE, EchoRecord, PendingUpload, count_attribute
 
 # Clean-up after a failed write may run this long past the request's deadline.
 CLEANUP_GRACE_SECONDS = 1.0
@@ -47,7 +56,7 @@ def parse_echo_id(raw: str) -> str:
 
 
 def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_millis(datetime.now(UTC))
 
 
 def _content_type_matches(extension: str, content_type: str) -> bool:
@@ -69,8 +78,36 @@ def _check_extension(extension: str) -> str:
     return extension
 
 
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_versions(if_match: str | None) -> frozenset[int] | None:
+    """The versions an If-Match header accepts (None: any). If-Match compares strongly, so weak
+    tags (W/...) and tags this API never issued match nothing."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    versions = set()
+    for tag in if_match.split(","):
+        tag = tag.strip()
+        if len(tag) > 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
+            versions.add(int(tag[1:-1]))
+    return frozenset(versions)
+
+
+def _quota_error(exceeded: QuotaExceeded) -> ApiError:
+    what = {"echoes": "echoes", "bytes": "bytes of audio", "uploads": "pending uploads"}[exceeded.what]
+    return ApiError(
+        ErrorCode.QUOTA_EXCEEDED,
+        f"Limit reached: at most {exceeded.limit} {what} per user",
+        {"limit": exceeded.limit, "quota": exceeded.what},
+    )
+
+
 def _request_hash(request: CreateEchoRequest) -> str:
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # Without recorded_at when absent: requests from before the field hash as they did.
+    body = request.model_dump(mode="json", exclude=None if request.recorded_at else {"recorded_at"})
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -103,6 +140,8 @@ class EchoService:
             file_size=record.file_size,
             content_type=record.content_type,
             created_at=record.created_at,
+            recorded_at=record.recorded_at or record.created_at,
+            version=record.version,
             audio_url=self._audio.playback_url(record.s3_key, self._settings.audio_url_expires_seconds),
         )
 
@@ -124,6 +163,7 @@ class EchoService:
                 f"Audio must be at most {limit} bytes",
                 {"max_bytes": limit, "file_size": request.file_size},
             )
+        self._check_upload_quota(user_id)
         self._upload_limit.take(user_id)  # after validation: a refused request costs no quota
         echo_id = str(uuid.uuid4())
         key = audio_key(user_id, echo_id, extension)
@@ -148,6 +188,19 @@ class EchoService:
             expires_in=expires_in,
         )
 
+    def _check_upload_quota(self, user_id: str) -> None:
+        """Refuse early (before the user uploads) what create would refuse, and cap pending
+        uploads. Reading the counters here also refuses the token of an erased account."""
+        counts = self._echoes.counts(user_id)
+        settings = self._settings
+        if counts.get(count_attribute(ALL), 0) >= settings.max_echoes_per_user:
+            raise _quota_error(QuotaExceeded("echoes", settings.max_echoes_per_user))
+        if counts.get(BYTES_ATTRIBUTE, 0) >= settings.max_audio_bytes_per_user:
+            raise _quota_error(QuotaExceeded("bytes", settings.max_audio_bytes_per_user))
+        limit = settings.max_pending_uploads_per_user
+        if self._echoes.pending_uploads(user_id, int(time.time()), limit) >= limit:
+            raise _quota_error(QuotaExceeded("uploads", limit))
+
     # --- create ---------------------------------------------------------------------------------
 
     def create(self, user_id: str, echo_id: str, request: CreateEchoRequest) -> Echo:
@@ -160,11 +213,13 @@ class EchoService:
         if upload is None:
             raise not_found("Pending upload")
         stored = self._verified_upload(upload, request)
+        created_at = _now_iso()
         record = EchoRecord(
             echo_id=echo_id,
             user_id=user_id,
             emotion=request.emotion.value,
-            created_at=_now_iso(),
+            created_at=created_at,
+            recorded_at=iso_millis(request.recorded_at) if request.recorded_at else created_at,
             s3_key=upload.s3_key,
             file_extension=upload.file_extension,
             file_size=stored.size,
@@ -176,12 +231,16 @@ class EchoService:
             location=request.location.model_dump() if request.location else None,
             request_hash=request_hash,
         )
+        quota = Quota(self._settings.max_echoes_per_user, self._settings.max_audio_bytes_per_user)
         # Untag before the echo exists, never after: if the transaction then fails, the audio is
         # kept (re-tagged pending below when the failure is certain), whereas an untag failing
         # after the commit would leave an echo whose audio the lifecycle rule deletes.
         self._audio.mark_kept(upload.s3_key)
         try:
-            created = self._echoes.create_echo(record)
+            created = self._echoes.create_echo(record, quota)
+        except QuotaExceeded as exceeded:
+            self._audio.mark_pending_quietly(upload.s3_key)
+            raise _quota_error(exceeded) from None
         except EchoAlreadyExists as race:
             return self._replayed(race.existing, request_hash)
         except UploadNotPending:
@@ -302,10 +361,64 @@ class EchoService:
                 logger.exception("Audio of a live echo left tagged pending", extra={"s3_key": record.s3_key})
                 count("PendingAudioOnLiveEcho")
 
+    def update(self, user_id: str, echo_id: str, request: UpdateEchoRequest, if_match: str | None) -> Echo:
+        given = request.model_dump(mode="json", include=request.model_fields_set)
+        if "tags" in given:
+            given["tags"] = tuple(given["tags"])
+        if request.recorded_at is not None:
+            given["recorded_at"] = iso_millis(request.recorded_at)  # the one stored format
+
+        def change(record: EchoRecord) -> EchoRecord:
+            return replace(record, **given)
+
+        try:
+            record = self._echoes.update_echo(
+                user_id, parse_echo_id(echo_id), change, expected_versions(if_match)
+            )
+        except VersionMismatch as stale:
+            raise ApiError(
+                ErrorCode.PRECONDITION_FAILED,
+                "The echo changed since you read it: get it again, then re-apply your change",
+                {"current_etag": etag(stale.current.version)},
+            ) from None
+        except ContentionError:
+            raise unavailable("Too many concurrent changes; try again") from None
+        if record is None:
+            raise not_found()
+        return self._to_echo(record)
+
+    def stats(self, user_id: str) -> EchoStats:
+        """Three reads whatever the number of echoes: the counters, and each end of the index."""
+        counts = self._echoes.counts(user_id)
+        first, last = self._echoes.oldest_and_newest(user_id)
+        return EchoStats(
+            total_count=counts.get(count_attribute(ALL), 0),
+            by_emotion={emotion: counts.get(count_attribute(emotion.value), 0) for emotion in Emotion},
+            first_echo_at=first,
+            last_echo_at=last,
+        )
+
     def list(
-        self, user_id: str, emotion: str | None, page: int, page_size: int, cursor: str | None
+        self,
+        user_id: str,
+        selection: Selection,
+        page: int,
+        page_size: int,
+        cursor: str | None,
     ) -> EchoPage:
+        if selection.tag is not None and selection.emotion is not None:
+            raise ApiError(
+                ErrorCode.VALIDATION_ERROR,
+                "Filter by emotion or by tag, not both: each is served by its own index",
+                {"supported": ["emotion + from/to", "tag + from/to"]},
+            )
+        if selection.since and selection.until and selection.since >= selection.until:
+            raise ApiError(ErrorCode.VALIDATION_ERROR, "'from' must be before 'to'")
+        emotion = selection.emotion
         scope = f"{user_id}|{emotion or ''}|{page_size}"
+        ranged = selection.tag is not None or selection.since or selection.until
+        if ranged:  # cursors stay bound to the whole query
+            scope += "|" + json.dumps([selection.tag, selection.since, selection.until])
         start: PageKey | None = None
         if cursor:
             try:
@@ -319,9 +432,9 @@ class EchoService:
             page, start = state.page, PageKey(state.created_at, state.echo_id)
         elif page > 1:
             # Offset paging, kept for compatibility: it reads the pages before this one.
-            start = self._echoes.newest_first(user_id, emotion, (page - 1) * page_size, None).next_key
+            start = self._echoes.newest_first(user_id, selection, (page - 1) * page_size, None).next_key
         found = (
-            self._echoes.newest_first(user_id, emotion, page_size, start)
+            self._echoes.newest_first(user_id, selection, page_size, start)
             if start is not None or page == 1
             else None
         )
@@ -332,7 +445,8 @@ class EchoService:
             )
         return EchoPage(
             echoes=[self._to_echo(record) for record in found.records] if found else [],
-            total_count=self._echoes.count(user_id, emotion),
+            # No counter keeps date or tag ranges; counting them would read every match.
+            total_count=None if ranged else self._echoes.count(user_id, emotion),
             page=page,
             page_size=page_size,
             has_more=next_cursor is not None,

@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     upload_url_expires_seconds: int = Field(default=900, ge=60, le=3600)
     audio_url_expires_seconds: int = Field(default=3600, ge=60, le=43200)
     pending_upload_ttl_seconds: int = Field(default=86400, ge=3600)
+    # Per-user limits, checked from the counters create already reads.
+    max_echoes_per_user: int = Field(default=10_000, ge=1)
+    max_audio_bytes_per_user: int = Field(default=2 * 1024 * MIB, ge=1)
+    max_pending_uploads_per_user: int = Field(default=20, ge=1, le=1000)
+    # DELETE /api/v1/me works this long, then answers 202: keep it under the function timeout
+    # (FunctionTimeoutSeconds, 10 s by default) less a few seconds; API Gateway gives up at 29 s.
+    erasure_budget_seconds: float = Field(default=5.0, gt=0, le=25)
+    # How long the erased account's marker refuses old tokens: longer than any token lives.
+    erased_marker_ttl_seconds: int = Field(default=2 * 86400, ge=3600)
+    # Set by Lambda itself: erasure passes that do not finish invoke this function again.
+    aws_lambda_function_name: str | None = None
+    export_page_size: int = Field(default=500, ge=1, le=1000)
     health_cache_seconds: float = Field(default=30.0, ge=0)
     # Upload URLs one user may ask for per clock hour (app/store/limits.py); 429 beyond.
     uploads_per_user_per_hour: int = Field(default=60, ge=1)

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "bench"
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import features  # noqa: E402
 from benchmarks.cpu_share import CpuShares  # noqa: E402
 from benchmarks.memory import (  # noqa: E402
     ASSUMED_AWS_WAIT_MS,
@@ -294,12 +295,11 @@ def import_time_top(
 def dynamodb_work(env: Environment, sizes: list[int]) -> dict[int, dict[str, tuple[int, int]]]:
     """Calls and items read per request, for users with each number of echoes."""
     os.environ.update(env.app_env())
+    from app.main import create_app
     from app.settings import get_settings
 
     get_settings.cache_clear()
-    import lambda_handler
-
-    fresh = lambda_handler.create_app(lambda_handler.get_settings())  # without warm()'s canned answers
+    fresh = create_app(get_settings())  # without warm()'s canned answers
     from mangum import Mangum
 
     handler = Mangum(fresh, lifespan="off")
@@ -407,6 +407,19 @@ def parallel_deletes(env: Environment, dynamodb_endpoint: str, writers: int) -> 
 
 
 # --- 2: warm invocations ------------------------------------------------------------------------
+# --- 5c: issue 12's endpoints (benchmarks/features.py) --------------------------------------------
+
+
+def issue_12_figures(
+    env: Environment, sizes: list[int], erase: int
+) -> tuple[dict[int, dict[str, tuple[int, int]]], dict[str, float]]:
+    """DynamoDB work rows for stats, PATCH and the from/to and tag listings; account erasure time."""
+
+    def user_for(email: str) -> tuple[str, str]:
+        return _user(env.stack, email)
+
+    rows = features.feature_work(env.stack.table_name, user_for, sizes)
+    return rows, features.erasure_time(env.stack.table_name, env.stack.bucket_name, user_for, erase)
 
 
 def warm_samples(
@@ -489,10 +502,17 @@ class Plan:
     block: int
     work_sizes: list[int]
     parallel_writers: int  # parallel DELETEs by one user, on DynamoDB Local
+    erase_echoes: int  # echoes of the user whose account erasure is timed
 
 
 QUICK = Plan(
-    cold_rounds=2, warm_rounds=1, warm_per_round=100, block=50, work_sizes=[10, 100], parallel_writers=8
+    cold_rounds=2,
+    warm_rounds=1,
+    warm_per_round=100,
+    block=50,
+    work_sizes=[10, 100],
+    parallel_writers=8,
+    erase_echoes=200,
 )
 FULL = Plan(
     cold_rounds=10,
@@ -501,6 +521,7 @@ FULL = Plan(
     block=250,
     work_sizes=[10, 1_000, 10_000],
     parallel_writers=16,
+    erase_echoes=10_000,
 )
 
 
@@ -549,6 +570,9 @@ def measure_all(plan: Plan, memories: list[int], shares: CpuShares) -> dict[str,
         with dynamodb_local_table(env) as dynamodb_endpoint:
             work = dynamodb_work(env, plan.work_sizes)
             writes = parallel_deletes(env, dynamodb_endpoint, plan.parallel_writers)
+            added, erasure = issue_12_figures(env, plan.work_sizes, plan.erase_echoes)
+            for size, rows in added.items():
+                work[size] |= rows
     finally:
         env.endpoint.stop()
     artifact_dir = WORK / "echoes-aarch64"
@@ -562,6 +586,7 @@ def measure_all(plan: Plan, memories: list[int], shares: CpuShares) -> dict[str,
         "artifact": measure(artifact_dir),
         "dynamodb": {str(size): row for size, row in work.items()},
         "parallel_writes": writes,
+        "account_erasure": erasure,
     }
 
 
@@ -734,6 +759,7 @@ def _artifact_and_work(figures: dict[str, Any]) -> list[str]:
         f"success {writes['success_rate']:.0%}, p50 {writes['p50_ms']:.0f} ms, p99 {writes['p99_ms']:.0f} ms"
         " (target: success 100%)",
     ]
+    lines += ["", features.erasure_line(figures["account_erasure"])]
     lines += [
         "",
         "python -X importtime of lambda_handler (two cores), top 10 packages by import self time:",

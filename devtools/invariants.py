@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.store.audio import PENDING_TAG_KEY, PENDING_TAG_VALUE
-from app.store.records import ALL, COUNTS_SK, EchoRecord, Item, count_attribute, user_pk
+from app.store.records import (
+    ALL,
+    BYTES_ATTRIBUTE,
+    COUNTS_SK,
+    EchoRecord,
+    Item,
+    count_attribute,
+    tag_sk,
+    user_pk,
+)
 
 
 @dataclass
@@ -26,6 +35,7 @@ class Snapshot:
     uploads: set[str] = field(default_factory=set)  # echo ids with a pending-upload record
     counts: dict[str, int] = field(default_factory=dict)  # counter attribute -> value
     slots: dict[str, dict[int, str]] = field(default_factory=dict)  # group -> slot -> echo id
+    tag_items: dict[str, str] = field(default_factory=dict)  # tag item sort key -> its doc
     other: list[str] = field(default_factory=list)  # sort keys of items no check knows
     objects: dict[str, set[str] | None] = field(default_factory=dict)  # s3 key -> tags, None: absent
 
@@ -69,6 +79,8 @@ def snapshot(dynamodb: Any, s3: Any, table: str, bucket: str, user_id: str) -> S
             snap.uploads.add(rest)
         elif sort_key == COUNTS_SK:
             snap.counts = {name: int(value["N"]) for name, value in item.items() if "N" in value}
+        elif kind == "TAG":
+            snap.tag_items[sort_key] = item["doc"]["S"]
         elif kind == "SLOT":
             group, _, number = rest.rpartition("#")
             snap.slots.setdefault(group, {})[int(number)] = item["echo_id"]["S"]
@@ -121,6 +133,35 @@ def every_echo_has_kept_audio(snap: Snapshot) -> Iterable[str]:
             yield f"echo {record.echo_id}: its audio is still tagged {pending} (the lifecycle rule would delete it)"
 
 
+def bytes_match_echoes(snap: Snapshot) -> Iterable[str]:
+    counted, actual = snap.counts.get(BYTES_ATTRIBUTE, 0), sum(r.file_size for r in snap.echoes.values())
+    if counted != actual:
+        yield f"counter {BYTES_ATTRIBUTE} is {counted}, but the echoes hold {actual} bytes"
+
+
+def tag_items_match_echoes(snap: Snapshot) -> Iterable[str]:
+    """One tag item per tag of each echo, holding the echo's current doc, and no other."""
+    wanted = {
+        tag_sk(tag, record.created_at, record.echo_id): record
+        for record in snap.echoes.values()
+        for tag in record.tags
+    }
+    for sort_key, doc in sorted(snap.tag_items.items()):
+        record = wanted.get(sort_key)
+        if record is None:
+            yield f"tag item {sort_key} belongs to no tag of an existing echo"
+        elif doc != record.doc():
+            yield f"tag item {sort_key} holds a stale copy of echo {record.echo_id} (version {record.version})"
+    for sort_key in sorted(set(wanted) - set(snap.tag_items)):
+        yield f"tag item {sort_key} is missing"
+
+
+def versions_are_positive(snap: Snapshot) -> Iterable[str]:
+    for record in snap.echoes.values():
+        if record.version < 1:
+            yield f"echo {record.echo_id} has version {record.version}"
+
+
 def no_unknown_items(snap: Snapshot) -> Iterable[str]:
     for sort_key in snap.other:
         yield f"unexpected item {sort_key}"
@@ -131,6 +172,9 @@ CHECKS: list[Callable[[Snapshot], Iterable[str]]] = [
     slots_are_dense_and_point_back,
     no_upload_record_for_an_echo,
     every_echo_has_kept_audio,
+    bytes_match_echoes,
+    tag_items_match_echoes,
+    versions_are_positive,
     no_unknown_items,
 ]
 

@@ -1,22 +1,28 @@
-"""The echoes API: uploads, create, list, random, get and delete, all for the caller only."""
+"""The echoes API: uploads, create, list, stats, random, get, edit and delete, for the caller only."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import AwareDatetime, BaseModel
 
 from app.auth import AuthenticatedUser
 from app.concurrency import run_blocking
+from app.errors import ApiError, ErrorCode
 from app.models import (
     ERROR_RESPONSES,
     CreateEchoRequest,
     Echo,
     EchoPage,
+    EchoStats,
     Emotion,
     InitUploadRequest,
     InitUploadResponse,
+    UpdateEchoRequest,
+    iso_millis,
+    normalise_tag,
 )
-from app.service import EchoService
+from app.service import EchoService, etag
+from app.store.echoes import Selection
 
 router = APIRouter(prefix="/api/v1/echoes", tags=["echoes"], responses=ERROR_RESPONSES)
 
@@ -67,10 +73,40 @@ async def list_echoes(
     cursor: Annotated[
         str | None, Query(max_length=1024, description="next_cursor of the previous page")
     ] = None,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(alias="from", description="created_at at or after (ISO 8601 with offset)"),
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(alias="to", description="created_at before (exclusive)")
+    ] = None,
+    tag: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="One tag (case-insensitive)")
+    ] = None,
 ) -> Response:
-    """Newest first. Prefer `cursor` to `page`: it costs one page of reads wherever it points."""
-    selected = emotion.value if emotion else None
-    return _json(await run_blocking(request, service.list, user.user_id, selected, page, page_size, cursor))
+    """Newest first. Prefer `cursor` to `page`: it costs one page of reads wherever it points.
+    Filters: `emotion`, or `tag`, each combinable with `from`/`to` (emotion and tag together:
+    400). With `from`/`to`/`tag`, `total_count` is null."""
+    selection = Selection(
+        emotion=emotion.value if emotion else None,
+        tag=_tag(tag) if tag is not None else None,
+        since=iso_millis(since) if since else None,
+        until=iso_millis(until) if until else None,
+    )
+    return _json(await run_blocking(request, service.list, user.user_id, selection, page, page_size, cursor))
+
+
+def _tag(raw: str) -> str:
+    try:
+        return normalise_tag(raw)
+    except ValueError as exc:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, str(exc), {"field": "tag"}) from None
+
+
+@router.get("/stats", response_model=EchoStats)
+async def echo_stats(request: Request, user: AuthenticatedUser, service: Service) -> Response:
+    """Totals per emotion and the first and last echo: three reads whatever the history."""
+    return _json(await run_blocking(request, service.stats, user.user_id))
 
 
 @router.get("/random", response_model=Echo)
@@ -82,9 +118,31 @@ async def random_echo(
     )
 
 
+def _with_etag(echo: Echo) -> Response:
+    response = _json(echo)
+    response.headers["ETag"] = etag(echo.version)
+    return response
+
+
 @router.get("/{echo_id}", response_model=Echo)
 async def get_echo(request: Request, echo_id: str, user: AuthenticatedUser, service: Service) -> Response:
-    return _json(await run_blocking(request, service.get, user.user_id, echo_id))
+    return _with_etag(await run_blocking(request, service.get, user.user_id, echo_id))
+
+
+@router.patch("/{echo_id}", response_model=Echo)
+async def update_echo(
+    request: Request,
+    echo_id: str,
+    body: UpdateEchoRequest,
+    user: AuthenticatedUser,
+    service: Service,
+    if_match: Annotated[
+        str | None, Header(description="The ETag of the version this change was made against")
+    ] = None,
+) -> Response:
+    """Change emotion, tags, transcript, detected_mood, location or recorded_at; fields left out
+    stay, null clears transcript, detected_mood and location. With If-Match, a stale ETag is 412."""
+    return _with_etag(await run_blocking(request, service.update, user.user_id, echo_id, body, if_match))
 
 
 @router.delete("/{echo_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)

@@ -1,16 +1,19 @@
 """DynamoDB access for echoes: every read is a GetItem or a Query on the caller's partition."""
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from app.errors import account_erased
+from app.store.account import ERASED_ATTRIBUTE
 from app.store.records import (
     ALL,
     BY_CREATED_INDEX,
     BY_EMOTION_INDEX,
+    BYTES_ATTRIBUTE,
     COUNTS_SK,
     LISTED_NAMES,
     LISTED_PROJECTION,
@@ -23,6 +26,8 @@ from app.store.records import (
     emotion_partition,
     key,
     slot_sk,
+    tag_prefix,
+    tag_sk,
     upload_sk,
     user_pk,
 )
@@ -45,6 +50,39 @@ class UploadNotPending(Exception):
 
 class ContentionError(Exception):
     """Concurrent writers on one user's items kept winning until the request's budget ran out."""
+
+
+class QuotaExceeded(Exception):
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(what)
+        self.what = what
+        self.limit = limit
+
+
+class VersionMismatch(Exception):
+    """PATCH's If-Match named a version the echo no longer has."""
+
+    def __init__(self, current: EchoRecord) -> None:
+        super().__init__(current.echo_id)
+        self.current = current
+
+
+@dataclass(frozen=True)
+class Quota:
+    max_echoes: int
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which echoes a listing wants. The supported combinations are the ones a key condition can
+    serve: emotion (its index) or tag (its items), each with optional created_at bounds
+    (since inclusive, until exclusive, both in the stored timestamp format)."""
+
+    emotion: str | None = None
+    tag: str | None = None
+    since: str | None = None
+    until: str | None = None
 
 
 class _Stale(Exception):
@@ -78,6 +116,8 @@ SlotMoves = dict[str, dict[str, tuple[int, int]]]
 
 
 def _parse_counts(item: Item | None) -> dict[str, int]:
+    if item is not None and ERASED_ATTRIBUTE in item:  # the account is (being) erased: refuse its token
+        raise account_erased()
     return {name: int(value["N"]) for name, value in (item or {}).items() if "N" in value}
 
 
@@ -142,6 +182,50 @@ class EchoStore:
     def count(self, user_id: str, emotion: str | None = None) -> int:
         return self._counts(user_id, consistent=False).get(count_attribute(emotion or ALL), 0)
 
+    def counts(self, user_id: str) -> dict[str, int]:
+        """Every counter (total, per emotion, bytes): one GetItem."""
+        return self._counts(user_id, consistent=False)
+
+    def oldest_and_newest(self, user_id: str) -> tuple[str | None, str | None]:
+        """created_at of the first and last echo: one single-key Query at each end of the index."""
+        ends = []
+        for forward in (True, False):
+            response = self._client.query(
+                TableName=self._table,
+                IndexName=BY_CREATED_INDEX,
+                KeyConditionExpression="gsi1pk = :p",
+                ProjectionExpression="gsi1sk",
+                ExpressionAttributeValues={":p": {"S": user_pk(user_id)}},
+                ScanIndexForward=forward,
+                Limit=1,
+            )
+            items = response.get("Items", [])
+            ends.append(items[0]["gsi1sk"]["S"].split("#", 1)[0] if items else None)
+        return ends[0], ends[1]
+
+    def pending_uploads(self, user_id: str, now: int, limit: int) -> int:
+        """Live pending uploads, counted up to `limit` (the quota): at most `limit` live items
+        read, plus expired ones DynamoDB's TTL has not removed yet."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :u)",
+            "FilterExpression": "expires_at > :now",
+            "ProjectionExpression": "sk",
+            "ExpressionAttributeValues": {
+                ":p": {"S": user_pk(user_id)},
+                ":u": {"S": upload_sk("")},
+                ":now": {"N": str(now)},
+            },
+        }
+        found = 0
+        while found < limit:
+            response = self._client.query(**request)
+            found += len(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
+
     # --- optimistic writes ----------------------------------------------------------------------
 
     def _retrying[T](self, attempt: Callable[[], T], user_id: str) -> T:
@@ -164,11 +248,14 @@ class EchoStore:
 
     # --- transaction pieces (each conditioned on what was read) ---------------------------------
 
-    def _set_counts(self, user_id: str, changes: dict[str, tuple[int, int]]) -> dict[str, Any]:
-        """Set counters (group -> (value read, new value)) only if they still hold what was read."""
-        names: dict[str, str] = {}
+    def _set_counts(
+        self, user_id: str, changes: dict[str, tuple[int, int]], add_bytes: int = 0
+    ) -> dict[str, Any]:
+        """Set counters (group -> (value read, new value)) only if they still hold what was read
+        and the account is not being erased; ADD add_bytes to the audio bytes."""
+        names: dict[str, str] = {"#erased": ERASED_ATTRIBUTE}
         values: dict[str, dict[str, str]] = {}
-        assignments, conditions = [], []
+        assignments, conditions = [], ["attribute_not_exists(#erased)"]
         for index, (group, (before, after)) in enumerate(changes.items()):
             names[f"#c{index}"] = count_attribute(group)
             values[f":a{index}"] = {"N": str(after)}
@@ -178,11 +265,16 @@ class EchoStore:
                 conditions.append(f"(attribute_not_exists(#c{index}) OR #c{index} = :b{index})")
             else:
                 conditions.append(f"#c{index} = :b{index}")
+        update = "SET " + ", ".join(assignments)
+        if add_bytes:
+            names["#bytes"] = BYTES_ATTRIBUTE
+            values[":bytes"] = {"N": str(add_bytes)}
+            update += " ADD #bytes :bytes"
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": key(user_id, COUNTS_SK),
-                "UpdateExpression": "SET " + ", ".join(assignments),
+                "UpdateExpression": update,
                 "ConditionExpression": " AND ".join(conditions),
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
@@ -213,6 +305,20 @@ class EchoStore:
                 "ExpressionAttributeValues": {":holder": {"S": holder}},
             }
         }
+
+    def _put_tags(self, record: EchoRecord) -> list[dict[str, Any]]:
+        return [{"Put": {"TableName": self._table, "Item": item}} for item in record.tag_items()]
+
+    def _delete_tags(self, record: EchoRecord, tags: tuple[str, ...]) -> list[dict[str, Any]]:
+        return [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": key(record.user_id, tag_sk(tag, record.created_at, record.echo_id)),
+                }
+            }
+            for tag in tags
+        ]
 
     def _slot_holders(self, user_id: str, slots: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
         """The echo ids in (group, slot) SLOTS, read in one round trip."""
@@ -276,14 +382,16 @@ class EchoStore:
 
     # --- create -------------------------------------------------------------------------------
 
-    def create_echo(self, record: EchoRecord) -> EchoRecord:
+    def create_echo(self, record: EchoRecord, quota: Quota | None = None) -> EchoRecord:
         """Store the echo, consume its pending upload and take the next slots, atomically."""
-        return self._retrying(lambda: self._create_once(record), record.user_id)
+        return self._retrying(lambda: self._create_once(record, quota), record.user_id)
 
-    def _create_once(self, record: EchoRecord) -> EchoRecord:
+    def _create_once(self, record: EchoRecord, quota: Quota | None) -> EchoRecord:
         user_id, emotion = record.user_id, record.emotion
         counts = self._counts(user_id)
         total, in_emotion = counts.get(count_attribute(ALL), 0), counts.get(count_attribute(emotion), 0)
+        if quota is not None:
+            _check_quota(record, total, counts.get(BYTES_ATTRIBUTE, 0), quota)
         slotted = replace(record, slot=total + 1, emotion_slot=in_emotion + 1)
         operations = [
             {
@@ -300,9 +408,14 @@ class EchoStore:
                     "ConditionExpression": "attribute_exists(pk)",
                 }
             },
-            self._set_counts(user_id, {ALL: (total, total + 1), emotion: (in_emotion, in_emotion + 1)}),
+            self._set_counts(
+                user_id,
+                {ALL: (total, total + 1), emotion: (in_emotion, in_emotion + 1)},
+                add_bytes=record.file_size,
+            ),
             self._take_slot(user_id, ALL, total, record.echo_id),
             self._take_slot(user_id, emotion, in_emotion, record.echo_id),
+            *self._put_tags(record),
         ]
         try:
             self._write(operations)
@@ -344,8 +457,11 @@ class EchoStore:
         operations = [
             self._delete_echo_item(record),
             self._set_counts(
-                user_id, {ALL: (total, total - 1), record.emotion: (in_emotion, in_emotion - 1)}
+                user_id,
+                {ALL: (total, total - 1), record.emotion: (in_emotion, in_emotion - 1)},
+                add_bytes=-record.file_size,
             ),
+            *self._delete_tags(record, record.tags),
         ]
         for group, attribute, slot, last in groups:
             operations += self._release_slot(user_id, group, attribute, slot, last, echo_id, holders, moves)
@@ -353,19 +469,71 @@ class EchoStore:
         return record
 
     def _delete_echo_item(self, record: EchoRecord) -> dict[str, Any]:
-        """Delete the echo if it still holds the slots it was read with."""
+        """Delete the echo if it still holds the slots and the doc (so the tags) it was read with."""
         return {
-            "Delete": {
-                "TableName": self._table,
-                "Key": key(record.user_id, echo_sk(record.echo_id)),
-                "ConditionExpression": "#s = :s AND #e = :e",
-                "ExpressionAttributeNames": {"#s": "slot", "#e": "emotion_slot"},
-                "ExpressionAttributeValues": {
-                    ":s": {"N": str(record.slot)},
-                    ":e": {"N": str(record.emotion_slot)},
-                },
-            }
+            "Delete": self._unchanged_echo(record) | {"Key": key(record.user_id, echo_sk(record.echo_id))}
         }
+
+    def _unchanged_echo(self, record: EchoRecord) -> dict[str, Any]:
+        """The condition that the echo still holds what it was read with: slots and doc."""
+        return {
+            "TableName": self._table,
+            "ConditionExpression": "#s = :s AND #e = :e AND #doc = :doc",
+            "ExpressionAttributeNames": {"#s": "slot", "#e": "emotion_slot", "#doc": "doc"},
+            "ExpressionAttributeValues": {
+                ":s": {"N": str(record.slot)},
+                ":e": {"N": str(record.emotion_slot)},
+                ":doc": {"S": record.doc()},
+            },
+        }
+
+    # --- update -------------------------------------------------------------------------------
+
+    def update_echo(
+        self,
+        user_id: str,
+        echo_id: str,
+        change: Callable[[EchoRecord], EchoRecord],
+        expected_versions: Collection[int] | None = None,
+    ) -> EchoRecord | None:
+        """Apply CHANGE to the echo in one transaction conditioned on everything read (its doc and
+        slots, and when the emotion changes both emotions' counters and slot items), so that a
+        concurrent PATCH or DELETE makes it read again rather than write over newer state."""
+        return self._retrying(lambda: self._update_once(user_id, echo_id, change, expected_versions), user_id)
+
+    def _update_once(
+        self,
+        user_id: str,
+        echo_id: str,
+        change: Callable[[EchoRecord], EchoRecord],
+        expected_versions: Collection[int] | None,
+    ) -> EchoRecord | None:
+        current = self.get_echo(user_id, echo_id, consistent=True)
+        if current is None:
+            return None
+        if expected_versions is not None and current.version not in expected_versions:
+            raise VersionMismatch(current)
+        updated = replace(change(current), version=current.version + 1)
+        operations: list[dict[str, Any]] = []
+        moves: SlotMoves = {}
+        if updated.emotion != current.emotion:
+            counts = self._counts(user_id)
+            old, new = current.emotion, updated.emotion
+            in_old, in_new = counts.get(count_attribute(old), 0), counts.get(count_attribute(new), 0)
+            holders = self._slot_holders(user_id, [(old, in_old)] if current.emotion_slot != in_old else [])
+            operations += [
+                self._set_counts(user_id, {old: (in_old, in_old - 1), new: (in_new, in_new + 1)}),
+                *self._release_slot(
+                    user_id, old, "emotion_slot", current.emotion_slot, in_old, echo_id, holders, moves
+                ),
+                self._take_slot(user_id, new, in_new, echo_id),
+            ]
+            updated = replace(updated, emotion_slot=in_new + 1)
+        operations.append({"Put": self._unchanged_echo(current) | {"Item": updated.to_item()}})
+        removed = tuple(tag for tag in current.tags if tag not in updated.tags)
+        operations += self._delete_tags(current, removed) + self._put_tags(updated)
+        self._write(operations + self._move_echoes(user_id, moves))
+        return updated
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -382,28 +550,71 @@ class EchoStore:
                 return record
         return None  # the user's echoes kept changing under us
 
-    def newest_first(self, user_id: str, emotion: str | None, limit: int, start: PageKey | None) -> EchoSlice:
-        """Up to `limit` echoes after `start`; next_key is set only when more follow."""
-        if emotion:
-            index, partition_name, sort_name = BY_EMOTION_INDEX, "gsi2pk", "gsi2sk"
-            partition = emotion_partition(user_id, emotion)
+    def _listing(
+        self, user_id: str, selection: Selection
+    ) -> tuple[dict[str, Any], Callable[[PageKey], Item]]:
+        """The newest-first Query for a selection, and how a PageKey becomes its start key.
+        Every variant is a key condition: the bounds narrow the sort key range, never a filter."""
+        index: str | None
+        if selection.tag is not None:
+            # The tag's items in the user's partition: sk = TAG#<tag>#<created_at>#<id>.
+            prefix = tag_prefix(selection.tag)
+            partition_name, sort_name, partition, index = "pk", "sk", user_pk(user_id), None
+            lower: str | None = prefix + (selection.since or "")
+            # '$' follows '#': the smallest string after every key of this tag (a quoted tag
+            # holds no raw '$', so no other tag's items fall in between).
+            upper: str | None = prefix + selection.until if selection.until else prefix[:-1] + "$"
         else:
-            index, partition_name, sort_name = BY_CREATED_INDEX, "gsi1pk", "gsi1sk"
-            partition = user_pk(user_id)
+            lower, upper = selection.since, selection.until
+            if selection.emotion:
+                index, partition_name, sort_name = BY_EMOTION_INDEX, "gsi2pk", "gsi2sk"
+                partition = emotion_partition(user_id, selection.emotion)
+            else:
+                index, partition_name, sort_name = BY_CREATED_INDEX, "gsi1pk", "gsi1sk"
+                partition = user_pk(user_id)
+        # Sort keys are "<created_at>#<id>": "<from>#<id>" >= "<from>" (from is inclusive) and
+        # "<to>#<id>" > "<to>" (to is exclusive, also as BETWEEN's inclusive upper end).
+        names = {"#p": partition_name, **LISTED_NAMES}
+        condition, values = "#p = :p", {":p": {"S": partition}}
+        if lower is not None or upper is not None:
+            names["#s"] = sort_name
+        if lower is not None and upper is not None:
+            condition += " AND #s BETWEEN :lo AND :hi"
+            values |= {":lo": {"S": lower}, ":hi": {"S": upper}}
+        elif lower is not None:
+            condition += " AND #s >= :lo"
+            values[":lo"] = {"S": lower}
+        elif upper is not None:
+            condition += " AND #s < :hi"
+            values[":hi"] = {"S": upper}
         request: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": "#p = :p",
+            "KeyConditionExpression": condition,
             "ProjectionExpression": LISTED_PROJECTION,
-            "ExpressionAttributeNames": {"#p": partition_name, **LISTED_NAMES},
-            "ExpressionAttributeValues": {":p": {"S": partition}},
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
             "ScanIndexForward": False,
         }
-        if start is not None:
-            request["ExclusiveStartKey"] = key(user_id, echo_sk(start.echo_id)) | {
+        if index is not None:
+            request["IndexName"] = index
+
+        def start_key(start: PageKey) -> Item:
+            if selection.tag is not None:
+                return key(user_id, tag_sk(selection.tag, start.created_at, start.echo_id))
+            return key(user_id, echo_sk(start.echo_id)) | {
                 partition_name: {"S": partition},
                 sort_name: {"S": created_sort_key(start.created_at, start.echo_id)},
             }
+
+        return request, start_key
+
+    def newest_first(
+        self, user_id: str, selection: Selection, limit: int, start: PageKey | None
+    ) -> EchoSlice:
+        """Up to `limit` echoes after `start`; next_key is set only when more follow."""
+        request, start_key = self._listing(user_id, selection)
+        if start is not None:
+            request["ExclusiveStartKey"] = start_key(start)
         items: list[Item] = []
         # Ask for one more than needed: it tells whether another page exists without a second query.
         while len(items) <= limit:
@@ -416,3 +627,12 @@ class EchoStore:
         has_more = len(items) > limit
         next_key = PageKey(records[-1].created_at, records[-1].echo_id) if has_more else None
         return EchoSlice(records, next_key)
+
+
+def _check_quota(record: EchoRecord, total: int, used_bytes: int, quota: Quota) -> None:
+    """From the counters create has just read: no extra request. Exact under races, because every
+    create and delete conditions on the total it read and changes it with the bytes."""
+    if total >= quota.max_echoes:
+        raise QuotaExceeded("echoes", quota.max_echoes)
+    if used_bytes + record.file_size > quota.max_bytes:
+        raise QuotaExceeded("bytes", quota.max_bytes)

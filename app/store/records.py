@@ -6,11 +6,13 @@ One table, keyed by user, so a query can never cross users:
   pk=USER#<sub>  sk=COUNTS              total and per-emotion counts
   pk=USER#<sub>  sk=SLOT#ALL#<n>        the echo in slot n of 1..total (for uniform random picks)
   pk=USER#<sub>  sk=SLOT#<emotion>#<n>  the same per emotion
+  pk=USER#<sub>  sk=TAG#<tag>#<created_at>#<id>  one per tag of an echo, holding the echo's doc
 """
 
 import json
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import quote
 
 Item = dict[str, dict[str, Any]]
 
@@ -32,6 +34,7 @@ def upload_sk(echo_id: str) -> str:
 
 
 COUNTS_SK = "COUNTS"
+BYTES_ATTRIBUTE = "bytes"  # on the counters item: audio bytes of all the user's echoes
 HEALTH_PROBE_KEY: Item = {"pk": {"S": "HEALTH"}, "sk": {"S": "PROBE"}}  # never written: not USER#
 # What a listing reads. An echo's content is one JSON attribute ("doc") rather than one attribute
 # per field: botocore parses every attribute through its shape model, which was most of the cost
@@ -40,6 +43,16 @@ LISTED_ATTRIBUTES = ("pk", "doc")
 # The same as a projection through placeholders (immune to DynamoDB's reserved words), built once.
 LISTED_NAMES = {f"#a{i}": name for i, name in enumerate(LISTED_ATTRIBUTES)}
 LISTED_PROJECTION = ", ".join(LISTED_NAMES)
+
+
+def tag_prefix(tag: str) -> str:
+    """Where a tag's items start. The tag is percent-encoded so that a '#' inside it cannot make
+    one tag's prefix match another's items."""
+    return f"TAG#{quote(tag, safe='')}#"
+
+
+def tag_sk(tag: str, created_at: str, echo_id: str) -> str:
+    return tag_prefix(tag) + created_sort_key(created_at, echo_id)
 
 
 def slot_sk(group: str, slot: int) -> str:
@@ -112,10 +125,22 @@ class EchoRecord:
     detected_mood: str | None
     duration_seconds: float | None
     location: dict[str, Any] | None
+    recorded_at: str = ""  # when the sound was recorded; created_at unless given
+    version: int = 1  # +1 on every change of the doc (PATCH); the ETag is derived from it
     # Bookkeeping, absent from listings (LISTED_ATTRIBUTES): they read only what responses show.
     request_hash: str = ""
     slot: int = 0
     emotion_slot: int = 0
+
+    def doc(self) -> str:
+        return json.dumps({name: getattr(self, name) for name in _CONTENT}, separators=(",", ":"))
+
+    def tag_items(self) -> list[Item]:
+        """One item per tag: a page of a tag's echoes is one Query of these, docs included."""
+        return [
+            key(self.user_id, tag_sk(tag, self.created_at, self.echo_id)) | {"doc": _s(self.doc())}
+            for tag in self.tags
+        ]
 
     def to_item(self) -> Item:
         created = created_sort_key(self.created_at, self.echo_id)
@@ -124,7 +149,7 @@ class EchoRecord:
             "gsi1sk": _s(created),
             "gsi2pk": _s(emotion_partition(self.user_id, self.emotion)),
             "gsi2sk": _s(created),
-            "doc": _s(json.dumps({name: getattr(self, name) for name in _CONTENT}, separators=(",", ":"))),
+            "doc": _s(self.doc()),
             "request_hash": _s(self.request_hash),
             "slot": _n(self.slot),
             "emotion_slot": _n(self.emotion_slot),
@@ -134,6 +159,7 @@ class EchoRecord:
     def from_item(cls, item: Item) -> "EchoRecord":
         content = json.loads(item["doc"]["S"])
         content["tags"] = tuple(content["tags"])
+        content.setdefault("recorded_at", content["created_at"])  # echoes from before the field
         return cls(
             user_id=item["pk"]["S"].removeprefix("USER#"),
             request_hash=item["request_hash"]["S"] if "request_hash" in item else "",

@@ -178,7 +178,7 @@ def test_preflight_is_answered_without_a_token(client: TestClient) -> None:
         ("https://evil.example.com", "GET", "authorization", ["origin"]),
         ("http://localhost:3000", "PUT", "authorization", ["method"]),
         ("http://localhost:3000", "GET", "authorization, x-api-key", ["headers"]),
-        ("https://evil.example.com", "PATCH", "x-api-key", ["origin", "method", "headers"]),
+        ("https://evil.example.com", "PUT", "x-api-key", ["origin", "method", "headers"]),
     ],
 )
 def test_preflight_asking_for_anything_not_allowed_is_refused(
@@ -212,9 +212,12 @@ def test_preflight_states_what_is_allowed_and_every_response_varies_by_origin(cl
     assert set(response.headers["access-control-allow-methods"].split(", ")) == {
         "GET",
         "POST",
+        "PATCH",
         "DELETE",
         "OPTIONS",
     }
+    allowed_headers = response.headers["access-control-allow-headers"].lower().split(", ")
+    assert "if-match" in allowed_headers
     assert response.headers["access-control-max-age"] == "600"
     assert "Origin" in response.headers["vary"].split(", ")
     assert response.headers["x-request-id"]

@@ -40,6 +40,7 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
         "Peak RSS at cold start",
         "DynamoDB work per request",
         "Parallel writes on DynamoDB Local",
+        "Account erasure",
         "importtime of lambda_handler",
     ):
         assert heading in table, heading
@@ -55,6 +56,12 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
         if request != "list, next page by cursor":  # 10 echoes fit on one page: no cursor
             assert work["10"][request][0] == work["100"][request][0], request
     assert work["100"]["random"] == [3, 3]
+    assert {
+        "stats",
+        "PATCH emotion (moves counters and slots)",
+        "list by tag, 1 in 10 echoes (page of 20)",
+    } <= set(work["10"])
+    assert data["account_erasure"]["status"] == 204
     writes = data["parallel_writes"]
     assert (
         writes["writers"] == 8 and 0 <= writes["success_rate"] <= 1 and writes["p99_ms"] >= writes["p50_ms"]

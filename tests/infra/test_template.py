@@ -152,6 +152,15 @@ def test_function_policy_is_least_privilege() -> None:
         "Resource": {"Ref": "AppSecret"},
     }
     assert "dynamodb:Scan" not in by_sid["EchoesTable"]["Action"]
+    # Account erasure: each permission scoped to the table, the audio prefix, the pool, the function.
+    assert by_sid["AccountErasureItems"]["Resource"] == {"Fn::GetAtt": ["EchoesTable", "Arn"]}
+    assert by_sid["AccountErasureListVersions"]["Condition"] == {"StringLike": {"s3:prefix": "audio/*"}}
+    assert by_sid["AccountErasureAudioVersions"]["Resource"] == {"Fn::Sub": "${AudioBucket.Arn}/audio/*"}
+    assert by_sid["AccountErasureCognitoUser"]["Resource"] == {"Fn::GetAtt": ["UserPool", "Arn"]}
+    assert by_sid["AccountErasureContinuation"]["Resource"]["Fn::Sub"].endswith(
+        ":function:echoes-${Environment}-api"
+    )
+    assert FUNCTION["FunctionName"] == {"Fn::Sub": "echoes-${Environment}-api"}  # what it names
     # No managed policies: they grant far more than the function needs.
     assert all(isinstance(policy, dict) for policy in FUNCTION["Policies"])
 

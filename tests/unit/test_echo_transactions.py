@@ -55,12 +55,12 @@ def _record(slot: int, emotion_slot: int) -> EchoRecord:
     )
 
 
-def test_set_counts_conditions_on_every_value_read() -> None:
+def test_set_counts_conditions_on_every_value_read_and_on_an_account_not_being_erased() -> None:
     update = _store()._set_counts("u1", {"ALL": (4, 5), "happy": (2, 1)})["Update"]
     assert update["Key"] == {"pk": {"S": "USER#u1"}, "sk": {"S": "COUNTS"}}
-    assert update["ExpressionAttributeNames"] == {"#c0": "total", "#c1": "n_happy"}
-    assert update["UpdateExpression"] == "SET #c0 = :a0, #c1 = :a1"
-    assert update["ConditionExpression"] == "#c0 = :b0 AND #c1 = :b1"
+    assert update["ExpressionAttributeNames"] == {"#erased": "erased_at", "#c0": "total", "#c1": "n_happy"}
+    assert update["UpdateExpression"] == "SET #c0 = :a0, #c1 = :a1", "no bytes to add: no ADD"
+    assert update["ConditionExpression"] == "attribute_not_exists(#erased) AND #c0 = :b0 AND #c1 = :b1"
     assert update["ExpressionAttributeValues"] == {
         ":a0": {"N": "5"},
         ":b0": {"N": "4"},
@@ -73,7 +73,18 @@ def test_a_count_read_as_zero_may_also_be_absent() -> None:
     """A user's first echo (or first of an emotion): the counters item or attribute does not exist
     yet, and a missing attribute never equals 0 in a DynamoDB condition."""
     update = _store()._set_counts("u1", {"ALL": (3, 4), "sad": (0, 1)})["Update"]
-    assert update["ConditionExpression"] == "#c0 = :b0 AND (attribute_not_exists(#c1) OR #c1 = :b1)"
+    assert update["ConditionExpression"].endswith("#c0 = :b0 AND (attribute_not_exists(#c1) OR #c1 = :b1)")
+
+
+@pytest.mark.parametrize("add_bytes", [12345, -12345])
+def test_audio_bytes_are_added_not_set(add_bytes: int) -> None:
+    """Bytes are an ADD (a missing attribute counts as 0), not conditioned: no quota reads them back
+    inside the transaction, and deleting an echo subtracts its size."""
+    update = _store()._set_counts("u1", {"ALL": (0, 1)}, add_bytes=add_bytes)["Update"]
+    assert update["UpdateExpression"] == "SET #c0 = :a0 ADD #bytes :bytes"
+    assert update["ExpressionAttributeNames"]["#bytes"] == "bytes"
+    assert update["ExpressionAttributeValues"][":bytes"] == {"N": str(add_bytes)}
+    assert "#bytes" not in update["ConditionExpression"]
 
 
 def test_a_free_slot_must_still_be_free_and_a_taken_one_still_hold_its_echo() -> None:
@@ -141,11 +152,19 @@ def test_a_moved_echo_is_updated_only_if_it_still_holds_its_old_slots() -> None:
     }
 
 
-def test_the_echo_is_deleted_only_if_it_still_holds_the_slots_it_was_read_with() -> None:
-    delete = _store()._delete_echo_item(_record(slot=4, emotion_slot=2))["Delete"]
+def test_the_echo_is_deleted_only_if_it_still_holds_the_slots_and_doc_it_was_read_with() -> None:
+    """The doc too: its tags name the tag items the same transaction deletes (a PATCH in between
+    would leave some behind)."""
+    record = _record(slot=4, emotion_slot=2)
+    delete = _store()._delete_echo_item(record)["Delete"]
     assert delete["Key"] == {"pk": {"S": "USER#u1"}, "sk": {"S": "ECHO#e1"}}
-    assert delete["ConditionExpression"] == "#s = :s AND #e = :e"
-    assert delete["ExpressionAttributeValues"] == {":s": {"N": "4"}, ":e": {"N": "2"}}
+    assert delete["ConditionExpression"] == "#s = :s AND #e = :e AND #doc = :doc"
+    assert delete["ExpressionAttributeNames"] == {"#s": "slot", "#e": "emotion_slot", "#doc": "doc"}
+    assert delete["ExpressionAttributeValues"] == {
+        ":s": {"N": "4"},
+        ":e": {"N": "2"},
+        ":doc": {"S": record.to_item()["doc"]["S"]},
+    }
 
 
 def test_no_slot_to_look_up_makes_no_call() -> None:

@@ -57,8 +57,29 @@ def test_the_doc_holds_the_content_and_nothing_kept_elsewhere() -> None:
         "detected_mood",
         "duration_seconds",
         "location",
+        "recorded_at",
+        "version",
     }
     assert doc["tags"] == ["morning", "été"] and doc["transcript"] is None
+
+
+def test_an_echo_stored_before_recorded_at_existed_reads_as_recorded_when_created() -> None:
+    item = ECHO.to_item()
+    doc = json.loads(item["doc"]["S"])
+    del doc["recorded_at"]
+    item["doc"] = {"S": json.dumps(doc)}
+    assert EchoRecord.from_item(item).recorded_at == ECHO.created_at
+
+
+def test_one_tag_item_per_tag_carrying_the_doc() -> None:
+    record = replace(ECHO, tags=("a#b", "a"))
+    items = record.tag_items()
+    assert [item["sk"]["S"] for item in items] == [
+        "TAG#a%23b#2026-11-25T13:07:09.123456Z#e1",  # '#' encoded: tag "a" cannot match "a#b"'s items
+        "TAG#a#2026-11-25T13:07:09.123456Z#e1",
+    ]
+    assert all(item["pk"] == {"S": "USER#u1"} and item["doc"] == {"S": record.doc()} for item in items)
+    assert not any(item["sk"]["S"].startswith(records.tag_prefix("a")) for item in items[:1])
 
 
 def test_a_listed_item_has_no_bookkeeping_and_reads_with_defaults() -> None:

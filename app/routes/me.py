@@ -1,0 +1,56 @@
+"""The caller's account: erase it, export it."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from app.account import AccountService
+from app.auth import AuthenticatedUser
+from app.concurrency import run_blocking
+from app.errors import ApiError, ErrorCode
+from app.models import ERROR_RESPONSES, ErasureProgress, ExportPage
+
+router = APIRouter(prefix="/api/v1/me", tags=["account"], responses=ERROR_RESPONSES)
+
+
+async def get_service(request: Request) -> AccountService:
+    service: AccountService = request.app.state.account_service
+    return service
+
+
+Service = Annotated[AccountService, Depends(get_service)]
+
+
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={202: {"model": ErasureProgress, "description": "Erasure under way: repeat"}},
+)
+async def erase_account(request: Request, user: AuthenticatedUser, service: Service) -> Response:
+    """Erase every echo, every version of its audio, the counters, slots, tag items, pending
+    uploads and the Cognito user. 204 when complete; 202 with progress when the pass ran out of
+    time: repeat the request to continue. Afterwards the old token is refused (401)."""
+    if not user.username:
+        raise ApiError(ErrorCode.AUTHENTICATION_FAILED, "The token names no Cognito user")
+    # In Lambda, Mangum puts the API Gateway event in the scope: the continuation replays it.
+    event = request.scope.get("aws.event")
+    progress = await run_blocking(request, service.erase, user.user_id, user.username, event)
+    if progress is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(
+        progress.model_dump_json(), status_code=status.HTTP_202_ACCEPTED, media_type="application/json"
+    )
+
+
+@router.get("/export", response_model=ExportPage)
+async def export_account(
+    request: Request,
+    user: AuthenticatedUser,
+    service: Service,
+    cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the last page")] = None,
+) -> Response:
+    """Everything the caller has, as JSON pages (each well under Lambda's 6 MB response limit):
+    follow next_cursor until it is null. Audio URLs are fresh, short-lived presigned GETs."""
+    page = await run_blocking(request, service.export, user.user_id, cursor)
+    return Response(page.model_dump_json(), media_type="application/json")

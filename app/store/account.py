@@ -1,0 +1,195 @@
+"""Erasing a whole account: every item of the user's partition, every version of every audio
+object under the user's prefix, and finally the Cognito user.
+
+Each step is idempotent and the steps run in an order that a repetition can always resume:
+1. the counters item is marked erased (no create can commit afterwards: creates condition on it),
+2. every object version and delete marker under audio/<sub>/ is deleted (a plain DeleteObject on a
+   versioned bucket only adds a delete marker: that is not erasure),
+3. every item of pk=USER#<sub> except the marker is deleted (echoes, slots, tag items, uploads),
+4. the Cognito user is deleted,
+5. the marker keeps only what refuses the old token until it expires (no counts, no content).
+A pass starts no round after its stop time and reports how far it got; the next pass continues
+from there.
+"""
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from app.errors import account_erased
+from app.store.records import COUNTS_SK, Item, key, user_pk
+
+# DynamoDB's and S3's batch limits.
+DYNAMODB_BATCH = 25
+S3_BATCH = 1000
+# Parallel batch deletes: the items share one partition key, so more writers mostly add throttling.
+WORKERS = 8
+# Items read and deleted per round: about a second of writes at one partition key's limit.
+ITEMS_PER_ROUND = 1000
+# Time kept after a pass's budget for its last round to finish, the marker, AdminDeleteUser and
+# the answer.
+RESERVE_SECONDS = 3.0
+ERASED_ATTRIBUTE = "erased_at"
+PHASE_ATTRIBUTE = "erasure_phase"
+
+
+def audio_prefix(user_id: str) -> str:
+    return f"audio/{user_id}/"
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    done: bool
+    phase: str  # where the pass stopped: "audio", "records", "user" or "done"
+    audio_versions_deleted: int
+    items_deleted: int
+
+
+class AccountEraser:
+    def __init__(
+        self, dynamodb: Any, s3: Any, cognito: Any, table: str, bucket: str, user_pool_id: str
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._s3 = s3
+        self._cognito = cognito
+        self._table = table
+        self._bucket = bucket
+        self._pool = user_pool_id
+
+    def erase(self, user_id: str, username: str, marker_ttl_seconds: int, stop_at: float) -> ErasureResult:
+        """One pass: rounds until done or time.monotonic() passes STOP_AT (no round starts after
+        it); raises account_erased() if the erasure is already complete."""
+        self._mark(user_id, "audio")
+        with ThreadPoolExecutor(WORKERS) as pool:
+            versions, complete = self._erase_audio(user_id, pool, stop_at)
+            if not complete:
+                return ErasureResult(False, "audio", versions, 0)
+            self._mark(user_id, "records")
+            items, complete = self._erase_items(user_id, pool, stop_at)
+            if not complete:
+                return ErasureResult(False, "records", versions, items)
+        self._mark(user_id, "user")
+        try:
+            self._cognito.admin_delete_user(UserPoolId=self._pool, Username=username)
+        except ClientError as error:
+            # UserNotFound: an earlier, interrupted pass deleted it already.
+            if error.response.get("Error", {}).get("Code") != "UserNotFoundException":
+                raise
+        self._finish(user_id, marker_ttl_seconds)
+        return ErasureResult(True, "done", versions, items)
+
+    # --- the marker ---------------------------------------------------------------------------
+
+    def _mark(self, user_id: str, phase: str) -> None:
+        now = int(time.time())
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=key(user_id, COUNTS_SK),
+                # No expires_at yet: an unfinished erasure's marker must not expire before it ends.
+                UpdateExpression="SET #e = if_not_exists(#e, :now), #p = :phase",
+                ConditionExpression="attribute_not_exists(#p) OR #p <> :done",
+                ExpressionAttributeNames={"#e": ERASED_ATTRIBUTE, "#p": PHASE_ATTRIBUTE},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now)},
+                    ":phase": {"S": phase},
+                    ":done": {"S": "done"},
+                },
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise account_erased() from None
+            raise
+
+    def _finish(self, user_id: str, ttl_seconds: int) -> None:
+        """Replace the counters with a bare marker: it only refuses the old token, then expires."""
+        now = int(time.time())
+        self._dynamodb.put_item(
+            TableName=self._table,
+            Item=key(user_id, COUNTS_SK)
+            | {
+                ERASED_ATTRIBUTE: {"N": str(now)},
+                PHASE_ATTRIBUTE: {"S": "done"},
+                "expires_at": {"N": str(now + ttl_seconds)},
+            },
+        )
+
+    # --- S3 -------------------------------------------------------------------------------------
+
+    def _versions(self, user_id: str) -> Iterator[list[dict[str, str]]]:
+        """Pages of (key, version id) under the prefix: versions and delete markers alike."""
+        paginator = self._s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=audio_prefix(user_id)):
+            found = [
+                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            ]
+            for start in range(0, len(found), S3_BATCH):
+                yield found[start : start + S3_BATCH]
+
+    def _erase_audio(self, user_id: str, pool: ThreadPoolExecutor, stop_at: float) -> tuple[int, bool]:
+        """Rounds of: list up to WORKERS batches from the start of the prefix, delete them in
+        parallel, check the time. A round's work is bounded, so a pass ends close to its budget;
+        and a listing never pages past entries being deleted (moto's ListObjectVersions fails on
+        a marker whose key is gone; S3 does not). (versions deleted, all of them?)"""
+        deleted = 0
+        while True:
+            batches = []
+            for batch in self._versions(user_id):  # up to WORKERS pages, while time remains
+                batches.append(batch)
+                if len(batches) == WORKERS or time.monotonic() >= stop_at:
+                    break
+            if not batches:
+                return deleted, True
+            deleted += sum(pool.map(self._delete_versions, batches))
+            if time.monotonic() >= stop_at:
+                return deleted, False
+
+    def _delete_versions(self, batch: list[dict[str, str]]) -> int:
+        response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
+        errors = response.get("Errors", [])
+        if errors:  # e.g. SlowDown on some keys: the next pass lists them again
+            raise RuntimeError(f"{len(errors)} audio versions not deleted: {errors[0].get('Code')}")
+        return len(batch)
+
+    # --- DynamoDB -------------------------------------------------------------------------------
+
+    def _item_keys(self, user_id: str) -> list[Item]:
+        """The keys of up to ITEMS_PER_ROUND items of the user's partition, the marker excepted."""
+        response = self._dynamodb.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :p",
+            ProjectionExpression="pk, sk",
+            ExpressionAttributeValues={":p": {"S": user_pk(user_id)}},
+            ConsistentRead=True,  # what earlier rounds deleted must not come back
+            Limit=ITEMS_PER_ROUND,
+        )
+        return [item for item in response.get("Items", []) if item["sk"]["S"] != COUNTS_SK]
+
+    def _erase_items(self, user_id: str, pool: ThreadPoolExecutor, stop_at: float) -> tuple[int, bool]:
+        """Rounds of: read up to ITEMS_PER_ROUND keys from the start of the partition, delete them
+        in parallel batches, check the time. (items deleted, all of them?)"""
+        deleted = 0
+        while True:
+            keys = self._item_keys(user_id)
+            if not keys:
+                return deleted, True
+            batches = [keys[start : start + DYNAMODB_BATCH] for start in range(0, len(keys), DYNAMODB_BATCH)]
+            deleted += sum(pool.map(self._delete_items, batches))
+            if time.monotonic() >= stop_at:
+                return deleted, False
+
+    def _delete_items(self, keys: list[Item]) -> int:
+        requests = [{"DeleteRequest": {"Key": item_key}} for item_key in keys]
+        delay = 0.05
+        while requests:
+            response = self._dynamodb.batch_write_item(RequestItems={self._table: requests})
+            requests = response.get("UnprocessedItems", {}).get(self._table, [])
+            if requests:  # throttled: back off, as the BatchWriteItem documentation asks
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        return len(keys)

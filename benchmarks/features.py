@@ -1,0 +1,200 @@
+"""Benchmark rows for issue 12's endpoints: DynamoDB work per request of stats, PATCH and the
+from/to and tag listings, and the time to erase an account, by number of the user's echoes.
+
+    python -m benchmarks.features [--sizes 10 1000 10000] [--erase 10000]
+
+bench.py adds the work rows to its DynamoDB-work table and the erasure time to its report.
+"""
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from devtools.events import LambdaContext, rest_event
+from devtools.seed import seed_echoes
+
+Work = tuple[int, int]  # (DynamoDB calls, items read)
+
+
+class _Counter:
+    """Every DynamoDB call of the app's client, and the items each read (Query: ScannedCount)."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, parsed: dict, model: Any, **_: Any) -> None:
+        if model.name == "Query":
+            self.calls.append(parsed.get("ScannedCount", 0))
+        elif model.name == "GetItem":
+            self.calls.append(1 if "Item" in parsed else 0)
+        else:
+            self.calls.append(0)
+
+    def measure(self, request: Callable[[], dict]) -> tuple[dict, Work]:
+        self.calls.clear()
+        response = request()
+        assert response["statusCode"] in (200, 202, 204), response
+        return response, (len(self.calls), sum(self.calls))
+
+
+def _handler() -> tuple[Any, Any]:
+    from mangum import Mangum
+
+    from app.main import create_app
+    from app.settings import get_settings
+
+    app = create_app(get_settings())
+    return app, Mangum(app, lifespan="off")
+
+
+def feature_work(
+    table: str, user_for: Callable[[str], tuple[str, str]], sizes: list[int]
+) -> dict[int, dict[str, Work]]:
+    """Rows for each size: a user with that many seeded echoes (every one tagged "rain", one in ten
+    also "night"), then one request of each kind."""
+    app, handler = _handler()
+    counter = _Counter()
+    app.state.aws_clients.dynamodb.meta.events.register("after-call.dynamodb", counter)
+    results: dict[int, dict[str, Work]] = {}
+    for size in sizes:
+        token, user_id = user_for(f"features-{size}@example.com")
+        seeded = seed_echoes(boto3.client("dynamodb"), table, user_id, size)
+        auth_header = {"Authorization": f"Bearer {token}"}
+
+        def call(
+            method: str,
+            path: str,
+            query: dict | None = None,
+            body: dict | None = None,
+            auth_header: dict[str, str] = auth_header,
+        ) -> Callable[[], dict]:
+            payload = json.dumps(body).encode() if body is not None else None
+            headers = dict(auth_header) | ({"Content-Type": "application/json"} if payload else {})
+            return lambda: handler(rest_event(method, path, query, headers, payload), LambdaContext.fresh())
+
+        middle = seeded.echo_ids[size // 2]
+        echo = f"/api/v1/echoes/{middle}"
+        # A window around the middle of the history: 20 of the user's echoes fall inside it.
+        since = f"2026-01-01T00:00:{(size // 2) // 1000 % 60:02d}.{(size // 2) % 1000:03d}Z"
+        listed, _ = counter.measure(call("GET", "/api/v1/echoes", {"page_size": "20", "from": since}))
+        assert listed["statusCode"] == 200
+        results[size] = {
+            "stats": counter.measure(call("GET", "/api/v1/echoes/stats"))[1],
+            "PATCH transcript and tags": counter.measure(
+                call("PATCH", echo, body={"transcript": "edited", "tags": ["rain", "edited"]})
+            )[1],
+            "PATCH emotion (moves counters and slots)": counter.measure(
+                call("PATCH", echo, body={"emotion": "sadness"})
+            )[1],
+            "list by from (page of 20)": counter.measure(
+                call("GET", "/api/v1/echoes", {"page_size": "20", "from": since})
+            )[1],
+            "list by from/to and emotion (page of 20)": counter.measure(
+                call("GET", "/api/v1/echoes", {"page_size": "20", "emotion": "calm", "to": since})
+            )[1],
+            "list by tag, 1 in 10 echoes (page of 20)": counter.measure(
+                call("GET", "/api/v1/echoes", {"page_size": "20", "tag": "night"})
+            )[1],
+            "list by tag, next page by cursor": _next_page_work(
+                counter, call, {"page_size": "20", "tag": "night"}
+            ),
+        }
+    return results
+
+
+def _next_page_work(counter: _Counter, call: Callable[..., Callable[[], dict]], query: dict) -> Work:
+    first, _ = counter.measure(call("GET", "/api/v1/echoes", query))
+    cursor = json.loads(first["body"])["next_cursor"]
+    if cursor is None:
+        return (0, 0)
+    return counter.measure(call("GET", "/api/v1/echoes", query | {"cursor": cursor}))[1]
+
+
+def erasure_time(
+    table: str, bucket: str, user_for: Callable[[str], tuple[str, str]], count: int
+) -> dict[str, float]:
+    """Seconds to erase an account of COUNT echoes (with versioned audio: 1.2 versions and 0.2
+    delete markers an echo), passes chained as the Lambda continuation chains them."""
+    token, user_id = user_for(f"erase-{count}@example.com")
+    seed_echoes(boto3.client("dynamodb"), table, user_id, count, boto3.client("s3"), bucket)
+    app, handler = _handler()
+    events: list[dict] = []
+    app.state.account_service.continuation = events.append
+    event = rest_event("DELETE", "/api/v1/me", None, {"Authorization": f"Bearer {token}"})
+    started, passes, status = time.perf_counter(), 0, 0
+    while status != 204 and passes < 100:
+        passes += 1
+        status = handler(event, LambdaContext.fresh())["statusCode"]
+        event = events.pop(0) if events else event
+    return {"echoes": count, "seconds": time.perf_counter() - started, "passes": passes, "status": status}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 1_000, 10_000])
+    parser.add_argument("--erase", type=int, nargs="*", default=[2_000, 10_000])
+    args = parser.parse_args()
+    import os
+
+    from app.settings import get_settings
+    from benchmarks.bench import Environment, _user
+    from devtools.dynamodb_local import DynamoDBLocal
+    from devtools.local_aws import provision
+    from devtools.moto import MotoEndpoint
+
+    # DynamoDB Local for the table (moto's server copies every table on each transaction, which
+    # makes writes slower with each item stored); moto for S3 and Cognito.
+    dynamodb = DynamoDBLocal().start()
+    endpoint = MotoEndpoint().start()
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint.url,
+        AWS_ENDPOINT_URL_DYNAMODB=dynamodb.url,
+    )
+    stack = provision("prod", "https://echoes.example", dynamodb_endpoint=dynamodb.url)
+    env = Environment(endpoint, stack, *_user(stack, "bench@example.com"))
+    os.environ.update(env.app_env())
+    get_settings.cache_clear()
+    try:
+
+        def user_for(email: str) -> tuple[str, str]:
+            return _user(env.stack, email)
+
+        work = feature_work(env.stack.table_name, user_for, args.sizes)
+        erased = [erasure_time(env.stack.table_name, env.stack.bucket_name, user_for, n) for n in args.erase]
+    finally:
+        env.endpoint.stop()
+        dynamodb.stop()
+    print("| request | " + " | ".join(f"{size} echoes" for size in args.sizes) + " |")
+    print("|---|" + "---|" * len(args.sizes))
+    print(rows(work, args.sizes))
+    for figures in erased:
+        print(erasure_line(figures))
+
+
+def erasure_line(figures: dict[str, float]) -> str:
+    return (
+        f"Account erasure (DELETE /api/v1/me, passes chained as in Lambda), {figures['echoes']:.0f} echoes: "
+        f"{figures['seconds']:.1f} s in {figures['passes']:.0f} passes, last status {figures['status']:.0f}"
+    )
+
+
+def rows(work: dict[int, dict[str, Work]], sizes: list[int]) -> str:
+    lines = []
+    for request in work[sizes[0]]:
+        lines.append(
+            f"| {request} | "
+            + " | ".join(f"{work[s][request][0]} calls, {work[s][request][1]} items" for s in sizes)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""DELETE /api/v1/me and GET /api/v1/me/export through the API: DynamoDB Local for the table,
+moto (mock_aws) for the versioned bucket and Cognito.
+
+What AWS would do that the emulators do not: DynamoDB caps one partition key at about 1,000 write
+units a second and throttles batch writes beyond it (UnprocessedItems, retried with backoff by the
+eraser); DynamoDB Local never throttles. moto's S3 answers DeleteObjects without per-key errors
+(SlowDown); the eraser treats any per-key error as a failed pass that the next one repeats."""
+
+import json
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+from fastapi.testclient import TestClient
+from mangum import Mangum
+
+from app import deadline
+from app.main import create_app
+from app.settings import Settings
+from app.store.account import audio_prefix
+from devtools.events import LambdaContext, rest_event
+from devtools.invariants import check_user
+from devtools.local_aws import LocalStack
+from devtools.seed import seed_echoes
+from tests.support import EchoFactory, User, moto_jwks, settings_for
+
+ME = "/api/v1/me"
+SEEDED = 2_000
+
+
+def _app(stack: LocalStack, settings: Settings, **overrides: object) -> TestClient:
+    values = {"max_audio_bytes": settings.max_audio_bytes, **overrides}
+    return TestClient(
+        create_app(settings_for(stack, **values), fetch_jwks=moto_jwks), raise_server_exceptions=False
+    )
+
+
+def _versions(settings: Settings, user: User) -> int:
+    """Object versions and delete markers under the user's prefix, over every page."""
+    pages = boto3.client("s3").get_paginator("list_object_versions")
+    return sum(
+        len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+        for page in pages.paginate(Bucket=settings.s3_bucket_name, Prefix=audio_prefix(user.user_id))
+    )
+
+
+def _partition(settings: Settings, user: User) -> list[dict]:
+    return boto3.client("dynamodb").query(
+        TableName=settings.dynamodb_table_name,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": f"USER#{user.user_id}"}},
+        ConsistentRead=True,
+    )["Items"]
+
+
+def _cognito_user_exists(stack: LocalStack, user: User) -> bool:
+    try:
+        boto3.client("cognito-idp").admin_get_user(UserPoolId=stack.user_pool_id, Username=user.email)
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "UserNotFoundException"
+        return False
+    return True
+
+
+@pytest.fixture
+def seeded_alice(alice: User, settings: Settings, make_echo: EchoFactory) -> User:
+    """Alice with SEEDED echoes written directly (versioned audio included), one made through the
+    API (a real upload) and one pending upload."""
+    seed_echoes(
+        boto3.client("dynamodb"),
+        settings.dynamodb_table_name,
+        alice.user_id,
+        SEEDED,
+        boto3.client("s3"),
+        settings.s3_bucket_name,
+    )
+    return alice
+
+
+def test_erasing_an_account_of_2000_echoes_interrupted_then_resumed(
+    stack: LocalStack,
+    settings: Settings,
+    seeded_alice: User,
+    bob: User,
+    make_echo: EchoFactory,
+    client: TestClient,
+) -> None:
+    alice = seeded_alice
+    make_echo(alice, tags=["rain"])
+    client.post(
+        "/api/v1/echoes/init-upload",
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000},
+        headers=alice.headers,
+    )
+    kept = make_echo(bob)
+    bob_before = _partition(settings, bob)
+    assert _versions(settings, alice) > SEEDED
+
+    # 1. a pass cut short by its time budget answers 202 with its progress
+    hurried = _app(stack, settings, erasure_budget_seconds=0.01)
+    first = hurried.delete(ME, headers=alice.headers)
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] == "erasing" and first.json()["phase"] in {"audio", "records"}
+    # while erasing, the account refuses writes and reads that go through the counters
+    assert client.get("/api/v1/echoes", headers=alice.headers).status_code == 401
+
+    # 2. a pass that fails halfway (the network drops on the 3rd batch write) answers 503
+    broken = _app(stack, settings)
+    calls = {"n": 0}
+
+    def drop(**_: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise EndpointConnectionError(endpoint_url="https://dynamodb")
+
+    broken.app.state.aws_clients.dynamodb.meta.events.register("before-call.dynamodb.BatchWriteItem", drop)
+    failed = broken.delete(ME, headers=alice.headers)
+    assert failed.status_code == 503, failed.text
+    assert _cognito_user_exists(stack, alice)  # the user goes last
+
+    # 3. repeating completes it
+    for _ in range(10):
+        done = client.delete(ME, headers=alice.headers)
+        if done.status_code != 202:
+            break
+    assert done.status_code == 204, done.text
+    assert _versions(settings, alice) == 0
+    remaining = _partition(settings, alice)
+    assert [item["sk"]["S"] for item in remaining] == ["COUNTS"]
+    assert set(remaining[0]) == {"pk", "sk", "erased_at", "erasure_phase", "expires_at"}  # no counts left
+    assert not _cognito_user_exists(stack, alice)
+
+    # the old token is refused from now on, also for a repeated erasure
+    for method, path in [
+        ("GET", "/api/v1/echoes"),
+        ("GET", "/api/v1/echoes/stats"),
+        ("DELETE", ME),
+        ("GET", f"{ME}/export"),
+    ]:
+        response = client.request(method, path, headers=alice.headers)
+        assert response.status_code == 401 and response.json()["error"] == "authentication_failed", (
+            path,
+            response.text,
+        )
+    init = client.post(
+        "/api/v1/echoes/init-upload",
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000},
+        headers=alice.headers,
+    )
+    assert init.status_code == 401
+
+    # Bob is untouched
+    assert _partition(settings, bob) == bob_before
+    assert client.get(f"/api/v1/echoes/{kept['echo_id']}", headers=bob.headers).status_code == 200
+    assert _versions(settings, bob) == 1
+    assert (
+        check_user(
+            boto3.client("dynamodb"),
+            boto3.client("s3"),
+            settings.dynamodb_table_name,
+            settings.s3_bucket_name,
+            bob.user_id,
+        )
+        == []
+    )
+
+
+def test_in_lambda_an_unfinished_erasure_continues_by_invoking_itself(
+    stack: LocalStack, settings: Settings, alice: User
+) -> None:
+    """The continuation is the same API Gateway event, invoked asynchronously: here the events
+    handed to Lambda's Invoke are collected and run through Mangum as Lambda would run them."""
+    seed_echoes(
+        boto3.client("dynamodb"),
+        settings.dynamodb_table_name,
+        alice.user_id,
+        1_100,
+        boto3.client("s3"),
+        settings.s3_bucket_name,
+    )
+    app = create_app(
+        settings_for(stack, max_audio_bytes=settings.max_audio_bytes, erasure_budget_seconds=0.01),
+        fetch_jwks=moto_jwks,
+    )
+    invoked: list[bytes] = []
+
+    def invoke(event: dict) -> None:
+        # The real continuation is a Lambda Invoke: botocore refuses calls past the deadline.
+        left = deadline.remaining()
+        assert left is not None and left > 0, "the Invoke would be refused by the deadline"
+        invoked.append(json.dumps(event).encode())
+
+    app.state.account_service.continuation = invoke
+    handler = Mangum(app, lifespan="off")
+    first = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
+    assert first["statusCode"] == 202 and json.loads(first["body"])["continuing"] is True
+    statuses = []
+    while invoked and len(statuses) < 50:
+        event = json.loads(invoked.pop(0))  # what Lambda's asynchronous Invoke delivers
+        statuses.append(handler(event, LambdaContext.fresh())["statusCode"])
+    assert statuses[-1] == 204 and set(statuses[:-1]) <= {202}, statuses
+    assert not invoked and _versions(settings, alice) == 0 and not _cognito_user_exists(stack, alice)
+    # a late duplicate (Lambda retries an asynchronous invocation) is refused and ends the chain
+    assert handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())["statusCode"] == 401
+
+
+def test_erasing_a_new_account_in_one_pass(
+    stack: LocalStack, client: TestClient, alice: User, make_echo: EchoFactory
+) -> None:
+    make_echo(alice)
+    assert client.delete(ME, headers=alice.headers).status_code == 204
+    assert not _cognito_user_exists(stack, alice)
+
+
+def test_a_create_racing_the_erasure_cannot_commit(
+    client: TestClient, settings: Settings, alice: User, make_echo: EchoFactory, stack: LocalStack
+) -> None:
+    """Once the marker is set, every create transaction fails its condition on the counters."""
+    init = client.post(
+        "/api/v1/echoes/init-upload",
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000},
+        headers=alice.headers,
+    ).json()
+    _app(stack, settings, erasure_budget_seconds=0.01).delete(ME, headers=alice.headers)
+    from app.store.echoes import EchoStore
+    from app.store.records import EchoRecord
+
+    store = EchoStore(boto3.client("dynamodb"), settings.dynamodb_table_name)
+    record = EchoRecord(
+        echo_id=init["echo_id"],
+        user_id=alice.user_id,
+        emotion="calm",
+        created_at="2026-01-01T00:00:00.000Z",
+        s3_key=init["s3_key"],
+        file_extension="wav",
+        file_size=10,
+        content_type="audio/wav",
+        tags=(),
+        transcript=None,
+        detected_mood=None,
+        duration_seconds=None,
+        location=None,
+    )
+    with pytest.raises(Exception) as refused:
+        store.create_echo(record)
+    assert "erased" in str(refused.value)
+
+
+def test_export_pages_everything_with_fresh_audio_urls(
+    stack: LocalStack, settings: Settings, alice: User, bob: User, make_echo: EchoFactory
+) -> None:
+    seeded = seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 1_200)
+    make_echo(bob)
+    exporter = _app(stack, settings, export_page_size=500)
+    pages, cursor = [], None
+    while True:
+        response = exporter.get(
+            f"{ME}/export", params={"cursor": cursor} if cursor else {}, headers=alice.headers
+        )
+        assert response.status_code == 200, response.text
+        assert len(response.content) < 6 * 1024 * 1024  # Lambda's response payload limit
+        pages.append(response.json())
+        cursor = pages[-1]["next_cursor"]
+        if cursor is None:
+            break
+    assert [len(page["echoes"]) for page in pages] == [500, 500, 200]
+    exported = [echo["echo_id"] for page in pages for echo in page["echoes"]]
+    assert exported == list(reversed(seeded.echo_ids))
+    assert pages[0]["stats"]["total_count"] == 1_200 and all(page["stats"] is None for page in pages[1:])
+    assert all(echo["audio_url"].startswith("https://") for page in pages for echo in page["echoes"])
+    assert {page["user_id"] for page in pages} == {alice.user_id}
+    tampered = exporter.get(
+        f"{ME}/export", params={"cursor": pages[0]["next_cursor"] + "x"}, headers=alice.headers
+    )
+    assert tampered.status_code == 400
+    # Bob's cursor is not Alice's
+    assert (
+        exporter.get(
+            f"{ME}/export", params={"cursor": pages[0]["next_cursor"]}, headers=bob.headers
+        ).status_code
+        == 400
+    )
