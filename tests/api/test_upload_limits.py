@@ -27,9 +27,13 @@ def settings(stack: LocalStack) -> Settings:
 
 def _partition(stack: LocalStack, user: User) -> list[dict[str, Any]]:
     """Every item of the user's partition, as DynamoDB holds it."""
-    client = boto3.client("dynamodb")
-    items = client.scan(TableName=stack.table_name)["Items"]
-    return [item for item in items if item["pk"]["S"] == f"USER#{user.user_id}"]
+    pages = boto3.client("dynamodb").get_paginator("query").paginate(
+        TableName=stack.table_name,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": f"USER#{user.user_id}"}},
+        ConsistentRead=True,
+    )
+    return [item for page in pages for item in page["Items"]]
 
 
 def test_the_upload_over_the_limit_is_refused_with_retry_after_and_leaves_nothing_behind(
