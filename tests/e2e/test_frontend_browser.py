@@ -1,7 +1,7 @@
 """The frontend's path in a real browser (headless Chromium), in both local modes: a page served
 from an allowed origin (tests/e2e/frontend/index.html) uses fetch for init-upload, the presigned
 upload straight to S3 (cross-origin: the bucket's CORS), create, list, random, an <audio> element
-playing audio_url, delete, and reads the JSON of a 404 and of 401s (expired and missing token).
+playing audio_url, a tag edit (PATCH with the ETag read cross-origin as If-Match, then a stale one), delete, and reads the JSON of a 404 and of 401s (expired and missing token).
 A response without the right CORS headers would reach the page as an opaque TypeError instead.
 
 moto serves S3 here: it answers CORS preflights from the bucket's rules, as S3 does, but checks no
@@ -71,6 +71,10 @@ def test_the_frontend_path_runs_in_a_browser(
     assert seen["list"] == {"status": 200, "ids": [seen["echo_id"]]}
     assert seen["random"] == {"status": 200, "id": seen["echo_id"]}
     assert seen["audio_duration"] == pytest.approx(0.5, abs=0.01), "the <audio> element played it"
+    edit = seen["edit"]
+    assert edit["status"] == 200 and edit["tags"] == ["rain", "night"], edit
+    assert edit["before"] and edit["after"] and edit["before"] != edit["after"], "ETag readable, and moves"
+    assert seen["stale_edit"] == {"status": 412, "error": "precondition_failed"}, seen["stale_edit"]
     assert seen["delete"] == 204
     assert seen["gone"]["status"] == 404 and seen["gone"]["json"]["error"] == "resource_not_found"
     for refused in ("expired", "missing"):
