@@ -8,6 +8,7 @@ import json
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 
 def measure(folder: Path) -> dict[str, object]:
@@ -29,11 +30,11 @@ def measure(folder: Path) -> dict[str, object]:
     }
 
 
-def describe_largest(size: dict) -> str:
+def describe_largest(size: dict[str, Any]) -> str:
     return ", ".join(f"{p['package']} {p['bytes'] / 1e6:.1f} MB" for p in size["largest"])
 
 
-def describe(size: dict) -> str:
+def describe(size: dict[str, Any]) -> str:
     return (
         f"unzipped {size['unzipped_bytes'] / 1e6:.1f} MB, zipped {size['zipped_bytes'] / 1e6:.1f} MB, "
         f"{size['files']} files; largest: {describe_largest(size)}"
