@@ -25,6 +25,9 @@ _COMMON = Config(
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
     read_timeout=READ_TIMEOUT_SECONDS,
     tcp_keepalive=True,
+    # Every request is built by the store from input pydantic has validated, and the services
+    # validate what they receive: botocore's client-side check only repeats that on every call.
+    parameter_validation=False,
 )
 
 
