@@ -25,6 +25,9 @@ _COMMON = Config(
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
     read_timeout=READ_TIMEOUT_SECONDS,
     tcp_keepalive=True,
+    # Every request is built by the store from input pydantic has validated, and the services
+    # validate what they receive: botocore's client-side check only repeats that on every call.
+    parameter_validation=False,
 )
 
 
@@ -67,6 +70,9 @@ def _session() -> botocore.session.Session:
 
 def create_client(service: str, region: str) -> Any:
     config = _COMMON.merge(_PER_SERVICE[service]) if service in _PER_SERVICE else _COMMON
+    # A User-Agent given once (Config's documented `user_agent`, botocore's own short form): left
+    # unset, botocore rebuilds its detailed one, with per-call feature flags, twice on every call.
+    config = config.merge(Config(user_agent=_session().user_agent()))
     return _session().create_client(service, region_name=region, config=config)
 
 

@@ -20,7 +20,7 @@ POWERTOOLS_KEEP = {
     "utilities",
     "warnings",
 }
-POWERTOOLS_UTILITIES_KEEP = {"__init__.py", "jmespath_utils", "parameters", "serialization.py", "typing"}
+POWERTOOLS_UTILITIES_KEEP = {"__init__.py", "jmespath_utils", "serialization.py", "typing"}
 # pydantic/v1: pydantic's legacy API. Nothing in Echoes uses it; FastAPI imports it only to check
 # that no route uses a v1 model, and treats its absence as "none" (fastapi/_compat/shared.py).
 # Shipped, that check costs every cold start (docs/performance.md). bin: the console scripts pip installs.

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 SIGNATURE_BYTES = 16
 
 
@@ -69,19 +71,17 @@ class CursorCodec:
 
 
 def secrets_manager_key(secret_name: str, create_client: Callable[[], Any]) -> Callable[[], bytes]:
-    """Read through Powertools Parameters with a client from the app's own botocore session: the
-    provider's default would build a boto3 session that loads botocore's data a second time."""
+    """Read with a client from the app's own botocore session, once per container (CursorCodec
+    keeps the key). Not through Powertools Parameters, which issue 2 named: its SecretsProvider
+    imports boto3 whatever client it is given, and that import was the largest part of the first
+    cursor's cost (docs/performance.md)."""
 
     def load() -> bytes:
-        # Imported here: Parameters (and its Secrets Manager client) is only needed once a cursor is.
-        # A provider of our own, rather than the module-level default, so that each app has its own.
-        from aws_lambda_powertools.utilities.parameters import SecretsProvider
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
         try:
-            secret = SecretsProvider(boto3_client=create_client()).get(secret_name)
-        except GetParameterError as exc:  # Powertools wraps every failure of the call in this
+            response = create_client().get_secret_value(SecretId=secret_name)
+        except (BotoCoreError, ClientError) as exc:  # unreachable, throttled, denied or missing
             raise KeyUnavailable(secret_name) from exc
+        secret = response.get("SecretString") or response.get("SecretBinary")
         if not secret:
             raise RuntimeError(f"secret {secret_name} is empty")
         return secret.encode() if isinstance(secret, str) else bytes(secret)

@@ -285,7 +285,7 @@ def test_missing_setting_fails_at_start_naming_it(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_secrets_manager_failure_is_503_not_500(stack: LocalStack, alice: User) -> None:
-    """Finding 6: Powertools wraps every failure to read the cursor key in GetParameterError."""
+    """Finding 6: a failure to read the cursor key (here the secret does not exist) is a 503."""
     settings = settings_for(stack, app_secret_name="no-such-secret")
     client = TestClient(create_app(settings, fetch_jwks=moto_jwks))
     response = client.get("/api/v1/echoes?cursor=e30.AAAA", headers=alice.headers)
