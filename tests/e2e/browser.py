@@ -16,7 +16,9 @@ FLAGS = [
     "--no-first-run",
     "--autoplay-policy=no-user-gesture-required",
     "--window-size=1280,1800",
-    "--virtual-time-budget=15000",  # lets the page's requests finish before the dump or screenshot
+    # Virtual time: the page gets this long (fast-forwarded while idle, paused during fetches) before
+    # the dump or screenshot; generous, because a loaded machine stretches the page's own timers.
+    "--virtual-time-budget=60000",
 ]
 
 
