@@ -111,7 +111,7 @@ def create_app(
         allow_origins=settings.cors_allow_origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "If-Match", REQUEST_ID_HEADER],
-        expose_headers=[REQUEST_ID_HEADER, "Retry-After", "ETag"],
+        expose_headers=[REQUEST_ID_HEADER, "Retry-After", "ETag", "WWW-Authenticate"],
         max_age=600,
     )
     app.add_middleware(RequestContextMiddleware, deadline_seconds=settings.request_deadline_seconds)

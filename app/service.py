@@ -252,6 +252,11 @@ class EchoService:
         except ClientError:  # DynamoDB answered and refused: nothing was written
             self._release_upload(record)
             raise
+        except ApiError:  # the account is being erased: refused before anything was written
+            self._release_upload(record)
+            raise
+        # A timeout or a spent deadline leaves the outcome unknown (the transaction may still
+        # commit), so the audio stays untagged: re-tagging it could expire a live echo's audio.
         count("EchoCreated", emotion=created.emotion)
         return self._to_echo(created)
 
