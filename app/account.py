@@ -91,8 +91,8 @@ class AccountService:
             raise
         except Exception:
             # A failed pass (a dependency down, a round that overran) did part of the work: carry
-            # on in the background too. A failure that persists ends the chain at Lambda's
-            # recursive-loop limit, and the caller's repeated DELETE picks it up from there.
+            # on in the background too. Nothing here bounds a chain of passes that keep failing
+            # (docs/design.md, Account erasure); the caller's repeated DELETE also resumes it.
             self._continue(event)
             raise
         logger.info(
