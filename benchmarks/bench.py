@@ -151,7 +151,9 @@ class Environment:
         }
 
 
-def start_aws() -> Environment:
+def start_aws(dynamodb_endpoint: str | None = None) -> Environment:
+    """moto's server as AWS, the stack provisioned on it; the table on DYNAMODB_ENDPOINT (DynamoDB
+    Local) when given."""
     endpoint = MotoEndpoint().start()
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
@@ -159,7 +161,9 @@ def start_aws() -> Environment:
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ENDPOINT_URL=endpoint.url,
     )
-    stack = provision("prod", "https://echoes.example")
+    if dynamodb_endpoint:
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_endpoint
+    stack = provision("prod", "https://echoes.example", dynamodb_endpoint=dynamodb_endpoint)
     token, user_id = _user(stack, "bench@example.com")
     return Environment(endpoint, stack, token, user_id)
 

@@ -141,24 +141,13 @@ def main() -> None:
     import os
 
     from app.settings import get_settings
-    from benchmarks.bench import Environment, _user
+    from benchmarks.bench import _user, start_aws
     from devtools.dynamodb_local import DynamoDBLocal
-    from devtools.local_aws import provision
-    from devtools.moto import MotoEndpoint
 
     # DynamoDB Local for the table (moto's server copies every table on each transaction, which
     # makes writes slower with each item stored); moto for S3 and Cognito.
     dynamodb = DynamoDBLocal().start()
-    endpoint = MotoEndpoint().start()
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ENDPOINT_URL=endpoint.url,
-        AWS_ENDPOINT_URL_DYNAMODB=dynamodb.url,
-    )
-    stack = provision("prod", "https://echoes.example", dynamodb_endpoint=dynamodb.url)
-    env = Environment(endpoint, stack, *_user(stack, "bench@example.com"))
+    env = start_aws(dynamodb.url)
     os.environ.update(env.app_env())
     get_settings.cache_clear()
     try:

@@ -17,6 +17,7 @@ import jwt
 import moto
 
 from app.settings import Settings
+from app.store.records import EchoRecord
 from devtools.cognito import access_token
 from devtools.local_aws import LocalStack
 
@@ -117,3 +118,24 @@ def settings_for(stack: LocalStack, **overrides: object) -> Settings:
 
 # make_echo(user, audio=None, **body) -> the created echo as JSON (the fixture in conftest.py)
 EchoFactory = Callable[..., dict]
+
+
+def echo_record(**fields: Any) -> EchoRecord:
+    """An EchoRecord with plain defaults (a small calm WAV echo); FIELDS override them."""
+    values: dict[str, Any] = {
+        "echo_id": "e1",
+        "user_id": "u1",
+        "emotion": "calm",
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "s3_key": "k",
+        "file_extension": "wav",
+        "file_size": 1,
+        "content_type": "audio/wav",
+        "tags": (),
+        "transcript": None,
+        "detected_mood": None,
+        "duration_seconds": None,
+        "location": None,
+        **fields,
+    }
+    return EchoRecord(**values)

@@ -22,7 +22,7 @@ from devtools.events import LambdaContext, rest_event
 from devtools.invariants import check_user
 from devtools.local_aws import LocalStack
 from devtools.seed import seed_echoes
-from tests.support import EchoFactory, User, moto_jwks, settings_for
+from tests.support import EchoFactory, User, echo_record, moto_jwks, settings_for
 
 ME = "/api/v1/me"
 SEEDED = 2_000
@@ -223,24 +223,9 @@ def test_a_create_racing_the_erasure_cannot_commit(
     ).json()
     _app(stack, settings, erasure_budget_seconds=0.01).delete(ME, headers=alice.headers)
     from app.store.echoes import EchoStore
-    from app.store.records import EchoRecord
 
     store = EchoStore(boto3.client("dynamodb"), settings.dynamodb_table_name)
-    record = EchoRecord(
-        echo_id=init["echo_id"],
-        user_id=alice.user_id,
-        emotion="calm",
-        created_at="2026-01-01T00:00:00.000Z",
-        s3_key=init["s3_key"],
-        file_extension="wav",
-        file_size=10,
-        content_type="audio/wav",
-        tags=(),
-        transcript=None,
-        detected_mood=None,
-        duration_seconds=None,
-        location=None,
-    )
+    record = echo_record(echo_id=init["echo_id"], user_id=alice.user_id, s3_key=init["s3_key"], file_size=10)
     with pytest.raises(Exception) as refused:
         store.create_echo(record)
     assert "erased" in str(refused.value)

@@ -12,6 +12,11 @@ from devtools.events import LambdaContext, http_api_event, rest_event
 from tests.integration.conftest import Deployed
 from tests.support import echo_body, wav_bytes
 
+# The init-upload body every test here sends: a WAV of the size wav_bytes() uploads.
+INIT_WAV = json.dumps(
+    {"file_extension": "wav", "content_type": "audio/wav", "file_size": len(wav_bytes())}
+).encode()
+
 EVENT_SHAPES = {"rest-v1": rest_event, "http-v2": http_api_event}
 
 
@@ -44,9 +49,7 @@ def test_whole_journey_through_the_handler(deployed: Deployed, make_event) -> No
             "POST",
             "/api/v1/echoes/init-upload",
             headers=auth,
-            body=json.dumps(
-                {"file_extension": "wav", "content_type": "audio/wav", "file_size": len(wav_bytes())}
-            ).encode(),
+            body=INIT_WAV,
         )
     )
     assert status == 200, init
@@ -93,9 +96,7 @@ def test_cursor_key_comes_from_secrets_manager(deployed: Deployed) -> None:
                 "POST",
                 "/api/v1/echoes/init-upload",
                 headers=auth,
-                body=json.dumps(
-                    {"file_extension": "wav", "content_type": "audio/wav", "file_size": len(wav_bytes())}
-                ).encode(),
+                body=INIT_WAV,
             )
         )
         requests.put(init["upload_url"], data=wav_bytes(), headers=init["upload_headers"], timeout=10)

@@ -12,6 +12,7 @@ from app.store import echoes
 from app.store.echoes import ContentionError, EchoStore
 from app.store.records import EchoRecord
 from app.store.retry import ATTEMPTS_WITHOUT_DEADLINE, Backoff
+from tests.support import echo_record
 
 TABLE = "echoes-test"
 
@@ -36,22 +37,8 @@ def _store(client: Any = None, sleeps: list[float] | None = None) -> EchoStore:
 
 
 def _record(slot: int, emotion_slot: int) -> EchoRecord:
-    return EchoRecord(
-        echo_id="e1",
-        user_id="u1",
-        emotion="happy",
-        created_at="2026-01-01T00:00:00Z",
-        s3_key="k",
-        file_extension="wav",
-        file_size=1,
-        content_type="audio/wav",
-        tags=(),
-        transcript=None,
-        detected_mood=None,
-        duration_seconds=None,
-        location=None,
-        slot=slot,
-        emotion_slot=emotion_slot,
+    return echo_record(
+        emotion="happy", created_at="2026-01-01T00:00:00Z", slot=slot, emotion_slot=emotion_slot
     )
 
 
