@@ -9,7 +9,7 @@ from botocore.exceptions import EndpointConnectionError
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from devtools.backfill import backfill
+from devtools.backfill import backfill, upgrade
 from devtools.invariants import check_user
 from devtools.seed import FILE_SIZE, echo_record, seed_echoes
 from tests.support import EchoFactory, User
@@ -140,3 +140,25 @@ def test_backfill_upgrades_legacy_echoes_once_even_when_interrupted(
     )["Items"]
     assert after_again == before_again
     assert _violations(settings, bob) == [] and _tagged(client, bob, "rain") == [kept["echo_id"]]
+
+
+@pytest.mark.parametrize("meanwhile", ["patch", "delete"])
+def test_backfill_of_an_echo_changed_since_the_scan_read_it_counts_its_bytes_once(
+    client: TestClient, settings: Settings, alice: User, meanwhile: str
+) -> None:
+    """The race with live traffic, made deterministic: the Scan read the legacy item, then a PATCH
+    (which upgrades it) or a delete committed before the backfill's transaction. The transaction
+    is conditioned on the doc the Scan read, so it fails, and the backfill re-reads and skips."""
+    [echo_id] = _seed_legacy(settings, alice, 1)
+    dynamodb = boto3.client("dynamodb")
+    key = {"pk": {"S": f"USER#{alice.user_id}"}, "sk": {"S": f"ECHO#{echo_id}"}}
+    stale = dynamodb.get_item(TableName=settings.dynamodb_table_name, Key=key, ConsistentRead=True)["Item"]
+    if meanwhile == "patch":
+        patched = client.patch(f"{ECHOES}/{echo_id}", json={"transcript": "new"}, headers=alice.headers)
+        assert patched.status_code == 200, patched.text
+    else:
+        assert client.delete(f"{ECHOES}/{echo_id}", headers=alice.headers).status_code == 204
+
+    assert upgrade(dynamodb, settings.dynamodb_table_name, stale) is False
+    assert _bytes(settings, alice) == (FILE_SIZE if meanwhile == "patch" else 0)
+    assert _violations(settings, alice) == []
