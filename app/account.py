@@ -2,32 +2,94 @@
 
 Erasure runs in passes of a bounded time. In Lambda, a pass that does not finish invokes the
 function again asynchronously (InvocationType=Event) with the API Gateway event it is serving:
-exactly the caller's own DELETE /api/v1/me repeated, same token, same checks. The chain ends when a
-pass completes (or finds the erasure complete: 401). Lambda retries a failed asynchronous
-invocation twice, and the caller may repeat the request at any time: passes are idempotent.
+exactly the caller's own DELETE /api/v1/me repeated, same token, same checks, plus the chain's
+count of passes (CHAIN_KEY, outside the API Gateway part: no client can set it). The chain ends
+when a pass completes (or finds the erasure complete: 401), and is cut after MAX_CHAIN_PASSES
+passes or MAX_FAILED_IN_A_ROW failed ones (logged as an error, metric ErasureChainStopped). The
+caller may repeat the request at any time (a new chain): passes are idempotent.
 """
 
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from app import deadline
+from app.aws import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
 from app.errors import ApiError
 from app.models import ErasureProgress, ExportPage, iso_millis
 from app.observability import count, logger
 from app.service import EchoService
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 from app.store.account import RESERVE_SECONDS, AccountEraser
 from app.store.echoes import Selection
 
-# How long the calls of a pass may run past budget + reserve: only a round that overruns (a slow
-# dependency) needs it. The function timeout (10 s by default) remains the hard limit.
-OVERRUN_GRACE_SECONDS = 2.0
+# A pass's time, from its start to the function's timeout (Settings.function_timeout_seconds):
+#   budget (rounds may start) + RESERVE_SECONDS (the last round, the marker, the Cognito user)
+#   + CONTINUATION_SECONDS (the next pass's Invoke may still start) + LATE_CALL_SECONDS (a call
+#   started just before its deadline ends within a connect and a read timeout) + ANSWER_SECONDS.
+CONTINUATION_SECONDS = 1.0
+LATE_CALL_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+ANSWER_SECONDS = 0.5
+PASS_OVERHEAD_SECONDS = RESERVE_SECONDS + CONTINUATION_SECONDS + LATE_CALL_SECONDS + ANSWER_SECONDS
+
+# Where the continuation's event carries the chain's progress: a top-level key of the Lambda
+# event, which API Gateway never sends (Mangum ignores it).
+CHAIN_KEY = "echoesErasureChain"
+# An account at the default quota (10,000 echoes, up to 13 items each with their slots and tags)
+# takes about 40 passes of a 3 s budget at one partition key's ~1,000 writes a second: twice that,
+# and more. A chain cut here is resumed by the caller's own DELETE.
+MAX_CHAIN_PASSES = 100
+# Passes that failed one after the other (a dependency down, a permission missing): retrying
+# in a loop would not help, and each costs a whole function timeout.
+MAX_FAILED_IN_A_ROW = 3
 
 # Continues an unfinished erasure: given the Lambda event of the request being served.
 Continuation = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """How far a chain of passes has come: this pass's number and the failures just before it."""
+
+    passes: int = 1
+    failed_in_a_row: int = 0
+
+    @classmethod
+    def of(cls, event: dict[str, Any] | None) -> "Chain":
+        """The chain EVENT continues; a new one for the caller's own request."""
+        state = (event or {}).get(CHAIN_KEY)
+        if not isinstance(state, dict):
+            return cls()
+        return cls(int(state.get("passes", 1)), int(state.get("failed_in_a_row", 0)))
+
+    def next(self, failed: bool) -> "Chain":
+        return Chain(self.passes + 1, self.failed_in_a_row + 1 if failed else 0)
+
+    def stop_reason(self) -> str | None:
+        """Why the chain must not go on to this state, or None."""
+        if self.passes > MAX_CHAIN_PASSES:
+            return f"{MAX_CHAIN_PASSES} passes"
+        if self.failed_in_a_row >= MAX_FAILED_IN_A_ROW:
+            return f"{self.failed_in_a_row} failed passes in a row"
+        return None
+
+    def event(self, event: dict[str, Any]) -> dict[str, Any]:
+        return event | {CHAIN_KEY: {"passes": self.passes, "failed_in_a_row": self.failed_in_a_row}}
+
+
+def check_erasure_budget(settings: Settings) -> None:
+    """At start: a pass must end before the function's timeout, or Lambda kills it mid-round
+    (no answer, no continuation)."""
+    room = settings.function_timeout_seconds - PASS_OVERHEAD_SECONDS
+    if settings.erasure_budget_seconds > room:
+        raise SettingsError(
+            f"Invalid configuration: ERASURE_BUDGET_SECONDS: at most {room:g} with "
+            f"FUNCTION_TIMEOUT_SECONDS={settings.function_timeout_seconds:g} "
+            f"(a pass needs {PASS_OVERHEAD_SECONDS:g} s more: app/account.py)"
+        )
 
 
 def lambda_continuation(function_name: str, client: Callable[[], Any]) -> Continuation:
@@ -50,6 +112,7 @@ class AccountService:
         eraser: Callable[[], AccountEraser],
         continuation: Continuation | None = None,
     ) -> None:
+        check_erasure_budget(settings)
         self._settings = settings
         self._echoes = echoes
         self.continuation = continuation  # None outside Lambda: the caller repeats the request
@@ -69,12 +132,13 @@ class AccountService:
         Repeating the request continues where the last pass stopped; so does the asynchronous
         invocation with EVENT (the Lambda event being served) when there is a continuation."""
         started = time.monotonic()
-        # Its own budget, longer than an ordinary request's: no round starts after the budget, and
-        # the AWS calls may go on for RESERVE_SECONDS more to finish the round, record progress
-        # and answer, plus a grace for a round that overruns (a slow dependency). The
-        # continuation is invoked inside this budget (the request's own deadline has passed).
+        # Its own deadline, longer than an ordinary request's (whose deadline has passed): no round
+        # starts after the budget, and the AWS calls may go on for RESERVE_SECONDS more to finish
+        # the round, record progress and answer; the continuation may start a little later still
+        # (PASS_OVERHEAD_SECONDS: all of it ends before the function's timeout).
         seconds = self._settings.erasure_budget_seconds
-        budget = deadline.start(seconds + RESERVE_SECONDS + OVERRUN_GRACE_SECONDS)
+        calls_until = started + seconds + RESERVE_SECONDS
+        budget = deadline.start(calls_until - time.monotonic())
         try:
             return self._pass(user_id, username, event, started, started + seconds)
         finally:
@@ -83,6 +147,8 @@ class AccountService:
     def _pass(
         self, user_id: str, username: str, event: dict[str, Any] | None, started: float, stop_at: float
     ) -> ErasureProgress | None:
+        chain = Chain.of(event)
+        continue_until = stop_at + RESERVE_SECONDS + CONTINUATION_SECONDS
         try:
             result = self._eraser().erase(
                 user_id, username, self._settings.erased_marker_ttl_seconds, stop_at
@@ -91,9 +157,8 @@ class AccountService:
             raise
         except Exception:
             # A failed pass (a dependency down, a round that overran) did part of the work: carry
-            # on in the background too. Nothing here bounds a chain of passes that keep failing
-            # (docs/design.md, Account erasure); the caller's repeated DELETE also resumes it.
-            self._continue(event)
+            # on in the background too, unless the chain has failed too often already.
+            self._continue(event, user_id, chain.next(failed=True), continue_until)
             raise
         logger.info(
             "Account erasure pass",
@@ -108,7 +173,7 @@ class AccountService:
         if result.done:
             count("AccountErased")
             return None
-        continuing = self._continue(event)
+        continuing = self._continue(event, user_id, chain.next(failed=False), continue_until)
         return ErasureProgress(
             status="erasing",
             phase=result.phase,
@@ -120,12 +185,29 @@ class AccountService:
             + ": DELETE /api/v1/me again shows progress (202) or completes it (204); 401 once erased",
         )
 
-    def _continue(self, event: dict[str, Any] | None) -> bool:
-        """Invoke the function again with EVENT, in Lambda; False where there is no continuation."""
+    def _continue(self, event: dict[str, Any] | None, user_id: str, chain: Chain, until: float) -> bool:
+        """Invoke the function again with EVENT as pass CHAIN of the chain, in Lambda, if the
+        chain may go on and the Invoke can start before UNTIL; False otherwise."""
         if self.continuation is None or event is None:
             return False
-        with deadline.grace(OVERRUN_GRACE_SECONDS):  # even when the pass overran its budget
-            self.continuation(event)
+        reason = chain.stop_reason()
+        if reason is not None:
+            logger.error(
+                "Account erasure chain stopped: the caller's DELETE /api/v1/me resumes it",
+                extra={"user_id": user_id, "reason": reason, "passes": chain.passes - 1},
+            )
+            count("ErasureChainStopped")
+            return False
+        # Also after a pass that overran its own deadline, until the last moment a call may start.
+        token = deadline.start(until - time.monotonic())
+        try:
+            self.continuation(chain.event(event))
+        except deadline.DeadlineExceeded:
+            logger.error("Account erasure not continued: no time left", extra={"user_id": user_id})
+            count("ErasureChainStopped")
+            return False
+        finally:
+            deadline.reset(token)
         return True
 
     def export(self, user_id: str, cursor: str | None) -> ExportPage:

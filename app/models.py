@@ -60,11 +60,6 @@ class InitUploadRequest(StrictModel):
     )
 
 
-class UploadForm(BaseModel):
-    url: str
-    fields: dict[str, str]
-
-
 class InitUploadResponse(BaseModel):
     echo_id: str
     upload_url: str = Field(
@@ -72,7 +67,6 @@ class InitUploadResponse(BaseModel):
         "send the headers in upload_headers"
     )
     upload_headers: dict[str, str]
-    upload_form: UploadForm = Field(description="Presigned POST: send fields, then the file")
     s3_key: str
     expires_in: int
 

@@ -22,7 +22,6 @@ from app.models import (
     InitUploadResponse,
     Location,
     UpdateEchoRequest,
-    UploadForm,
     iso_millis,
 )
 from app.observability import count, logger
@@ -178,12 +177,11 @@ class EchoService:
                 expires_at=int(time.time()) + self._settings.pending_upload_ttl_seconds,
             ),
         )
-        target = self._audio.upload_target(key, content_type, request.file_size, limit, expires_in)
+        target = self._audio.upload_target(key, content_type, request.file_size, expires_in)
         return InitUploadResponse(
             echo_id=echo_id,
             upload_url=target.put_url,
             upload_headers=target.put_headers,
-            upload_form=UploadForm(url=target.post_url, fields=target.post_fields),
             s3_key=key,
             expires_in=expires_in,
         )

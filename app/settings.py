@@ -36,9 +36,13 @@ class Settings(BaseSettings):
     max_echoes_per_user: int = Field(default=10_000, ge=1)
     max_audio_bytes_per_user: int = Field(default=2 * 1024 * MIB, ge=1)
     max_pending_uploads_per_user: int = Field(default=20, ge=1, le=1000)
-    # DELETE /api/v1/me works this long, then answers 202: keep it under the function timeout
-    # (FunctionTimeoutSeconds, 10 s by default) less a few seconds; API Gateway gives up at 29 s.
-    erasure_budget_seconds: float = Field(default=5.0, gt=0, le=25)
+    # The function's Timeout: the template passes its FunctionTimeoutSeconds parameter, and the
+    # local stack that parameter's default (devtools/local_aws.py). Erasure passes fit inside it.
+    function_timeout_seconds: float = Field(ge=3, le=900)
+    # DELETE /api/v1/me works this long, then answers 202. It must leave room under the function
+    # timeout for the last round, the continuation and a late call (app/account.py checks it at
+    # start); API Gateway gives up at 29 s anyway.
+    erasure_budget_seconds: float = Field(default=3.0, gt=0, le=25)
     # How long the erased account's marker refuses old tokens: longer than any token lives.
     erased_marker_ttl_seconds: int = Field(default=2 * 86400, ge=3600)
     # Set by Lambda itself: erasure passes that do not finish invoke this function again.

@@ -7,6 +7,7 @@ The table may live on another endpoint than the rest: Amazon's DynamoDB Local
 
 import secrets
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import boto3
@@ -50,7 +51,14 @@ class LocalStack:
             "COGNITO_USER_POOL_ID": self.user_pool_id,
             "COGNITO_APP_CLIENT_ID": self.app_client_id,
             "APP_SECRET_NAME": self.secret_name,
+            "FUNCTION_TIMEOUT_SECONDS": function_timeout_seconds(),
         }
+
+
+@cache
+def function_timeout_seconds() -> str:
+    """The function's Timeout as deployed by default: the template's FunctionTimeoutSeconds."""
+    return str(load_template()["Parameters"]["FunctionTimeoutSeconds"]["Default"])
 
 
 def _create_table(client: Any, props: dict[str, Any], point_in_time_recovery: bool = True) -> str:

@@ -1,7 +1,9 @@
 """Many echoes for one user, written directly (BatchWriteItem, PutObject) with exactly the layout
 the app writes: echo items, dense slots per user and per emotion, counters (with bytes), tag items
-and, when asked, audio objects. For tests and benchmarks that need thousands of echoes quickly."""
+and, when asked, audio objects. For tests and benchmarks that need thousands of echoes quickly.
+With legacy=True, in the layout from before issue 12 instead (legacy_item)."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,12 +53,28 @@ def echo_record(user_id: str, n: int) -> EchoRecord:
     )
 
 
+def legacy_item(record: EchoRecord) -> Item:
+    """RECORD's item as the app wrote it before issue 12 (commit d8cd571 added the rest): the doc
+    without recorded_at and version. Such echoes have no tag items and no bytes in the counters."""
+    doc = {name: value for name, value in json.loads(record.doc()).items() if name not in _ISSUE_12}
+    return record.to_item() | {"doc": {"S": json.dumps(doc, separators=(",", ":"))}}
+
+
+_ISSUE_12 = ("recorded_at", "version")
+
+
 def seed_echoes(
-    dynamodb: Any, table: str, user_id: str, count: int, s3: Any = None, bucket: str = ""
+    dynamodb: Any,
+    table: str,
+    user_id: str,
+    count: int,
+    s3: Any = None,
+    bucket: str = "",
+    legacy: bool = False,
 ) -> Seeded:
     """COUNT echoes for USER_ID. With s3, each echo's audio object too (the bucket is versioned:
     every fifth object gets a second version and a delete marker on top, as edits and deletes
-    leave behind)."""
+    leave behind). LEGACY: as stored before issue 12 (legacy_item, counters without bytes)."""
     items: list[Item] = []
     counts = {ALL: 0}
     ids = []
@@ -68,7 +86,7 @@ def seed_echoes(
             **{**record.__dict__, "slot": counts[ALL], "emotion_slot": counts[record.emotion]}
         )
         ids.append(record.echo_id)
-        items += [slotted.to_item(), *slotted.tag_items()]
+        items += [legacy_item(slotted)] if legacy else [slotted.to_item(), *slotted.tag_items()]
         items.append(key(user_id, slot_sk(ALL, counts[ALL])) | {"echo_id": {"S": record.echo_id}})
         items.append(
             key(user_id, slot_sk(record.emotion, counts[record.emotion])) | {"echo_id": {"S": record.echo_id}}
@@ -81,7 +99,7 @@ def seed_echoes(
     items.append(
         key(user_id, COUNTS_SK)
         | {count_attribute(group): {"N": str(n)} for group, n in counts.items()}
-        | {BYTES_ATTRIBUTE: {"N": str(count * FILE_SIZE)}}
+        | ({} if legacy else {BYTES_ATTRIBUTE: {"N": str(count * FILE_SIZE)}})
     )
     for start in range(0, len(items), 25):
         batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]

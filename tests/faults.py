@@ -1,9 +1,15 @@
-"""Fault injection for AWS calls: a botocore event hook that fails one chosen call of a request."""
+"""Fault injection for AWS calls, by botocore event hooks: fail one chosen call of a request,
+answer batch writes as a throttled partition does, record what deadline each call saw."""
 
+import json
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+
+from app import deadline
 
 BEFORE, AFTER = "before", "after"
 
@@ -39,3 +45,46 @@ class FaultInjector:
 
     def _after(self, model: Any, **_: Any) -> None:
         self._maybe_fail(AFTER, model.name, len(self.calls) - 1)
+
+
+@dataclass
+class CallProbe:
+    """Records, for every API call through CLIENTS, its name, the thread it ran in and the
+    deadline it saw (app/deadline.py: seconds left, None when it saw none)."""
+
+    clients: list[Any]
+    calls: list[tuple[str, str, float | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for client in self.clients:
+            client.meta.events.register("before-call.*.*", self._before)
+
+    def _before(self, model: Any, **_: Any) -> None:
+        self.calls.append((model.name, threading.current_thread().name, deadline.remaining()))
+
+
+@dataclass
+class EndlessUnprocessedItems:
+    """Every BatchWriteItem through CLIENT answers with all of its items unprocessed, as DynamoDB
+    answers while a partition stays throttled (DynamoDB Local never throttles). The writes do
+    happen; only the answer says otherwise. After GIVE_UP_SECONDS it stops (gave_up), so that
+    code without a bound ends the test instead of hanging it."""
+
+    client: Any
+    give_up_seconds: float = 30.0
+    first: float | None = None
+    gave_up: bool = False
+
+    def __post_init__(self) -> None:
+        self.client.meta.events.register("before-call.dynamodb.BatchWriteItem", self._remember)
+        self.client.meta.events.register("after-call.dynamodb.BatchWriteItem", self._unprocess)
+
+    def _remember(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["requested_items"] = json.loads(params["body"])["RequestItems"]
+
+    def _unprocess(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        self.first = self.first or time.monotonic()
+        if time.monotonic() - self.first > self.give_up_seconds:
+            self.gave_up = True
+            return
+        parsed["UnprocessedItems"] = context["requested_items"]

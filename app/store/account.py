@@ -13,15 +13,18 @@ from there.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from app import deadline
 from app.errors import account_erased
 from app.store.records import COUNTS_SK, Item, key, user_pk
+from app.store.retry import Backoff
 
 # DynamoDB's and S3's batch limits.
 DYNAMODB_BATCH = 25
@@ -37,8 +40,23 @@ ERASED_ATTRIBUTE = "erased_at"
 PHASE_ATTRIBUTE = "erasure_phase"
 
 
+# Pauses between BatchWriteItem retries of unprocessed items (full jitter, capped), as the
+# BatchWriteItem documentation asks; they stop at the pass's deadline.
+UNPROCESSED_BACKOFF = Backoff(base_seconds=0.05, cap_seconds=1.0)
+
+
 def audio_prefix(user_id: str) -> str:
     return f"audio/{user_id}/"
+
+
+def _map_in_context[T, R](
+    pool: ThreadPoolExecutor, work: Callable[[T], R], items: Iterable[T]
+) -> Iterator[R]:
+    """pool.map, each call run in a copy of the caller's context: a worker thread does not inherit
+    context variables, and the pass's deadline (app/deadline.py) is one. Without it, the botocore
+    hook and the retries in a worker would see no deadline at all."""
+    futures = [pool.submit(copy_context().run, work, item) for item in items]
+    return (future.result() for future in futures)
 
 
 @dataclass(frozen=True)
@@ -145,7 +163,7 @@ class AccountEraser:
                     break
             if not batches:
                 return deleted, True
-            deleted += sum(pool.map(self._delete_versions, batches))
+            deleted += sum(_map_in_context(pool, self._delete_versions, batches))
             if time.monotonic() >= stop_at:
                 return deleted, False
 
@@ -179,17 +197,17 @@ class AccountEraser:
             if not keys:
                 return deleted, True
             batches = [keys[start : start + DYNAMODB_BATCH] for start in range(0, len(keys), DYNAMODB_BATCH)]
-            deleted += sum(pool.map(self._delete_items, batches))
+            deleted += sum(_map_in_context(pool, self._delete_items, batches))
             if time.monotonic() >= stop_at:
                 return deleted, False
 
     def _delete_items(self, keys: list[Item]) -> int:
+        """Delete KEYS, retrying what DynamoDB leaves unprocessed (throttling) with backoff until
+        the pass's deadline; what is still left then fails the pass, and the next one repeats it."""
         requests = [{"DeleteRequest": {"Key": item_key}} for item_key in keys]
-        delay = 0.05
-        while requests:
+        for _ in UNPROCESSED_BACKOFF.attempts():
             response = self._dynamodb.batch_write_item(RequestItems={self._table: requests})
             requests = response.get("UnprocessedItems", {}).get(self._table, [])
-            if requests:  # throttled: back off, as the BatchWriteItem documentation asks
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-        return len(keys)
+            if not requests:
+                return len(keys)
+        raise deadline.DeadlineExceeded(f"{len(requests)} items left unprocessed (throttled)")

@@ -13,18 +13,12 @@ from app.store.presign import PresignedGetSigner
 PENDING_TAG_KEY = "echoes-state"
 PENDING_TAG_VALUE = "pending"
 PENDING_TAGGING = f"{PENDING_TAG_KEY}={PENDING_TAG_VALUE}"
-_PENDING_TAGGING_XML = (
-    f"<Tagging><TagSet><Tag><Key>{PENDING_TAG_KEY}</Key><Value>{PENDING_TAG_VALUE}</Value>"
-    "</Tag></TagSet></Tagging>"
-)
 
 
 @dataclass(frozen=True)
 class UploadTarget:
     put_url: str
     put_headers: dict[str, str]
-    post_url: str
-    post_fields: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -46,13 +40,13 @@ class AudioStore:
     def s3_url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def upload_target(
-        self, key: str, content_type: str, size: int, max_bytes: int, expires_in: int
-    ) -> UploadTarget:
+    def upload_target(self, key: str, content_type: str, size: int, expires_in: int) -> UploadTarget:
         """A presigned PUT signed for exactly SIZE bytes (Content-Length) and only if no object has
         the key yet (If-None-Match: *, S3's conditional write: 412 otherwise), so it can neither
-        exceed the limit nor replace the audio of a created echo; and a POST form whose policy
-        bounds the size to 1..MAX_BYTES."""
+        exceed the limit nor replace the audio of a created echo. The only way to upload: a POST
+        form cannot forbid overwrites (If-None-Match is a header of PutObject and
+        CompleteMultipartUpload; a POST policy has no condition for it), so within its expiry it
+        could replace a created echo's audio and tag it pending again (docs/design.md, Uploads)."""
         # Content-Length is signed but not listed: every HTTP client sets it from the body (and
         # browsers refuse to let a page set it); the body must be exactly SIZE bytes.
         put_headers = {"Content-Type": content_type, "x-amz-tagging": PENDING_TAGGING, "If-None-Match": "*"}
@@ -68,23 +62,7 @@ class AudioStore:
             },
             ExpiresIn=expires_in,
         )
-        post = self._client.generate_presigned_post(
-            self.bucket,
-            key,
-            Fields={"Content-Type": content_type, "tagging": _PENDING_TAGGING_XML},
-            Conditions=[
-                {"Content-Type": content_type},
-                {"tagging": _PENDING_TAGGING_XML},
-                ["content-length-range", 1, max_bytes],
-            ],
-            ExpiresIn=expires_in,
-        )
-        return UploadTarget(
-            put_url=put_url,
-            put_headers=put_headers,
-            post_url=post["url"],
-            post_fields=post["fields"],
-        )
+        return UploadTarget(put_url=put_url, put_headers=put_headers)
 
     def inspect(self, key: str) -> StoredObject | None:
         try:

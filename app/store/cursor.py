@@ -63,11 +63,27 @@ class CursorCodec:
             raise InvalidCursor("malformed") from None
         if not hmac.compare_digest(signature, self._signature(scope, payload)):
             raise InvalidCursor("bad signature")
+        # Signed by us, but checked all the same: a cursor signed with the real key and a payload
+        # it was never given (a key rotated in, a format change, a bug) must be a 400, not a 500.
         try:
             page, created_at, echo_id = json.loads(payload)
         except (ValueError, TypeError):
             raise InvalidCursor("malformed") from None
-        return CursorState(int(page), str(created_at), str(echo_id))
+        if not _is_position(page, created_at, echo_id):
+            raise InvalidCursor("malformed")
+        return CursorState(page, created_at, echo_id)
+
+
+def _is_position(page: object, created_at: object, echo_id: object) -> bool:
+    """What encode() writes: the page after a first one (>= 2), and two non-empty strings."""
+    return (
+        type(page) is int  # not bool, float or str
+        and page >= 2
+        and isinstance(created_at, str)
+        and isinstance(echo_id, str)
+        and bool(created_at)
+        and bool(echo_id)
+    )
 
 
 def secrets_manager_key(secret_name: str, create_client: Callable[[], Any]) -> Callable[[], bytes]:

@@ -265,16 +265,16 @@ class EchoStore:
                 conditions.append(f"(attribute_not_exists(#c{index}) OR #c{index} = :b{index})")
             else:
                 conditions.append(f"#c{index} = :b{index}")
-        update = "SET " + ", ".join(assignments)
+        clauses = ["SET " + ", ".join(assignments)] if assignments else []
         if add_bytes:
             names["#bytes"] = BYTES_ATTRIBUTE
             values[":bytes"] = {"N": str(add_bytes)}
-            update += " ADD #bytes :bytes"
+            clauses.append("ADD #bytes :bytes")
         return {
             "Update": {
                 "TableName": self._table,
                 "Key": key(user_id, COUNTS_SK),
-                "UpdateExpression": update,
+                "UpdateExpression": " ".join(clauses),
                 "ConditionExpression": " AND ".join(conditions),
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
@@ -459,7 +459,7 @@ class EchoStore:
             self._set_counts(
                 user_id,
                 {ALL: (total, total - 1), record.emotion: (in_emotion, in_emotion - 1)},
-                add_bytes=-record.file_size,
+                add_bytes=0 if record.legacy else -record.file_size,  # a legacy echo's were never added
             ),
             *self._delete_tags(record, record.tags),
         ]
@@ -483,7 +483,7 @@ class EchoStore:
             "ExpressionAttributeValues": {
                 ":s": {"N": str(record.slot)},
                 ":e": {"N": str(record.emotion_slot)},
-                ":doc": {"S": record.doc()},
+                ":doc": {"S": record.stored_doc},  # as read: doc() would fill in what old docs lack
             },
         }
 
@@ -513,22 +513,30 @@ class EchoStore:
             return None
         if expected_versions is not None and current.version not in expected_versions:
             raise VersionMismatch(current)
-        updated = replace(change(current), version=current.version + 1)
+        # What was read no longer describes the new version; a legacy echo leaves that state here.
+        updated = replace(change(current), version=current.version + 1, stored_doc="", legacy=False)
         operations: list[dict[str, Any]] = []
         moves: SlotMoves = {}
+        # Upgrading a legacy echo: its tag items are written below, its bytes are counted here.
+        add_bytes = current.file_size if current.legacy else 0
         if updated.emotion != current.emotion:
             counts = self._counts(user_id)
             old, new = current.emotion, updated.emotion
             in_old, in_new = counts.get(count_attribute(old), 0), counts.get(count_attribute(new), 0)
             holders = self._slot_holders(user_id, [(old, in_old)] if current.emotion_slot != in_old else [])
             operations += [
-                self._set_counts(user_id, {old: (in_old, in_old - 1), new: (in_new, in_new + 1)}),
+                self._set_counts(
+                    user_id, {old: (in_old, in_old - 1), new: (in_new, in_new + 1)}, add_bytes=add_bytes
+                ),
                 *self._release_slot(
                     user_id, old, "emotion_slot", current.emotion_slot, in_old, echo_id, holders, moves
                 ),
                 self._take_slot(user_id, new, in_new, echo_id),
             ]
             updated = replace(updated, emotion_slot=in_new + 1)
+        elif add_bytes:
+            self._counts(user_id)  # refuses the token (401) if the account is being erased
+            operations.append(self._set_counts(user_id, {}, add_bytes=add_bytes))
         operations.append({"Put": self._unchanged_echo(current) | {"Item": updated.to_item()}})
         removed = tuple(tag for tag in current.tags if tag not in updated.tags)
         operations += self._delete_tags(current, removed) + self._put_tags(updated)

@@ -10,7 +10,7 @@ One table, keyed by user, so a query can never cross users:
 """
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import quote
 
@@ -131,6 +131,13 @@ class EchoRecord:
     request_hash: str = ""
     slot: int = 0
     emotion_slot: int = 0
+    # The doc exactly as read from the table ("" for a record built in code): what a write that
+    # must find the echo unchanged conditions on. Not doc(), which fills in fields old docs lack.
+    stored_doc: str = field(default="", compare=False, repr=False)
+    # Stored before version/recorded_at existed (issue 12): it has no tag items and its bytes are
+    # not in the counters. A PATCH upgrades it (tag items written, bytes added), a delete does not
+    # subtract bytes it never added, and devtools/backfill.py upgrades the rest.
+    legacy: bool = False
 
     def doc(self) -> str:
         return json.dumps({name: getattr(self, name) for name in _CONTENT}, separators=(",", ":"))
@@ -157,18 +164,22 @@ class EchoRecord:
 
     @classmethod
     def from_item(cls, item: Item) -> "EchoRecord":
-        content = json.loads(item["doc"]["S"])
+        stored_doc = item["doc"]["S"]
+        content = json.loads(stored_doc)
         content["tags"] = tuple(content["tags"])
-        content.setdefault("recorded_at", content["created_at"])  # echoes from before the field
+        legacy = "version" not in content  # both fields came with issue 12: neither is in old docs
+        content.setdefault("recorded_at", content["created_at"])
         return cls(
             user_id=item["pk"]["S"].removeprefix("USER#"),
             request_hash=item["request_hash"]["S"] if "request_hash" in item else "",
             slot=int(item["slot"]["N"]) if "slot" in item else 0,
             emotion_slot=int(item["emotion_slot"]["N"]) if "emotion_slot" in item else 0,
+            stored_doc=stored_doc,
+            legacy=legacy,
             **content,
         )
 
 
 # Everything else is the "doc": the user id is in the key, the bookkeeping has attributes of its own.
-_OUTSIDE_DOC = {"user_id", "request_hash", "slot", "emotion_slot"}
+_OUTSIDE_DOC = {"user_id", "request_hash", "slot", "emotion_slot", "stored_doc", "legacy"}
 _CONTENT = tuple(field.name for field in fields(EchoRecord) if field.name not in _OUTSIDE_DOC)

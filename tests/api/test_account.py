@@ -7,6 +7,8 @@ eraser); DynamoDB Local never throttles. moto's S3 answers DeleteObjects without
 (SlowDown); the eraser treats any per-key error as a failed pass that the next one repeats."""
 
 import json
+import threading
+import time
 
 import boto3
 import pytest
@@ -15,6 +17,7 @@ from fastapi.testclient import TestClient
 from mangum import Mangum
 
 from app import deadline
+from app.account import CHAIN_KEY, MAX_CHAIN_PASSES
 from app.main import create_app
 from app.settings import Settings
 from app.store.account import audio_prefix
@@ -22,6 +25,7 @@ from devtools.events import LambdaContext, rest_event
 from devtools.invariants import check_user
 from devtools.local_aws import LocalStack
 from devtools.seed import seed_echoes
+from tests.faults import CallProbe, EndlessUnprocessedItems
 from tests.support import EchoFactory, User, echo_record, moto_jwks, settings_for
 
 ME = "/api/v1/me"
@@ -265,3 +269,115 @@ def test_export_pages_everything_with_fresh_audio_urls(
         ).status_code
         == 400
     )
+
+
+def test_the_parallel_deletes_of_a_pass_run_under_its_deadline(
+    stack: LocalStack, settings: Settings, alice: User
+) -> None:
+    """The pass's deadline is a context variable, which ThreadPoolExecutor's workers do not
+    inherit: their calls saw no deadline at all (None), so the botocore hook and the retries
+    in them were unbounded."""
+    seed_echoes(
+        boto3.client("dynamodb"),
+        settings.dynamodb_table_name,
+        alice.user_id,
+        60,
+        boto3.client("s3"),
+        settings.s3_bucket_name,
+    )
+    app = _app(stack, settings)
+    clients = app.app.state.aws_clients  # type: ignore[attr-defined]
+    probe = CallProbe([clients.dynamodb, clients.s3])
+    assert app.delete(ME, headers=alice.headers).status_code == 204
+    parallel = [call for call in probe.calls if call[0] in {"BatchWriteItem", "DeleteObjects"}]
+    assert {name for name, _, _ in parallel} == {"BatchWriteItem", "DeleteObjects"}
+    assert any(thread != threading.current_thread().name for _, thread, _ in parallel)
+    assert all(left is not None and left > 0 for _, _, left in probe.calls), probe.calls
+
+
+def test_a_partition_that_stays_throttled_fails_the_pass_at_its_deadline(
+    stack: LocalStack, settings: Settings, alice: User
+) -> None:
+    """DynamoDB leaves items unprocessed while it throttles: the eraser retried them without a
+    bound (and, in its worker threads, without a deadline), so a pass could outlive the
+    function's timeout. Now the retries stop at the pass's deadline: 503, and the next pass (or
+    the caller's repeated DELETE) goes on where this one stopped."""
+    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 60)
+    hurried = _app(stack, settings, erasure_budget_seconds=0.5)
+    clients = hurried.app.state.aws_clients  # type: ignore[attr-defined]
+    throttled = EndlessUnprocessedItems(clients.dynamodb)
+    probe = CallProbe([clients.dynamodb])
+    started = time.monotonic()
+    response = hurried.delete(ME, headers=alice.headers)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503 and response.headers["Retry-After"], response.text
+    assert not throttled.gave_up, "the pass retried unprocessed items past its deadline"
+    writes = [left for name, _, left in probe.calls if name == "BatchWriteItem"]
+    assert len(writes) > 3 and all(left is not None and left > 0 for left in writes)
+    # Not a speed assertion: the bound that matters, with room for a loaded machine (the pass's
+    # deadline is 0.5 + RESERVE_SECONDS; Lambda would kill it at the timeout, mid-round).
+    assert elapsed < settings.function_timeout_seconds
+    # Unthrottled, the next request completes the erasure.
+    assert _app(stack, settings).delete(ME, headers=alice.headers).status_code == 204
+
+
+def _lambda_app(stack: LocalStack, settings: Settings, **overrides: object) -> tuple[Mangum, list[dict]]:
+    """The app behind Mangum, with the continuation's events collected instead of invoked."""
+    app = create_app(
+        settings_for(stack, max_audio_bytes=settings.max_audio_bytes, **overrides), fetch_jwks=moto_jwks
+    )
+    invoked: list[dict] = []
+    app.state.account_service.continuation = lambda event: invoked.append(json.loads(json.dumps(event)))
+    return Mangum(app, lifespan="off"), invoked
+
+
+def test_a_chain_of_failing_passes_stops_after_three(
+    stack: LocalStack,
+    settings: Settings,
+    alice: User,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before, only the token's expiry ended a chain whose every pass failed (AWS's recursive
+    loop detection covers loops through SQS, SNS and S3, not a function invoking itself)."""
+    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 30)
+    handler, invoked = _lambda_app(stack, settings)
+    dynamodb = handler.app.state.aws_clients.dynamodb  # type: ignore[attr-defined]
+
+    def down(**_: object) -> None:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb")
+
+    dynamodb.meta.events.register("before-call.dynamodb.BatchWriteItem", down)
+    statuses = [handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())["statusCode"]]
+    while invoked and len(statuses) < 20:
+        statuses.append(handler(invoked.pop(0), LambdaContext.fresh())["statusCode"])
+    assert statuses == [503, 503, 503] and not invoked
+    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert "Account erasure chain stopped" in stopped.getMessage()
+    assert stopped.__dict__["reason"] == "3 failed passes in a row"
+    assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1  # the EMF metric
+
+    # The caller's own DELETE starts a new chain, which completes once DynamoDB is back.
+    dynamodb.meta.events.unregister("before-call.dynamodb.BatchWriteItem", down)
+    assert handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())["statusCode"] == 204
+
+
+def test_a_chain_ends_after_max_passes_even_while_it_progresses(
+    stack: LocalStack,
+    settings: Settings,
+    alice: User,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 1_100)
+    handler, invoked = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
+    first = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
+    assert first["statusCode"] == 202 and invoked[0][CHAIN_KEY] == {"passes": 2, "failed_in_a_row": 0}
+    # The last pass a chain may have, as Lambda would deliver it.
+    last = invoked.pop(0) | {CHAIN_KEY: {"passes": MAX_CHAIN_PASSES, "failed_in_a_row": 0}}
+    answer = handler(last, LambdaContext.fresh())
+    assert answer["statusCode"] == 202 and json.loads(answer["body"])["continuing"] is False
+    assert not invoked
+    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert stopped.__dict__["reason"] == f"{MAX_CHAIN_PASSES} passes"
+    assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1

@@ -1,5 +1,8 @@
 """List, cursor paging, random, get and delete, and two users who cannot see each other."""
 
+import base64
+import hmac
+import json
 from collections import Counter
 
 import boto3
@@ -8,6 +11,7 @@ import requests
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
+from app.store.cursor import SIGNATURE_BYTES
 from app.store.echoes import EchoStore
 from tests.support import EchoFactory, User
 
@@ -242,3 +246,26 @@ def test_users_cannot_see_or_touch_each_others_echoes(
         assert client.delete(f"{LIST}/{echo['echo_id']}", headers=bob.headers).status_code == 404
     assert _list(client, alice)["total_count"] == 7
     assert bobs["echo_id"] not in _ids(_list(client, alice))
+
+
+@pytest.mark.parametrize(
+    "position", [[None, "2026-01-01T00:00:00.000Z", "x"], [2, None, None], ["2", "a", "b"]]
+)
+def test_a_cursor_signed_with_the_real_key_but_no_position_is_a_400(
+    client: TestClient, settings: Settings, alice: User, position: list[object]
+) -> None:
+    """Signed as the app signs (HMAC-SHA256 of scope NUL payload, with the key in Secrets Manager),
+    so only the payload's content can refuse it: it was a 500 (int(None) in the codec)."""
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=settings.app_secret_name)
+    payload = json.dumps(position, separators=(",", ":")).encode()
+    scope = f"{alice.user_id}||3"  # user, no emotion, page size
+    signature = hmac.new(secret["SecretString"].encode(), scope.encode() + b"\x00" + payload, "sha256")
+    cursor = f"{_b64(payload)}.{_b64(signature.digest()[:SIGNATURE_BYTES])}"
+    response = client.get(LIST, params={"page_size": 3, "cursor": cursor}, headers=alice.headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "validation_error"
+    assert response.json()["details"] == {"reason": "malformed"}
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -265,9 +265,15 @@ def test_missing_setting_fails_at_start_naming_it(monkeypatch: pytest.MonkeyPatc
         "COGNITO_USER_POOL_ID",
         "COGNITO_APP_CLIENT_ID",
         "APP_SECRET_NAME",
+        "FUNCTION_TIMEOUT_SECONDS",
     ):
         monkeypatch.setenv(
-            name, {"ENVIRONMENT": "dev", "COGNITO_USER_POOL_ID": "us-east-1_abc"}.get(name, "echoes-x")
+            name,
+            {
+                "ENVIRONMENT": "dev",
+                "COGNITO_USER_POOL_ID": "us-east-1_abc",
+                "FUNCTION_TIMEOUT_SECONDS": "10",
+            }.get(name, "echoes-x"),
         )
     monkeypatch.delenv("DYNAMODB_TABLE_NAME")
     with pytest.raises(SettingsError, match="DYNAMODB_TABLE_NAME: Field required"):

@@ -1,7 +1,5 @@
 """init-upload and create: the API checks what S3 may not (size, type, ownership, idempotency)."""
 
-import base64
-import json
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,21 +37,26 @@ def _put(upload: dict, data: bytes, content_type: str | None = None) -> None:
     assert requests.put(upload["upload_url"], data=data, headers=headers, timeout=10).status_code == 200
 
 
-def test_init_upload_pins_key_type_and_size_in_the_presigned_post(
+def test_init_upload_offers_only_the_conditional_put(
     client: TestClient, alice: User, settings: Settings
 ) -> None:
+    """No presigned POST form any more: a POST policy cannot require that the key be absent
+    (If-None-Match is a PutObject header; no policy condition stands for it), so the form could
+    replace a created echo's audio during its 15 minutes and tag it pending again, and the
+    lifecycle rule would later expire a live echo's audio."""
     upload = _init(client, alice, file_size=1234)
+    assert set(upload) == {"echo_id", "upload_url", "upload_headers", "s3_key", "expires_in"}
     assert upload["s3_key"] == f"audio/{alice.user_id}/{upload['echo_id']}.wav"
     assert upload["expires_in"] == settings.upload_url_expires_seconds
     assert upload["upload_headers"]["Content-Type"] == "audio/wav"
-    fields = upload["upload_form"]["fields"]
-    assert fields["key"] == upload["s3_key"]
-    policy = json.loads(base64.b64decode(fields["policy"]))
-    conditions = policy["conditions"]
-    assert {"key": upload["s3_key"]} in conditions
-    assert {"Content-Type": "audio/wav"} in conditions
-    assert ["content-length-range", 1, settings.max_audio_bytes] in conditions
     assert upload["upload_url"].split("?")[0].endswith(upload["s3_key"])
+
+
+def test_the_bucket_accepts_no_cross_origin_post(settings: Settings) -> None:
+    """The bucket's CORS rules (from template.yaml) allow what the app hands out: GET and PUT."""
+    rules = boto3.client("s3").get_bucket_cors(Bucket=settings.s3_bucket_name)["CORSRules"]
+    assert all("POST" not in rule["AllowedMethods"] for rule in rules)
+    assert any("PUT" in rule["AllowedMethods"] for rule in rules)
 
 
 @pytest.mark.parametrize(
@@ -308,7 +311,9 @@ def test_file_size_is_required_to_get_an_upload_url(client: TestClient, alice: U
 def test_the_upload_url_cannot_replace_the_audio_of_an_echo(
     client: TestClient, alice: User, settings: Settings
 ) -> None:
-    """Finding 4: the PUT URL lives 15 minutes; reused after create, S3 refuses it (412)."""
+    """Finding 4: the PUT URL lives 15 minutes; reused after create, S3 refuses it (412). It is
+    the only upload target init-upload gives (the POST form, which S3 would have accepted here,
+    is gone: test_init_upload_offers_only_the_conditional_put)."""
     audio = wav_bytes()
     upload = _init(client, alice, file_size=len(audio))
     _put(upload, audio)

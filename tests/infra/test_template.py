@@ -9,6 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from app.account import check_erasure_budget
 from app.settings import Settings
 from devtools.cfn import Resolver, load_template
 from tests.infra.deploy_config import (
@@ -311,6 +312,19 @@ def _uses(parameter: str) -> bool:
     """Whether anything the stack creates depends on PARAMETER (a Ref or ${...} to it)."""
     text = json.dumps({"Resources": RESOURCES, "Conditions": TEMPLATE["Conditions"]})
     return f'{{"Ref": "{parameter}"}}' in text or "${" + parameter + "}" in text
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_function_knows_its_timeout_and_erasure_passes_fit_in_it(environment: str) -> None:
+    """The app sizes an erasure pass from FUNCTION_TIMEOUT_SECONDS (app/account.py): it must be
+    the function's own Timeout, and the default budget must fit under it."""
+    assert FUNCTION["Timeout"] == {"Ref": "FunctionTimeoutSeconds"}
+    assert FUNCTION["Environment"]["Variables"]["FUNCTION_TIMEOUT_SECONDS"] == {
+        "Ref": "FunctionTimeoutSeconds"
+    }
+    variables = _function_environment(environment)
+    settings = Settings(**{name.lower(): value for name, value in variables.items()}, aws_region="eu-west-3")
+    check_erasure_budget(settings)  # raises SettingsError if a pass could outlive the timeout
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

@@ -75,7 +75,27 @@ def test_malformed_cursors_are_refused_before_any_signature_check(cursor: str) -
         CursorCodec(no_key).decode("s", cursor)
 
 
-@pytest.mark.parametrize("payload", [b"not json", b"[1,2]", b'{"page":1}', b"[1,2,3,4]", b"7"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[1,2]",
+        b'{"page":1}',
+        b"[1,2,3,4]",
+        b"7",
+        # three values, but not a position encode() writes: each was a 500 (int(None), int("x"))
+        b'[null,"2026-01-01T00:00:00.000Z","e1"]',
+        b'["x","2026-01-01T00:00:00.000Z","e1"]',
+        b'[[],"2026-01-01T00:00:00.000Z","e1"]',
+        b'[true,"2026-01-01T00:00:00.000Z","e1"]',
+        b'[2.5,"2026-01-01T00:00:00.000Z","e1"]',
+        b'[1,"2026-01-01T00:00:00.000Z","e1"]',  # the first page has no cursor
+        b'[2,null,"e1"]',
+        b'[2,"2026-01-01T00:00:00.000Z",7]',
+        b'[2,"","e1"]',
+        b'{"a":1,"b":2,"c":3}',  # unpacks into its three keys
+    ],
+)
 def test_a_signed_payload_of_the_wrong_shape_is_malformed_not_a_500(payload: bytes) -> None:
     """Only the key holder can sign; still, a payload that is not [page, created_at, id] is 400."""
     codec = _codec()

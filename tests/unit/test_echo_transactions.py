@@ -12,6 +12,7 @@ from app.store import echoes
 from app.store.echoes import ContentionError, EchoStore
 from app.store.records import EchoRecord
 from app.store.retry import ATTEMPTS_WITHOUT_DEADLINE, Backoff
+from devtools.seed import legacy_item
 from tests.support import echo_record
 
 TABLE = "echoes-test"
@@ -141,17 +142,20 @@ def test_a_moved_echo_is_updated_only_if_it_still_holds_its_old_slots() -> None:
 
 def test_the_echo_is_deleted_only_if_it_still_holds_the_slots_and_doc_it_was_read_with() -> None:
     """The doc too: its tags name the tag items the same transaction deletes (a PATCH in between
-    would leave some behind)."""
-    record = _record(slot=4, emotion_slot=2)
-    delete = _store()._delete_echo_item(record)["Delete"]
-    assert delete["Key"] == {"pk": {"S": "USER#u1"}, "sk": {"S": "ECHO#e1"}}
-    assert delete["ConditionExpression"] == "#s = :s AND #e = :e AND #doc = :doc"
-    assert delete["ExpressionAttributeNames"] == {"#s": "slot", "#e": "emotion_slot", "#doc": "doc"}
-    assert delete["ExpressionAttributeValues"] == {
-        ":s": {"N": "4"},
-        ":e": {"N": "2"},
-        ":doc": {"S": record.to_item()["doc"]["S"]},
-    }
+    would leave some behind). The doc exactly as stored: an echo from before issue 12 has no
+    recorded_at or version in it, which the record fills in (the condition never held: 503)."""
+    for item in (_record(slot=4, emotion_slot=2).to_item(), legacy_item(_record(slot=4, emotion_slot=2))):
+        record = EchoRecord.from_item(item)
+        delete = _store()._delete_echo_item(record)["Delete"]
+        assert delete["Key"] == {"pk": {"S": "USER#u1"}, "sk": {"S": "ECHO#e1"}}
+        assert delete["ConditionExpression"] == "#s = :s AND #e = :e AND #doc = :doc"
+        assert delete["ExpressionAttributeNames"] == {"#s": "slot", "#e": "emotion_slot", "#doc": "doc"}
+        assert delete["ExpressionAttributeValues"] == {
+            ":s": {"N": "4"},
+            ":e": {"N": "2"},
+            ":doc": item["doc"],
+        }
+    assert '"version"' not in item["doc"]["S"] and record.legacy
 
 
 def test_no_slot_to_look_up_makes_no_call() -> None:

@@ -12,6 +12,7 @@ VALID = {
     "COGNITO_USER_POOL_ID": "eu-west-3_AbC123",
     "COGNITO_APP_CLIENT_ID": "client",
     "APP_SECRET_NAME": "echoes/staging/app",
+    "FUNCTION_TIMEOUT_SECONDS": "10",
 }
 
 
