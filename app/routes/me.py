@@ -33,9 +33,12 @@ async def erase_account(request: Request, user: AuthenticatedUser, service: Serv
     time: repeat the request to continue. Afterwards the old token is refused (401)."""
     if not user.username:
         raise ApiError(ErrorCode.AUTHENTICATION_FAILED, "The token names no Cognito user")
-    # In Lambda, Mangum puts the API Gateway event in the scope: the continuation replays it.
+    # In Lambda, Mangum puts the API Gateway event in the scope (the continuation replays it) and
+    # the context, which knows how long the invocation has left before the function's timeout.
     event = request.scope.get("aws.event")
-    progress = await run_blocking(request, service.erase, user.user_id, user.username, event)
+    context = request.scope.get("aws.context")
+    time_left = context.get_remaining_time_in_millis() / 1000 if context is not None else None
+    progress = await run_blocking(request, service.erase, user.user_id, user.username, event, time_left)
     if progress is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return Response(
