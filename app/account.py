@@ -86,6 +86,23 @@ class Chain:
         }
 
 
+def report_refused_continuation(event: dict[str, Any] | None, error: Exception) -> None:
+    """A continued pass refused before it could start (its token expired while the chain ran, the
+    JWKS unreachable): the chain ends there, so say so, as for any other stopped chain. Nothing
+    for the caller's own request (no chain in its event): the caller sees the error."""
+    chain = (event or {}).get(CHAIN_KEY)
+    if chain is None:
+        return
+    why = (
+        f"{error.status_code} {error.message} {error.details}" if isinstance(error, ApiError) else repr(error)
+    )
+    logger.error(
+        "Account erasure chain stopped: the caller's DELETE /api/v1/me resumes it",
+        extra={"reason": f"pass refused before it started: {why}", "chain": chain},
+    )
+    count("ErasureChainStopped")
+
+
 def check_erasure_budget(settings: Settings) -> None:
     """At start: a pass must end before the function's timeout, or Lambda kills it mid-round
     (no answer, no continuation)."""

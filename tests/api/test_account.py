@@ -26,7 +26,15 @@ from devtools.invariants import check_user
 from devtools.local_aws import LocalStack
 from devtools.seed import seed_echoes
 from tests.faults import CallProbe, EndlessUnprocessedItems
-from tests.support import EchoFactory, User, echo_record, moto_jwks, settings_for
+from tests.support import (
+    EchoFactory,
+    User,
+    access_claims,
+    echo_record,
+    moto_jwks,
+    pool_signed_token,
+    settings_for,
+)
 
 ME = "/api/v1/me"
 SEEDED = 2_000
@@ -455,3 +463,42 @@ def test_the_continuation_does_not_replay_the_request_body(
     [continued] = invoked
     assert continued["body"] is None and len(json.dumps(continued)) < 64 * 1024
     assert handler(continued, LambdaContext.fresh())["statusCode"] in {202, 204}
+
+
+def test_a_continued_pass_whose_token_has_expired_reports_the_stopped_chain(
+    stack: LocalStack,
+    settings: Settings,
+    alice: User,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each pass is the caller's request replayed with its token: one that expires while the chain
+    runs (access tokens live an hour; a large account takes minutes) is refused before the pass
+    starts, and the chain ended without the error log or the metric that report a stopped chain,
+    while the caller had been told that the erasure continues in the background."""
+    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 1_100)
+    handler, invoked = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
+    first = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
+    assert first["statusCode"] == 202 and json.loads(first["body"])["continuing"] is True
+    now = int(time.time())
+    claims = access_claims(
+        settings.cognito_issuer,
+        settings.cognito_app_client_id,
+        sub=alice.user_id,
+        iat=now - 3600,
+        exp=now - 1,
+    )
+    [continued] = invoked
+    continued["headers"] = continued["headers"] | {"Authorization": f"Bearer {pool_signed_token(claims)}"}
+    continued["multiValueHeaders"] = {name: [value] for name, value in continued["headers"].items()}
+    caplog.clear()
+    capsys.readouterr()
+    assert handler(continued, LambdaContext.fresh())["statusCode"] == 401
+    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert "Account erasure chain stopped" in stopped.getMessage()
+    assert "token expired" in stopped.__dict__["reason"]
+    assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1
+    # The caller's own request, refused the same way, is not a chain: the caller sees the 401.
+    expired = {"Authorization": f"Bearer {pool_signed_token(claims)}"}
+    assert handler(rest_event("DELETE", ME, None, expired), LambdaContext.fresh())["statusCode"] == 401
+    assert '"ErasureChainStopped"' not in capsys.readouterr().out
