@@ -8,7 +8,8 @@ A/B needs many interleaved rounds to see a few percent; instruction counts of th
 by well under 0.1 % from run to run (hash seed fixed), so one run per variant is enough to measure a
 lever. What they leave out: system time (page faults, the kernel's side of I/O) and the wait on AWS,
 which `compare --cold` measures in wall time. Each variant takes about 15 s under callgrind, two at
-a time. Reuses the last bench run's build as `compare --cold` does (./scripts/bench.sh --quick first).
+a time. Packages each ref as `compare --cold` does; baseline (b) and the runtime come from the last
+bench run (./scripts/bench.sh --quick first).
 """
 
 import argparse
