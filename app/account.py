@@ -77,7 +77,30 @@ class Chain:
         return None
 
     def event(self, event: dict[str, Any]) -> dict[str, Any]:
-        return event | {CHAIN_KEY: {"passes": self.passes, "failed_in_a_row": self.failed_in_a_row}}
+        """EVENT as the next pass gets it: without its body, which the route never reads (API
+        Gateway hands a function up to 6 MB; an asynchronous Invoke takes at most 1 MB)."""
+        return event | {
+            "body": None,
+            "isBase64Encoded": False,
+            CHAIN_KEY: {"passes": self.passes, "failed_in_a_row": self.failed_in_a_row},
+        }
+
+
+def report_refused_continuation(event: dict[str, Any] | None, error: Exception) -> None:
+    """A continued pass refused before it could start (its token expired while the chain ran, the
+    JWKS unreachable): the chain ends there, so say so, as for any other stopped chain. Nothing
+    for the caller's own request (no chain in its event): the caller sees the error."""
+    chain = (event or {}).get(CHAIN_KEY)
+    if chain is None:
+        return
+    why = (
+        f"{error.status_code} {error.message} {error.details}" if isinstance(error, ApiError) else repr(error)
+    )
+    logger.error(
+        "Account erasure chain stopped: the caller's DELETE /api/v1/me resumes it",
+        extra={"reason": f"pass refused before it started: {why}", "chain": chain},
+    )
+    count("ErasureChainStopped")
 
 
 def check_erasure_budget(settings: Settings) -> None:
@@ -126,17 +149,25 @@ class AccountService:
         return self._built
 
     def erase(
-        self, user_id: str, username: str, event: dict[str, Any] | None = None
+        self,
+        user_id: str,
+        username: str,
+        event: dict[str, Any] | None = None,
+        time_left: float | None = None,
     ) -> ErasureProgress | None:
         """One erasure pass within the time budget: None when complete, else how far it got.
         Repeating the request continues where the last pass stopped; so does the asynchronous
-        invocation with EVENT (the Lambda event being served) when there is a continuation."""
+        invocation with EVENT (the Lambda event being served) when there is a continuation.
+        TIME_LEFT: the seconds the invocation has left before the function's timeout (in Lambda)."""
         started = time.monotonic()
         # Its own deadline, longer than an ordinary request's (whose deadline has passed): no round
         # starts after the budget, and the AWS calls may go on for RESERVE_SECONDS more to finish
         # the round, record progress and answer; the continuation may start a little later still
-        # (PASS_OVERHEAD_SECONDS: all of it ends before the function's timeout).
+        # (PASS_OVERHEAD_SECONDS: all of it ends before the function's timeout). What the
+        # invocation spent before the pass (the token's JWKS on a cold container) comes off the budget.
         seconds = self._settings.erasure_budget_seconds
+        if time_left is not None:
+            seconds = min(seconds, time_left - PASS_OVERHEAD_SECONDS)
         calls_until = started + seconds + RESERVE_SECONDS
         budget = deadline.start(calls_until - time.monotonic())
         try:
@@ -202,8 +233,11 @@ class AccountService:
         token = deadline.start(until - time.monotonic())
         try:
             self.continuation(chain.event(event))
-        except deadline.DeadlineExceeded:
-            logger.error("Account erasure not continued: no time left", extra={"user_id": user_id})
+        except Exception as error:  # no time left, Lambda refused or unreachable: the pass still answers
+            logger.error(
+                "Account erasure not continued: the caller's DELETE /api/v1/me resumes it",
+                extra={"user_id": user_id, "reason": repr(error)},
+            )
             count("ErasureChainStopped")
             return False
         finally:

@@ -5,8 +5,9 @@ authorizer must say the same (tests/infra/test_template.py ties them): access to
 ACCEPTED_SCOPE. With AuthorizationScopes set, API Gateway's Cognito authorizer accepts only access
 tokens with a listed scope and refuses ID tokens, so the app refuses ID tokens too.
 
-PyJWT verifies with `cryptography`, imported on the first token verified rather than at init:
-`import jwt` loads it, and /health and cold starts that never see a token need not pay for it.
+Signatures are checked with `cryptography` (app/jws.py), imported on the first token verified rather
+than at init: /health and cold starts that never see a token need not load it. The claims are
+checked here, as PyJWT checked them before (docs/performance.md says why it was replaced).
 """
 
 import json
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,6 +27,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.concurrency import run_blocking
 from app.errors import ApiError, ErrorCode, unavailable
 from app.observability import logger
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 # The token rule, read by template.yaml's test and by devtools' gateway emulation's test.
 ACCEPTED_TOKEN_USE = "access"
@@ -37,7 +41,7 @@ MAX_CACHED_TOKENS = 512
 
 JWKS_TIMEOUT_SECONDS = 3.0
 MIN_REFETCH_SECONDS = 60.0
-REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "token_use"]
+REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub", "token_use")
 
 JsonFetcher = Callable[[str], dict[str, Any]]
 
@@ -82,11 +86,11 @@ class JwksCache:
         self._url = url
         self._fetch = fetch
         self._jwks: dict[str, dict[str, Any]] = {}
-        self._keys: dict[str, Any] = {}  # kid -> cryptography RSAPublicKey, built on first use
+        self._keys: dict[str, RSAPublicKey] = {}  # built on first use
         self._fetched_at = float("-inf")
         self._lock = threading.Lock()
 
-    def key_for(self, kid: str) -> Any | None:
+    def key_for(self, kid: str) -> "RSAPublicKey | None":
         key = self._keys.get(kid)
         if key is not None:
             return key
@@ -96,12 +100,12 @@ class JwksCache:
             jwk = self._jwks.get(kid)
         if jwk is None:
             return None
-        from jwt.algorithms import RSAAlgorithm
+        from app import jws  # loads cryptography: the first token pays for it, not every cold start
 
         try:
-            key = RSAAlgorithm.from_jwk(jwk)
-        except Exception as exc:  # a key the set cannot deliver: the caller's token is not at fault
-            raise JwksUnavailable(f"JWKS key {kid!r} at {self._url} unusable: {exc!r}") from exc
+            key = jws.public_key(jwk)
+        except jws.UnusableKey as exc:  # a key the set cannot deliver: the caller's token is not at fault
+            raise JwksUnavailable(f"JWKS key {kid!r} at {self._url} unusable: {exc}") from exc
         self._keys[kid] = key
         return key
 
@@ -177,39 +181,70 @@ class TokenVerifier:
         return user
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
-        import jwt  # loads cryptography: the first token pays for it, not every cold start
+        """The claims of a token signed by the pool (RS256, a key of its JWKS by kid) for this
+        issuer, current: required claims present, iat and nbf not ahead by more than
+        CLOCK_SKEW_SECONDS, exp not reached (no leeway)."""
+        from app import jws  # loads cryptography: the first token pays for it, not every cold start
 
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+            signed = jws.parse(token)
+        except jws.MalformedToken:
             raise _refused("malformed token") from None
+        header = signed.header
         if header.get("alg") != "RS256":
             raise _refused("unsupported algorithm")
+        if "crit" in header or "b64" in header:  # extensions (RFC 7515 4.1.11, RFC 7797) Cognito never uses
+            raise _refused("unsupported header")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise _refused("malformed token")
         try:
-            key = self.jwks.key_for(str(header.get("kid")))
+            key = self.jwks.key_for(kid)
         except JwksUnavailable:
             logger.exception("Cannot verify tokens: JWKS unavailable")
             raise unavailable("Token verification is temporarily unavailable") from None
         if key is None:
             raise _refused("unknown signing key")
+        # The reasons below keep the names clients saw while PyJWT verified tokens.
+        if not signed.verify(key):
+            raise _refused("InvalidSignatureError")
         try:
-            # The leeway applies to iat and nbf; exp is checked below without any.
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=["RS256"],
-                issuer=self._issuer,
-                leeway=CLOCK_SKEW_SECONDS,
-                options={"verify_exp": False, "verify_aud": False, "require": REQUIRED_CLAIMS},
-            )
-        except jwt.PyJWTError as exc:
-            raise _refused(type(exc).__name__) from None
-        exp = claims["exp"]
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise _refused("malformed exp")
-        if time.time() >= exp:
-            raise _refused("token expired")
+            claims = signed.claims()
+        except jws.MalformedToken:
+            raise _refused("DecodeError") from None
+        _check_claims(claims, self._issuer, time.time())
         return claims
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_claims(claims: dict[str, Any], issuer: str, now: float) -> None:
+    for name in REQUIRED_CLAIMS:
+        if claims.get(name) is None:
+            raise _refused("MissingRequiredClaimError")
+    if not _is_number(claims["iat"]):
+        raise _refused("InvalidIssuedAtError")
+    if claims["iat"] > now + CLOCK_SKEW_SECONDS:
+        raise _refused("ImmatureSignatureError")
+    if "nbf" in claims:
+        nbf = claims["nbf"]
+        if not _is_number(nbf):
+            raise _refused("DecodeError")
+        if nbf > now + CLOCK_SKEW_SECONDS:
+            raise _refused("ImmatureSignatureError")
+    if claims["iss"] != issuer:
+        raise _refused("InvalidIssuerError")
+    if not isinstance(claims["sub"], str):
+        raise _refused("InvalidSubjectError")
+    if "jti" in claims and not isinstance(claims["jti"], str):
+        raise _refused("InvalidJTIError")
+    exp = claims["exp"]
+    if not _is_number(exp):
+        raise _refused("malformed exp")
+    if now >= exp:  # no leeway: a token is never accepted after its exp
+        raise _refused("token expired")
 
 
 def _user_from(claims: dict[str, Any], client_id: str) -> CurrentUser:

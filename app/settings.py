@@ -1,10 +1,16 @@
-"""Runtime configuration, read once from environment variables."""
+"""Runtime configuration, read once from environment variables.
 
+`Settings` is a pydantic model validated from the environment by `load_settings` (variable names in
+any case, as pydantic-settings' `case_sensitive=False` read them), not a pydantic-settings
+`BaseSettings`: its import (python-dotenv, argparse for its CLI source, its cloud secret sources)
+cost every cold start more than reading a few variables is worth (docs/performance.md).
+"""
+
+import os
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MIB = 1024 * 1024
 
@@ -13,13 +19,13 @@ class SettingsError(RuntimeError):
     """Raised at start-up when a setting is missing or invalid; the message names the variable."""
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     environment: Literal["dev", "staging", "prod"]
     debug: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    cors_allow_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    cors_allow_origins: tuple[str, ...] = ()  # a comma-separated list in the environment
     aws_region: str = Field(min_length=1)
     dynamodb_table_name: str = Field(min_length=3, max_length=255)
     s3_bucket_name: str = Field(min_length=3, max_length=63)
@@ -88,7 +94,7 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Read settings from the environment, turning pydantic's report into one readable line."""
     try:
-        return Settings()  # values come from the environment
+        return Settings.model_validate({name.lower(): value for name, value in os.environ.items()})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"

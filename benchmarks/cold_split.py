@@ -3,7 +3,8 @@ baseline (b), Echoes /health and Echoes' first authenticated list, interleaved, 
 
     python -m benchmarks.cold_split [--ref COMMIT] [--runs 9]
 
-Reuses the last bench run's build as `compare --cold` does (run ./scripts/bench.sh --quick first).
+Packages the ref as `compare --cold` does; baseline (b) and the runtime come from the last bench
+run (run ./scripts/bench.sh --quick first).
 """
 
 import argparse

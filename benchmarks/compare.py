@@ -4,9 +4,8 @@ how each lever or idiom was measured before and after.
     python -m benchmarks.compare --memory 1024 BEFORE_REF AFTER_REF [...]
     python -m benchmarks.compare --cold --memory 1024 BEFORE_REF AFTER_REF [...]
 
-With --cold: cold starts instead, each ref's lambda_handler.py and app/ in a copy of the last
-bench run's built function (build/bench/echoes-x86_64: the same packages), with baseline (b) of
-that run interleaved.
+With --cold: cold starts instead, each ref packaged by its own scripts/package-function.sh (its
+code and its requirements-lambda.txt), with baseline (b) of the last bench run interleaved.
 
 A ref is a git commit (exported with `git archive` to build/bench/compare/) or `.` for the working
 tree. Each version runs in its own process under the quota (benchmarks/warm.py), in alternating
@@ -14,6 +13,7 @@ rounds, with the dev virtualenv's packages.
 """
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -41,19 +41,21 @@ def checkout(ref: str) -> Path:
 
 
 def cold_build(ref: str, source: Path) -> Path:
-    """The last bench build with `source`'s own code: the packages are the same for every ref."""
-    built = WORK / "echoes-x86_64"
-    if not (built / "lambda_handler.py").exists():
-        raise SystemExit("run ./scripts/bench.sh --quick first: --cold reuses its build")
-    folder = WORK / "compare" / f"cold-{ref.replace('/', '_')}"
-    shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(built, folder, ignore=shutil.ignore_patterns("app", "lambda_handler.py"))
-    shutil.copytree(source / "app", folder / "app", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(source / "lambda_handler.py", folder)
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(folder)],
-        check=True,
-    )
+    """`source`'s function as its own scripts/package-function.sh packages it for this machine
+    (x86_64): its code with its requirements-lambda.txt, since a lever may change the packages.
+    Kept per commit; the working tree (`.`) is packaged again each time."""
+    folder = WORK / "compare" / ("cold-worktree" if ref == "." else f"cold-{source.name}")
+    if ref == "." or not (folder / "lambda_handler.py").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        packaged = subprocess.run(
+            [str(source / "scripts" / "package-function.sh"), str(folder)],
+            env={**os.environ, "ARCH": "x86_64"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if packaged.returncode != 0:
+            raise SystemExit(f"packaging {ref} failed:\n{packaged.stderr[-2000:]}")
     return folder
 
 

@@ -180,6 +180,10 @@ def main(argv: list[str]) -> int:
     # Ctrl-C stops the stack even when it was started where SIGINT is ignored (a shell's
     # background job, nohup): Python leaves an inherited "ignore" in place.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # kill and a closed terminal stop it the same way: left to their default, they end Python
+    # without its clean-up, and DynamoDB Local (a session of its own) would run on, port held.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.default_int_handler)
     try:
         serve(args.lambda_mode)
     except StartError as exc:

@@ -1,10 +1,11 @@
 """The caller's account: erase it, export it."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from app.account import AccountService
+from app.account import AccountService, report_refused_continuation
 from app.auth import AuthenticatedUser
 from app.concurrency import run_blocking
 from app.errors import ApiError, ErrorCode
@@ -21,21 +22,41 @@ async def get_service(request: Request) -> AccountService:
 Service = Annotated[AccountService, Depends(get_service)]
 
 
+async def _watch_continuation(request: Request) -> AsyncIterator[None]:
+    """Declared before the caller's token: sees a continued pass refused before its pass starts
+    (once started, the pass accounts for its own chain)."""
+    try:
+        yield
+    except Exception as error:
+        if not getattr(request.state, "erasure_pass_started", False):
+            report_refused_continuation(request.scope.get("aws.event"), error)
+        raise
+
+
 @router.delete(
     "",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses={202: {"model": ErasureProgress, "description": "Erasure under way: repeat"}},
 )
-async def erase_account(request: Request, user: AuthenticatedUser, service: Service) -> Response:
+async def erase_account(
+    request: Request,
+    _: Annotated[None, Depends(_watch_continuation)],
+    user: AuthenticatedUser,
+    service: Service,
+) -> Response:
     """Erase every echo, every version of its audio, the counters, slots, tag items, pending
     uploads and the Cognito user. 204 when complete; 202 with progress when the pass ran out of
     time: repeat the request to continue. Afterwards the old token is refused (401)."""
     if not user.username:
         raise ApiError(ErrorCode.AUTHENTICATION_FAILED, "The token names no Cognito user")
-    # In Lambda, Mangum puts the API Gateway event in the scope: the continuation replays it.
+    # In Lambda, Mangum puts the API Gateway event in the scope (the continuation replays it) and
+    # the context, which knows how long the invocation has left before the function's timeout.
     event = request.scope.get("aws.event")
-    progress = await run_blocking(request, service.erase, user.user_id, user.username, event)
+    context = request.scope.get("aws.context")
+    time_left = context.get_remaining_time_in_millis() / 1000 if context is not None else None
+    request.state.erasure_pass_started = True
+    progress = await run_blocking(request, service.erase, user.user_id, user.username, event, time_left)
     if progress is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return Response(

@@ -17,16 +17,24 @@ from fastapi.testclient import TestClient
 from mangum import Mangum
 
 from app import deadline
-from app.account import CHAIN_KEY, MAX_CHAIN_PASSES
+from app.account import CHAIN_KEY, MAX_CHAIN_PASSES, PASS_OVERHEAD_SECONDS
 from app.main import create_app
 from app.settings import Settings
-from app.store.account import audio_prefix
+from app.store.account import RESERVE_SECONDS, audio_prefix
 from devtools.events import LambdaContext, rest_event
 from devtools.invariants import check_user
 from devtools.local_aws import LocalStack
 from devtools.seed import seed_echoes
 from tests.faults import CallProbe, EndlessUnprocessedItems
-from tests.support import EchoFactory, User, echo_record, moto_jwks, settings_for
+from tests.support import (
+    EchoFactory,
+    User,
+    access_claims,
+    echo_record,
+    moto_jwks,
+    pool_signed_token,
+    settings_for,
+)
 
 ME = "/api/v1/me"
 SEEDED = 2_000
@@ -381,3 +389,116 @@ def test_a_chain_ends_after_max_passes_even_while_it_progresses(
     [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
     assert stopped.__dict__["reason"] == f"{MAX_CHAIN_PASSES} passes"
     assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1
+
+
+class _LateContext(LambdaContext):
+    """A Lambda context of an invocation that has already spent SPENT seconds of a 10 s timeout
+    before the route runs (a cold container's token verification fetches the JWKS, whose own
+    timeout is 3 s)."""
+
+    spent = 2.0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((10.0 - self.spent) * 1000)
+
+
+def test_a_pass_is_sized_from_the_time_the_invocation_has_left(
+    stack: LocalStack, settings: Settings, alice: User
+) -> None:
+    """The pass measured its budget from its own start: time the invocation had spent before
+    (verifying the token, the counters) came on top, so budget + overhead could pass the
+    function's timeout and Lambda would kill the pass mid-round (no answer, no continuation)."""
+    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 30)
+    handler, _ = _lambda_app(stack, settings)
+    clients = handler.app.state.aws_clients  # type: ignore[attr-defined]
+    probe = CallProbe([clients.dynamodb, clients.s3])
+    context = _LateContext.fresh()
+    left = context.get_remaining_time_in_millis() / 1000
+    assert handler(rest_event("DELETE", ME, None, alice.headers), context)["statusCode"] == 204
+    seen = [remaining for _, _, remaining in probe.calls if remaining is not None]
+    assert seen, probe.calls
+    # The calls' deadline (budget + RESERVE_SECONDS) leaves the rest of the overhead under what
+    # the invocation has left: the continuation, a late call and the answer.
+    assert max(seen) <= left - (PASS_OVERHEAD_SECONDS - RESERVE_SECONDS), max(seen)
+
+
+def test_a_continuation_that_lambda_refuses_still_answers_the_pass(
+    stack: LocalStack,
+    settings: Settings,
+    alice: User,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only DeadlineExceeded was caught around the Invoke: Lambda's refusal (throttled, payload
+    over the 1 MB asynchronous limit) turned a pass that did its work into a 500 without a word
+    of the chain having stopped."""
+    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 1_100)
+    handler, _ = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
+
+    def refused(event: dict) -> None:
+        raise ClientError(
+            {"Error": {"Code": "RequestEntityTooLargeException", "Message": "Request must be smaller"}},
+            "Invoke",
+        )
+
+    handler.app.state.account_service.continuation = refused  # type: ignore[attr-defined]
+    answer = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
+    assert answer["statusCode"] == 202, answer["body"]
+    assert json.loads(answer["body"])["continuing"] is False
+    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert "not continued" in stopped.getMessage()
+    assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1
+
+
+def test_the_continuation_does_not_replay_the_request_body(
+    stack: LocalStack, settings: Settings, alice: User
+) -> None:
+    """The route reads no body, but the replayed event carried the caller's: API Gateway passes up
+    to 6 MB to a function, and an asynchronous Invoke takes at most 1 MB, so a caller's DELETE
+    with a large body made every continuation fail."""
+    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 1_100)
+    handler, invoked = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
+    event = rest_event("DELETE", ME, None, alice.headers, body=b"x" * (2 * 1024 * 1024))
+    assert handler(event, LambdaContext.fresh())["statusCode"] == 202
+    [continued] = invoked
+    assert continued["body"] is None and len(json.dumps(continued)) < 64 * 1024
+    assert handler(continued, LambdaContext.fresh())["statusCode"] in {202, 204}
+
+
+def test_a_continued_pass_whose_token_has_expired_reports_the_stopped_chain(
+    stack: LocalStack,
+    settings: Settings,
+    alice: User,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each pass is the caller's request replayed with its token: one that expires while the chain
+    runs (access tokens live an hour; a large account takes minutes) is refused before the pass
+    starts, and the chain ended without the error log or the metric that report a stopped chain,
+    while the caller had been told that the erasure continues in the background."""
+    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 1_100)
+    handler, invoked = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
+    first = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
+    assert first["statusCode"] == 202 and json.loads(first["body"])["continuing"] is True
+    now = int(time.time())
+    claims = access_claims(
+        settings.cognito_issuer,
+        settings.cognito_app_client_id,
+        sub=alice.user_id,
+        iat=now - 3600,
+        exp=now - 1,
+    )
+    [continued] = invoked
+    continued["headers"] = continued["headers"] | {"Authorization": f"Bearer {pool_signed_token(claims)}"}
+    continued["multiValueHeaders"] = {name: [value] for name, value in continued["headers"].items()}
+    caplog.clear()
+    capsys.readouterr()
+    assert handler(continued, LambdaContext.fresh())["statusCode"] == 401
+    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert "Account erasure chain stopped" in stopped.getMessage()
+    assert "token expired" in stopped.__dict__["reason"]
+    assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1
+    # The caller's own request, refused the same way, is not a chain: the caller sees the 401.
+    expired = {"Authorization": f"Bearer {pool_signed_token(claims)}"}
+    assert handler(rest_event("DELETE", ME, None, expired), LambdaContext.fresh())["statusCode"] == 401
+    assert '"ErasureChainStopped"' not in capsys.readouterr().out

@@ -329,6 +329,17 @@ def test_the_function_knows_its_timeout_and_erasure_passes_fit_in_it(environment
     check_erasure_budget(settings)  # raises SettingsError if a pass could outlive the timeout
 
 
+@pytest.mark.parametrize("bound", ["MinValue", "MaxValue"])
+def test_every_timeout_the_template_accepts_is_one_the_app_starts_with(bound: str) -> None:
+    """The parameter allowed 3..9 s, under which the app refuses its default erasure budget at
+    start: a stack deployed with one would fail every request at init instead of the deploy
+    failing up front."""
+    timeout = TEMPLATE["Parameters"]["FunctionTimeoutSeconds"][bound]
+    variables = _function_environment("dev") | {"FUNCTION_TIMEOUT_SECONDS": str(timeout)}
+    settings = Settings(**{name.lower(): value for name, value in variables.items()}, aws_region="eu-west-3")
+    check_erasure_budget(settings)
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_config_key_reaches_a_parameter_the_stack_uses(environment: str) -> None:
     config = config_of(environment)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import Settings
+from app.settings import Settings, load_settings
 from devtools import sam_local
 from devtools.cfn import load_template
 from devtools.local_aws import LocalStack
@@ -51,7 +51,7 @@ def test_the_functions_settings_load_from_the_file_alone(
         monkeypatch.delenv(name)
     for name, value in {**env, "AWS_REGION": stack.region}.items():
         monkeypatch.setenv(name, value)
-    settings = Settings()  # type: ignore[call-arg]
+    settings = load_settings()
     assert settings.cognito_user_pool_id == stack.user_pool_id != "UserPool"
     assert settings.dynamodb_table_name == stack.table_name
     assert settings.jwks_url.startswith("http://host.docker.internal:5005/")

@@ -1,0 +1,292 @@
+"""Token verification without PyJWT (app/jws.py, app/auth.py): every way a token is refused.
+
+Tokens are made here byte by byte with a key of the test's own, so that each test can break
+exactly one thing; tests/api/test_auth.py covers real tokens from moto's Cognito through the app.
+"""
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from app import jws
+from app.auth import CLOCK_SKEW_SECONDS, JwksCache, JwksUnavailable, TokenVerifier
+from app.errors import ApiError
+
+ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool"
+CLIENT = "app-client"
+KID = "key-1"
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwk_of(key: rsa.RSAPrivateKey, kid: str = KID) -> dict[str, Any]:
+    numbers = key.public_key().public_numbers()
+
+    def uint(value: int) -> str:
+        return b64(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+    return {
+        "kty": "RSA",
+        "alg": "RS256",
+        "use": "sig",
+        "kid": kid,
+        "n": uint(numbers.n),
+        "e": uint(numbers.e),
+    }
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {
+        "sub": "user-1",
+        "iss": ISSUER,
+        "client_id": CLIENT,
+        "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "jti-1",
+        "username": "alice",
+    }
+    return {key: value for key, value in (base | overrides).items() if value is not _DROP}
+
+
+_DROP = object()
+
+
+def token(
+    payload: dict[str, Any] | bytes | None = None,
+    header: dict[str, Any] | None = None,
+    key: rsa.RSAPrivateKey = KEY,
+    digest: hashes.HashAlgorithm | None = None,
+) -> str:
+    head = b64(json.dumps({"alg": "RS256", "kid": KID} if header is None else header).encode())
+    raw = (
+        payload
+        if isinstance(payload, bytes)
+        else json.dumps(claims() if payload is None else payload).encode()
+    )
+    signing_input = f"{head}.{b64(raw)}"
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), digest or hashes.SHA256())
+    return f"{signing_input}.{b64(signature)}"
+
+
+def verifier(fetch: Callable[[str], dict[str, Any]] | None = None) -> TokenVerifier:
+    return TokenVerifier(
+        ISSUER, CLIENT, JwksCache("https://jwks", fetch or (lambda _: {"keys": [jwk_of(KEY)]}))
+    )
+
+
+def refusal(raw: str) -> str:
+    with pytest.raises(ApiError) as refused:
+        verifier().verify(raw)
+    assert refused.value.status_code == 401
+    reason: str = (refused.value.details or {})["reason"]
+    return reason
+
+
+def test_a_good_token_is_accepted() -> None:
+    user = verifier().verify(token())
+    assert (user.user_id, user.username, user.token_use) == ("user-1", "alice", "access")
+
+
+# --- the encoding ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [b"QQ==", b"QQ=", b"Q", b"Q+E", b"Q/E", b"Q E", b"QR", b"QUF", b"\xc3\xa9"],
+    ids=[
+        "padded",
+        "half-padded",
+        "one-char",
+        "plus",
+        "slash",
+        "space",
+        "stray-bits",
+        "stray-bits-3",
+        "non-ascii",
+    ],
+)
+def test_base64url_is_decoded_strictly(segment: bytes) -> None:
+    with pytest.raises(jws.MalformedToken):
+        jws.b64url_decode(segment)
+
+
+def test_base64url_canonical_segments_decode() -> None:
+    assert [jws.b64url_decode(s) for s in (b"", b"QQ", b"QUE", b"QUFB", b"-_8")] == [
+        b"",
+        b"A",
+        b"AA",
+        b"AAA",
+        b"\xfb\xff",
+    ]
+
+
+def test_a_signature_segment_with_flipped_unused_bits_is_refused() -> None:
+    """The last character of a 256-byte signature carries 4 unused bits: only zeros are canonical."""
+    good = token()
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    mauled = good[:-1] + alphabet[alphabet.index(good[-1]) + 1]
+    assert refusal(mauled) == "malformed token"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "a.b", "a.b.c.d", "not.a.jwt", f"{token()}.", "é.é.é", f"{b64(b'[1]')}.{b64(b'{}')}.", "...."],
+)
+def test_what_is_not_a_compact_jws_is_malformed(raw: str) -> None:
+    assert refusal(raw) == "malformed token"
+
+
+def test_a_header_that_is_not_a_json_object_is_malformed() -> None:
+    for header in (b"not json", b"[]", b'"RS256"', b"{"):
+        raw = token()
+        assert refusal(f"{b64(header)}.{raw.split('.', 1)[1]}") == "malformed token"
+
+
+def test_a_payload_that_is_not_a_json_object_is_refused_after_its_signature() -> None:
+    assert refusal(token(b"[1, 2]")) == "DecodeError"
+    assert refusal(token(b"\xff not json")) == "DecodeError"
+
+
+# --- the header -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"kid": KID},
+        {"alg": "none", "kid": KID},
+        {"alg": "HS256", "kid": KID},
+        {"alg": "RS512", "kid": KID},
+        {"alg": "rs256", "kid": KID},
+    ],
+    ids=["missing", "none", "hs256", "rs512", "lowercase"],
+)
+def test_only_rs256_is_accepted(header: dict[str, Any]) -> None:
+    assert refusal(token(header=header)) == "unsupported algorithm"
+
+
+def test_critical_extensions_are_refused() -> None:
+    assert (
+        refusal(token(header={"alg": "RS256", "kid": KID, "crit": ["exp"], "exp": 1})) == "unsupported header"
+    )
+    assert refusal(token(header={"alg": "RS256", "kid": KID, "b64": False})) == "unsupported header"
+
+
+def test_a_kid_that_is_missing_or_not_a_string_is_malformed() -> None:
+    assert refusal(token(header={"alg": "RS256"})) == "malformed token"
+    assert refusal(token(header={"alg": "RS256", "kid": 1})) == "malformed token"
+
+
+def test_an_unknown_kid_is_refused() -> None:
+    assert refusal(token(header={"alg": "RS256", "kid": "rotated-away"})) == "unknown signing key"
+
+
+# --- the signature --------------------------------------------------------------------------------
+
+
+def test_a_token_signed_by_another_key_is_refused() -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert refusal(token(key=other)) == "InvalidSignatureError"
+
+
+def test_an_altered_payload_is_refused() -> None:
+    head, _, signature = token().split(".")
+    assert (
+        refusal(f"{head}.{b64(json.dumps(claims(sub='someone-else')).encode())}.{signature}")
+        == "InvalidSignatureError"
+    )
+
+
+def test_a_signature_over_another_digest_is_refused() -> None:
+    assert refusal(token(digest=hashes.SHA512())) == "InvalidSignatureError"
+
+
+def test_a_signature_with_the_modulus_added_or_truncated_is_refused() -> None:
+    head, body, signature = token().split(".")
+    value = int.from_bytes(base64.urlsafe_b64decode(signature + "=="), "big")
+    plus_n = value + KEY.public_key().public_numbers().n
+    for forged in (
+        plus_n.to_bytes((plus_n.bit_length() + 7) // 8, "big"),
+        value.to_bytes(256, "big")[1:],
+        b"",
+    ):
+        assert refusal(f"{head}.{body}.{b64(forged)}") == "InvalidSignatureError"
+
+
+def test_keys_that_cannot_verify_are_the_key_sets_fault_not_the_tokens() -> None:
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    for jwk in (jwk_of(small), {**jwk_of(KEY), "n": "not base64 !"}, {**jwk_of(KEY), "e": "QQ=="}):
+        with pytest.raises(jws.UnusableKey):
+            jws.public_key(jwk)
+        cache = JwksCache("https://jwks", lambda _, jwk=jwk: {"keys": [jwk]})
+        with pytest.raises(JwksUnavailable):
+            cache.key_for(KID)
+
+
+# --- the claims -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "iss", "sub", "token_use"])
+def test_each_required_claim_is_required(claim: str) -> None:
+    assert refusal(token(claims(**{claim: _DROP}))) == "MissingRequiredClaimError"
+    assert refusal(token(claims(**{claim: None}))) == "MissingRequiredClaimError"
+
+
+def test_times_must_be_numbers() -> None:
+    now = int(time.time())
+    assert refusal(token(claims(iat=str(now)))) == "InvalidIssuedAtError"
+    assert refusal(token(claims(iat=True))) == "InvalidIssuedAtError"
+    assert refusal(token(claims(nbf=str(now)))) == "DecodeError"
+    assert refusal(token(claims(nbf=None))) == "DecodeError"
+    assert refusal(token(claims(exp=str(now + 600)))) == "malformed exp"
+    assert refusal(token(claims(exp=True))) == "malformed exp"
+
+
+def test_iat_and_nbf_may_be_ahead_by_the_clock_skew_and_no_more() -> None:
+    now = time.time()
+    assert verifier().verify(
+        token(claims(iat=now + CLOCK_SKEW_SECONDS - 1, nbf=now + CLOCK_SKEW_SECONDS - 1))
+    )
+    assert refusal(token(claims(iat=now + CLOCK_SKEW_SECONDS + 30))) == "ImmatureSignatureError"
+    assert refusal(token(claims(nbf=now + CLOCK_SKEW_SECONDS + 30))) == "ImmatureSignatureError"
+
+
+def test_exp_has_no_leeway(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = int(time.time())
+    raw = token(claims(iat=now - 600, exp=now + 60))
+    monkeypatch.setattr("app.auth.time.time", lambda: now + 59.999)
+    assert verifier().verify(raw)
+    monkeypatch.setattr("app.auth.time.time", lambda: now + 60)
+    assert refusal(raw) == "token expired"
+
+
+def test_another_issuer_is_refused() -> None:
+    assert refusal(token(claims(iss=ISSUER + "x"))) == "InvalidIssuerError"
+    assert refusal(token(claims(iss=[ISSUER]))) == "InvalidIssuerError"
+
+
+def test_sub_and_jti_must_be_strings() -> None:
+    assert refusal(token(claims(sub=123))) == "InvalidSubjectError"
+    assert refusal(token(claims(jti=123))) == "InvalidJTIError"
+    assert refusal(token(claims(sub="  "))) == "empty subject"
+
+
+def test_the_token_rule_is_applied_after_the_signature() -> None:
+    assert refusal(token(claims(token_use="id"))).startswith("ID tokens are not accepted")
+    assert refusal(token(claims(token_use="refresh"))) == "unexpected token_use"
+    assert (
+        refusal(token(claims(scope=_DROP))) == "access token without the aws.cognito.signin.user.admin scope"
+    )
+    assert refusal(token(claims(client_id="another"))) == "token issued for another client"
