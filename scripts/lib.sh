@@ -59,19 +59,25 @@ find_python() {
 # --- virtualenvs, made with uv ------------------------------------------------------------------
 # uv (from PyPI, pinned) creates the virtualenvs: it resolves, downloads and installs in parallel
 # and compiles the bytecode on every core, where pip does one thing at a time (docs/local-development.md
-# has the figures). It is installed with the Python's own pip into .uv/ and uses that Python.
+# has the figures). It is installed from PyPI into .uv/ and makes the virtualenvs with that Python.
 readonly UV_PACKAGE="uv==0.13.8"
 
-# ensure_uv: install uv into .uv/ unless that version is there.
+# ensure_uv: install uv into .uv/ unless that version is there: with the Python's own pip, or, for
+# a Python without pip (Debian's), with the pip of a virtualenv made for it.
 ensure_uv() {
-  local dir="$ECHOES_ROOT/.uv"
+  local dir="$ECHOES_ROOT/.uv" python
   if [[ -x "$dir/bin/uv" && "$(cat "$dir/.installed" 2>/dev/null)" == "$UV_PACKAGE" ]]; then
     return 0
   fi
   log_info "Installing $UV_PACKAGE into .uv/ (it makes the virtualenvs)"
   rm -rf "$dir"
-  "$(find_python)" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-    --target "$dir" "$UV_PACKAGE"
+  python="$(find_python)"
+  local pip_args=(install --quiet --disable-pip-version-check "$UV_PACKAGE")
+  if "$python" -m pip --version >/dev/null 2>&1; then
+    "$python" -m pip "${pip_args[@]}" --root-user-action=ignore --target "$dir"
+  else
+    "$python" -m venv "$dir" && "$dir/bin/python" -m pip "${pip_args[@]}"
+  fi
   printf '%s' "$UV_PACKAGE" >"$dir/.installed"
 }
 
