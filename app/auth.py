@@ -11,6 +11,7 @@ checked here, as PyJWT checked them before (docs/performance.md says why it was 
 """
 
 import json
+import math
 import ssl
 import threading
 import time
@@ -216,21 +217,31 @@ class TokenVerifier:
         return claims
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _numeric_date(value: object) -> float | None:
+    """A NumericDate (RFC 7519 section 2) as a float, or None for anything else. Python's json
+    reads NaN, Infinity and integers of any size: NaN compares false with everything (an exp that
+    never passes, an iat never ahead), and an int beyond a float overflowed later (a 500)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _check_claims(claims: dict[str, Any], issuer: str, now: float) -> None:
     for name in REQUIRED_CLAIMS:
         if claims.get(name) is None:
             raise _refused("MissingRequiredClaimError")
-    if not _is_number(claims["iat"]):
+    iat = _numeric_date(claims["iat"])
+    if iat is None:
         raise _refused("InvalidIssuedAtError")
-    if claims["iat"] > now + CLOCK_SKEW_SECONDS:
+    if iat > now + CLOCK_SKEW_SECONDS:
         raise _refused("ImmatureSignatureError")
     if "nbf" in claims:
-        nbf = claims["nbf"]
-        if not _is_number(nbf):
+        nbf = _numeric_date(claims["nbf"])
+        if nbf is None:
             raise _refused("DecodeError")
         if nbf > now + CLOCK_SKEW_SECONDS:
             raise _refused("ImmatureSignatureError")
@@ -240,8 +251,8 @@ def _check_claims(claims: dict[str, Any], issuer: str, now: float) -> None:
         raise _refused("InvalidSubjectError")
     if "jti" in claims and not isinstance(claims["jti"], str):
         raise _refused("InvalidJTIError")
-    exp = claims["exp"]
-    if not _is_number(exp):
+    exp = _numeric_date(claims["exp"])
+    if exp is None:
         raise _refused("malformed exp")
     if now >= exp:  # no leeway: a token is never accepted after its exp
         raise _refused("token expired")

@@ -254,6 +254,21 @@ def test_times_must_be_numbers() -> None:
     assert refusal(token(claims(exp=True))) == "malformed exp"
 
 
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), float("inf"), float("-inf"), 10**400, -(10**400)],
+    ids=["nan", "infinity", "minus-infinity", "beyond-float", "below-float"],
+)
+def test_times_must_be_finite_numbers(value: float) -> None:
+    """Python's json reads NaN, Infinity and integers of any size, which no NumericDate is: a NaN
+    exp never passed (a token accepted, and cached, forever), a NaN or -Infinity iat or nbf was
+    never ahead, and an exp beyond a float's range answered 500. PyJWT refused NaN and infinite
+    iat and nbf (int() of them raises)."""
+    assert refusal(token(claims(exp=value))) == "malformed exp"
+    assert refusal(token(claims(iat=value))) == "InvalidIssuedAtError"
+    assert refusal(token(claims(nbf=value))) == "DecodeError"
+
+
 def test_iat_and_nbf_may_be_ahead_by_the_clock_skew_and_no_more() -> None:
     now = time.time()
     assert verifier().verify(
