@@ -143,14 +143,13 @@ class VerifiedTokens:
         self._lock = threading.Lock()  # uvicorn verifies in threadpool workers
 
     def get(self, token: str) -> CurrentUser | None:
+        # Reads only: every change is a put's, under the lock, so a read racing an eviction's
+        # walk over the entries cannot change them under it. An expired entry goes when full.
         entry = self._entries.get(token)
         if entry is None:
             return None
         user, exp = entry
-        if time.time() >= exp:
-            self._entries.pop(token, None)
-            return None
-        return user
+        return user if time.time() < exp else None
 
     def put(self, token: str, user: CurrentUser, exp: float) -> None:
         with self._lock:

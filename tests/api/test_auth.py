@@ -147,6 +147,25 @@ def test_the_token_cache_is_bounded() -> None:
     assert [cache.get(f"t{n}") for n in (1, 2, 3)] == [user, user, user]
 
 
+def test_a_cache_read_during_an_eviction_changes_nothing_under_it() -> None:
+    """Under uvicorn, tokens are verified in threadpool workers: a read of an expired entry could
+    run while another worker's put walks the entries to evict (the GIL switches between bytecodes),
+    and removing it then failed that put with 'dictionary changed size during iteration' (a 500).
+    The read is made here at the walk's own comparison, the interleaving threads would give."""
+    cache = VerifiedTokens(capacity=2)
+    user = CurrentUser("u", None, "access")
+
+    class ReadDuringWalk(float):
+        def __le__(self, other: object) -> bool:
+            assert cache.get("expired") is None
+            return super().__le__(other)
+
+    cache.put("expired", user, time.time() - 1)
+    cache.put("current", user, ReadDuringWalk(time.time() + 600))
+    cache.put("new", user, time.time() + 600)  # full: the walk meets both entries
+    assert cache.get("new") == user and cache.get("expired") is None
+
+
 def _b64(value: str) -> bytes:
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
