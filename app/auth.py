@@ -96,8 +96,9 @@ class JwksCache:
         if key is not None:
             return key
         jwk = self._jwks.get(kid)
-        if jwk is None and time.monotonic() - self._fetched_at >= MIN_REFETCH_SECONDS:
-            self.refresh()
+        fetched_at = self._fetched_at
+        if jwk is None and time.monotonic() - fetched_at >= MIN_REFETCH_SECONDS:
+            self.refresh(unless_fetched_after=fetched_at)
             jwk = self._jwks.get(kid)
         if jwk is None:
             return None
@@ -110,8 +111,12 @@ class JwksCache:
         self._keys[kid] = key
         return key
 
-    def refresh(self) -> None:
+    def refresh(self, unless_fetched_after: float | None = None) -> None:
         with self._lock:
+            # Concurrent tokens with unknown kids (uvicorn's workers) all saw the set stale:
+            # the first fetches, the others use its answer instead of fetching in turn.
+            if unless_fetched_after is not None and self._fetched_at > unless_fetched_after:
+                return
             try:
                 document = self._fetch(self._url)
                 jwks = {

@@ -280,6 +280,31 @@ def test_jwks_is_fetched_once_and_refetched_for_unknown_kid_at_most_once_a_minut
     assert len(fetches) == 2, "one refetch per minute at most"
 
 
+def test_concurrent_unknown_kids_share_one_refetch() -> None:
+    """Tokens with random kids arriving together (uvicorn verifies in threadpool workers) each saw
+    the set stale and fetched it in turn under the lock, each fetch up to JWKS_TIMEOUT_SECONDS."""
+    fetches: list[str] = []
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_fetch(url: str) -> dict:
+        fetches.append(url)
+        inside.set()
+        release.wait(timeout=10)
+        return moto_jwks(url)
+
+    cache = JwksCache("https://example/jwks.json", slow_fetch)
+    first = threading.Thread(target=cache.key_for, args=("random-1",))
+    first.start()
+    assert inside.wait(timeout=10)
+    second = threading.Thread(target=cache.key_for, args=("random-2",))
+    second.start()
+    second.join(timeout=0.2)  # let it reach the lock the first fetch holds
+    release.set()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert len(fetches) == 1
+
+
 def test_unreachable_jwks_answers_503_not_401(settings: Settings, alice: User) -> None:
     def unreachable(url: str) -> dict:
         raise OSError("connection refused")
