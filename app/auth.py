@@ -270,7 +270,9 @@ def _user_from(claims: dict[str, Any], client_id: str) -> CurrentUser:
     if token_use != ACCEPTED_TOKEN_USE:
         raise _refused("unexpected token_use")
     scopes = claims.get("scope")
-    if not isinstance(scopes, str) or ACCEPTED_SCOPE not in scopes.split():
+    # Space-delimited (RFC 6749 section 3.3): str.split() would also split at tabs, newlines and
+    # Unicode spaces, which no scope name Cognito allows contains.
+    if not isinstance(scopes, str) or ACCEPTED_SCOPE not in scopes.split(" "):
         raise _refused(f"access token without the {ACCEPTED_SCOPE} scope")
     # API Gateway's authorizer does not check the client; the app also insists on its own.
     if claims.get("client_id") != client_id:

@@ -305,3 +305,27 @@ def test_the_token_rule_is_applied_after_the_signature() -> None:
         refusal(token(claims(scope=_DROP))) == "access token without the aws.cognito.signin.user.admin scope"
     )
     assert refusal(token(claims(client_id="another"))) == "token issued for another client"
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "aws.cognito.signin.user.adminX",
+        "xaws.cognito.signin.user.admin",
+        "openid\taws.cognito.signin.user.admin",
+        "openid\naws.cognito.signin.user.admin",
+        "openid\u00a0aws.cognito.signin.user.admin",
+        "openid\u2003aws.cognito.signin.user.admin",
+        "AWS.COGNITO.SIGNIN.USER.ADMIN",
+        ["aws.cognito.signin.user.admin"],
+        {"aws.cognito.signin.user.admin": True},
+    ],
+    ids=["suffix", "prefix", "tab", "newline", "nbsp", "em-space", "upper", "list", "object"],
+)
+def test_the_scope_is_one_of_the_space_delimited_names_exactly(scope: object) -> None:
+    assert refusal(token(claims(scope=scope))).startswith("access token without the")
+
+
+def test_the_scope_among_others_is_accepted() -> None:
+    scope = "openid  aws.cognito.signin.user.admin profile"  # two spaces: an empty name between
+    assert verifier().verify(token(claims(scope=scope))).user_id == "user-1"
