@@ -281,9 +281,19 @@ def _user_from(claims: dict[str, Any], client_id: str) -> CurrentUser:
         raise _refused("empty subject")
     return CurrentUser(
         user_id=str(claims["sub"]),
-        username=claims.get("username") or claims.get("cognito:username"),
+        username=_username(claims),
         token_use=token_use,
     )
+
+
+def _username(claims: dict[str, Any]) -> str | None:
+    """The Cognito username (access tokens say `username`, ID tokens `cognito:username`): only a
+    string, since account erasure passes it on to AdminDeleteUser."""
+    for name in ("username", "cognito:username"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 _bearer = HTTPBearer(

@@ -298,6 +298,13 @@ def test_sub_and_jti_must_be_strings() -> None:
     assert refusal(token(claims(sub="  "))) == "empty subject"
 
 
+@pytest.mark.parametrize("username", [5, ["alice"], {"name": "alice"}, True, ""])
+def test_a_username_that_is_not_a_string_names_no_user(username: object) -> None:
+    """CurrentUser.username is a string or None: the erasure route refuses None (401) and passes a
+    string to AdminDeleteUser, which botocore refuses for anything else (a 500)."""
+    assert verifier().verify(token(claims(username=username))).username is None
+
+
 def test_the_token_rule_is_applied_after_the_signature() -> None:
     assert refusal(token(claims(token_use="id"))).startswith("ID tokens are not accepted")
     assert refusal(token(claims(token_use="refresh"))) == "unexpected token_use"
