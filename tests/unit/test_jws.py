@@ -170,11 +170,56 @@ def test_a_payload_that_is_not_a_json_object_is_refused_after_its_signature() ->
         {"alg": "HS256", "kid": KID},
         {"alg": "RS512", "kid": KID},
         {"alg": "rs256", "kid": KID},
+        {"alg": "Rs256", "kid": KID},
+        {"alg": "RS256 ", "kid": KID},
+        {"alg": " RS256", "kid": KID},
+        {"alg": "RS256\u0000", "kid": KID},
+        {"alg": "PS256", "kid": KID},
+        {"alg": ["RS256"], "kid": KID},
+        {"alg": None, "kid": KID},
     ],
-    ids=["missing", "none", "hs256", "rs512", "lowercase"],
+    ids=[
+        "missing",
+        "none",
+        "hs256",
+        "rs512",
+        "lowercase",
+        "mixed-case",
+        "trailing-space",
+        "leading-space",
+        "trailing-nul",
+        "ps256",
+        "list",
+        "null",
+    ],
 )
 def test_only_rs256_is_accepted(header: dict[str, Any]) -> None:
     assert refusal(token(header=header)) == "unsupported algorithm"
+
+
+def test_duplicate_header_names_take_the_last_as_rfc_7515_allows() -> None:
+    """RFC 7515 section 4: a parser must refuse duplicate names or take the lexically last, as
+    Python's json does; the header is signed, so only the pool's own key could make one."""
+    raw = b'{"alg":"none","kid":"other","alg":"RS256","kid":"%s"}' % KID.encode()
+    head = b64(raw)
+    body = b64(json.dumps(claims()).encode())
+    signature = KEY.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    assert verifier().verify(f"{head}.{body}.{b64(signature)}").user_id == "user-1"
+    flipped = b'{"alg":"RS256","kid":"%s","alg":"none"}' % KID.encode()
+    head = b64(flipped)
+    signature = KEY.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    assert refusal(f"{head}.{body}.{b64(signature)}") == "unsupported algorithm"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"[" * 100_000, b'{"a":' * 100_000, b'{"a":' + b"1" * 5_000 + b"}", b"\xff\xfe{"],
+    ids=["deep-array", "deep-object", "5000-digit-int", "bad-utf"],
+)
+def test_a_hostile_header_is_malformed_not_an_error(header: bytes) -> None:
+    """Nesting past the recursion limit, integers past Python's digit limit and undecodable
+    bytes each raise in json.loads: every one must be a 401, never a 500."""
+    assert refusal(f"{b64(header)}.{token().split('.', 1)[1]}") == "malformed token"
 
 
 def test_critical_extensions_are_refused() -> None:
