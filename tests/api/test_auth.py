@@ -179,6 +179,51 @@ def test_missing_or_non_bearer_credentials_are_refused(client: TestClient, heade
     _assert_refused(client.get(LIST, headers=headers))
 
 
+@pytest.mark.parametrize("authorization", ["bearer {token}", "BEARER {token}", "Bearer  {token}"])
+def test_the_scheme_is_case_insensitive_and_spaces_after_it_are_skipped(
+    client: TestClient, alice: User, authorization: str
+) -> None:
+    """RFC 7235 section 2.1: the auth-scheme is case-insensitive; FastAPI's parser strips the
+    spaces before the credentials. Either way the whole token is still verified."""
+    response = client.get(LIST, headers={"Authorization": authorization.format(token=alice.access_token)})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer {token} x",
+        "Bearer {token},",
+        "Bearer\t{token}",
+        "Bearer {token}.",
+        "Bearer .{token}",
+        "Bearer {token}{token}",
+    ],
+    ids=["trailing-word", "trailing-comma", "tab", "fourth-segment", "leading-dot", "twice"],
+)
+def test_a_mangled_authorization_header_is_refused(
+    client: TestClient, alice: User, authorization: str
+) -> None:
+    _assert_refused(
+        client.get(LIST, headers={"Authorization": authorization.format(token=alice.access_token)})
+    )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "A" * 1_000_000 + ".A.A",
+        "." * 1_000_000,
+        base64.urlsafe_b64encode(b"[" * 750_000).rstrip(b"=").decode() + ".e30.AA",
+    ],
+    ids=["1MB-segment", "1MB-dots", "1MB-deep-header"],
+)
+def test_a_megabyte_token_is_refused_in_the_error_format(client: TestClient, token: str) -> None:
+    """API Gateway caps request headers at 10 KB; the local server and a direct invocation do
+    not: a huge token costs linear scans and a 401, never a 500 (nor a RecursionError)."""
+    _assert_refused(client.get(LIST, headers=_bearer(token)), "malformed token")
+
+
 def test_every_echoes_route_requires_a_token(client: TestClient) -> None:
     echo = "/api/v1/echoes/00000000-0000-4000-8000-000000000000"
     for method, path in [
