@@ -124,6 +124,7 @@ class JwksCache:
                     for entry in document.get("keys", [])
                     if entry.get("kty") == "RSA"
                     and entry.get("alg", "RS256") == "RS256"
+                    and entry.get("use", "sig") == "sig"  # an "enc" key signs nothing (RFC 7517 4.2)
                     and isinstance(entry.get("n"), str)
                     and isinstance(entry.get("e"), str)
                 }

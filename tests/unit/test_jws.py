@@ -280,6 +280,18 @@ def test_keys_that_cannot_verify_are_the_key_sets_fault_not_the_tokens() -> None
             cache.key_for(KID)
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [{"use": "enc"}, {"alg": "RS512"}, {"alg": "RSA-OAEP"}, {"kty": "EC"}],
+    ids=["encryption-key", "rs512-key", "oaep-key", "ec-key"],
+)
+def test_a_key_the_set_declares_for_another_use_verifies_nothing(entry: dict[str, Any]) -> None:
+    jwks = {"keys": [jwk_of(KEY) | entry]}
+    with pytest.raises(ApiError) as refused:
+        TokenVerifier(ISSUER, CLIENT, JwksCache("https://jwks", lambda _: jwks)).verify(token())
+    assert (refused.value.details or {})["reason"] == "unknown signing key"
+
+
 # --- the claims -----------------------------------------------------------------------------------
 
 
