@@ -108,7 +108,11 @@ class JwksCache:
             key = jws.public_key(jwk)
         except jws.UnusableKey as exc:  # a key the set cannot deliver: the caller's token is not at fault
             raise JwksUnavailable(f"JWKS key {kid!r} at {self._url} unusable: {exc}") from exc
-        self._keys[kid] = key
+        with (
+            self._lock
+        ):  # a refresh may have replaced the set meanwhile: keep the key only if it is still there
+            if self._jwks.get(kid) == jwk:
+                self._keys[kid] = key
         return key
 
     def refresh(self, unless_fetched_after: float | None = None) -> None:
@@ -130,8 +134,9 @@ class JwksCache:
                 }
             except Exception as exc:  # any failure to get usable keys means the same to callers
                 raise JwksUnavailable(f"JWKS at {self._url} unavailable: {exc!r}") from exc
+            # A key stays only while the set still holds the same JWK under its kid.
+            self._keys = {kid: key for kid, key in self._keys.items() if jwks.get(kid) == self._jwks.get(kid)}
             self._jwks = jwks
-            self._keys = {kid: key for kid, key in self._keys.items() if jwks.get(kid) is not None}
             self._fetched_at = time.monotonic()
 
 

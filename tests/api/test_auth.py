@@ -350,6 +350,41 @@ def test_concurrent_unknown_kids_share_one_refetch() -> None:
     assert len(fetches) == 1
 
 
+def test_a_key_rotated_away_while_it_was_built_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under uvicorn, another worker's refresh can replace the set while this one builds a key
+    from the old set: storing it then put a kid the new set no longer holds into the new cache,
+    where it verified tokens until some later refresh. The refresh runs here inside the build,
+    where a thread switch would run it."""
+    from app import jws
+
+    sets = [moto_jwks(""), {"keys": []}]
+    cache = JwksCache("https://example/jwks.json", lambda _: sets.pop(0))
+    kid = moto_jwks("")["keys"][0]["kid"]
+    real = jws.public_key
+
+    def built_during_a_refresh(jwk: dict) -> rsa.RSAPublicKey:
+        cache.refresh()
+        return real(jwk)
+
+    monkeypatch.setattr(jws, "public_key", built_during_a_refresh)
+    assert cache.key_for(kid) is not None  # this token's key was in the set it looked in
+    assert cache.key_for(kid) is None, "the rotated-away key must not be trusted afterwards"
+
+
+def test_a_kid_reused_for_another_key_is_rebuilt() -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    first = moto_jwks("")["keys"][0]
+    numbers = other.public_key().public_numbers()
+    n = base64.urlsafe_b64encode(numbers.n.to_bytes(256, "big")).rstrip(b"=").decode()
+    sets = [{"keys": [first]}, {"keys": [first | {"n": n}]}]
+    cache = JwksCache("https://example/jwks.json", lambda _: sets.pop(0))
+    old = cache.key_for(first["kid"])
+    cache.refresh()
+    new = cache.key_for(first["kid"])
+    assert old is not None and new is not None
+    assert new.public_numbers().n == numbers.n
+
+
 def test_unreachable_jwks_answers_503_not_401(settings: Settings, alice: User) -> None:
     def unreachable(url: str) -> dict:
         raise OSError("connection refused")
