@@ -11,6 +11,7 @@ checked here, as PyJWT checked them before (docs/performance.md says why it was 
 """
 
 import json
+import math
 import ssl
 import threading
 import time
@@ -95,8 +96,9 @@ class JwksCache:
         if key is not None:
             return key
         jwk = self._jwks.get(kid)
-        if jwk is None and time.monotonic() - self._fetched_at >= MIN_REFETCH_SECONDS:
-            self.refresh()
+        fetched_at = self._fetched_at
+        if jwk is None and time.monotonic() - fetched_at >= MIN_REFETCH_SECONDS:
+            self.refresh(unless_fetched_after=fetched_at)
             jwk = self._jwks.get(kid)
         if jwk is None:
             return None
@@ -106,11 +108,19 @@ class JwksCache:
             key = jws.public_key(jwk)
         except jws.UnusableKey as exc:  # a key the set cannot deliver: the caller's token is not at fault
             raise JwksUnavailable(f"JWKS key {kid!r} at {self._url} unusable: {exc}") from exc
-        self._keys[kid] = key
+        with (
+            self._lock
+        ):  # a refresh may have replaced the set meanwhile: keep the key only if it is still there
+            if self._jwks.get(kid) == jwk:
+                self._keys[kid] = key
         return key
 
-    def refresh(self) -> None:
+    def refresh(self, unless_fetched_after: float | None = None) -> None:
         with self._lock:
+            # Concurrent tokens with unknown kids (uvicorn's workers) all saw the set stale:
+            # the first fetches, the others use its answer instead of fetching in turn.
+            if unless_fetched_after is not None and self._fetched_at > unless_fetched_after:
+                return
             try:
                 document = self._fetch(self._url)
                 jwks = {
@@ -118,13 +128,15 @@ class JwksCache:
                     for entry in document.get("keys", [])
                     if entry.get("kty") == "RSA"
                     and entry.get("alg", "RS256") == "RS256"
+                    and entry.get("use", "sig") == "sig"  # an "enc" key signs nothing (RFC 7517 4.2)
                     and isinstance(entry.get("n"), str)
                     and isinstance(entry.get("e"), str)
                 }
             except Exception as exc:  # any failure to get usable keys means the same to callers
                 raise JwksUnavailable(f"JWKS at {self._url} unavailable: {exc!r}") from exc
+            # A key stays only while the set still holds the same JWK under its kid.
+            self._keys = {kid: key for kid, key in self._keys.items() if jwks.get(kid) == self._jwks.get(kid)}
             self._jwks = jwks
-            self._keys = {kid: key for kid, key in self._keys.items() if jwks.get(kid) is not None}
             self._fetched_at = time.monotonic()
 
 
@@ -142,14 +154,13 @@ class VerifiedTokens:
         self._lock = threading.Lock()  # uvicorn verifies in threadpool workers
 
     def get(self, token: str) -> CurrentUser | None:
+        # Reads only: every change is a put's, under the lock, so a read racing an eviction's
+        # walk over the entries cannot change them under it. An expired entry goes when full.
         entry = self._entries.get(token)
         if entry is None:
             return None
         user, exp = entry
-        if time.time() >= exp:
-            self._entries.pop(token, None)
-            return None
-        return user
+        return user if time.time() < exp else None
 
     def put(self, token: str, user: CurrentUser, exp: float) -> None:
         with self._lock:
@@ -216,21 +227,31 @@ class TokenVerifier:
         return claims
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _numeric_date(value: object) -> float | None:
+    """A NumericDate (RFC 7519 section 2) as a float, or None for anything else. Python's json
+    reads NaN, Infinity and integers of any size: NaN compares false with everything (an exp that
+    never passes, an iat never ahead), and an int beyond a float overflowed later (a 500)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _check_claims(claims: dict[str, Any], issuer: str, now: float) -> None:
     for name in REQUIRED_CLAIMS:
         if claims.get(name) is None:
             raise _refused("MissingRequiredClaimError")
-    if not _is_number(claims["iat"]):
+    iat = _numeric_date(claims["iat"])
+    if iat is None:
         raise _refused("InvalidIssuedAtError")
-    if claims["iat"] > now + CLOCK_SKEW_SECONDS:
+    if iat > now + CLOCK_SKEW_SECONDS:
         raise _refused("ImmatureSignatureError")
     if "nbf" in claims:
-        nbf = claims["nbf"]
-        if not _is_number(nbf):
+        nbf = _numeric_date(claims["nbf"])
+        if nbf is None:
             raise _refused("DecodeError")
         if nbf > now + CLOCK_SKEW_SECONDS:
             raise _refused("ImmatureSignatureError")
@@ -240,8 +261,8 @@ def _check_claims(claims: dict[str, Any], issuer: str, now: float) -> None:
         raise _refused("InvalidSubjectError")
     if "jti" in claims and not isinstance(claims["jti"], str):
         raise _refused("InvalidJTIError")
-    exp = claims["exp"]
-    if not _is_number(exp):
+    exp = _numeric_date(claims["exp"])
+    if exp is None:
         raise _refused("malformed exp")
     if now >= exp:  # no leeway: a token is never accepted after its exp
         raise _refused("token expired")
@@ -255,7 +276,9 @@ def _user_from(claims: dict[str, Any], client_id: str) -> CurrentUser:
     if token_use != ACCEPTED_TOKEN_USE:
         raise _refused("unexpected token_use")
     scopes = claims.get("scope")
-    if not isinstance(scopes, str) or ACCEPTED_SCOPE not in scopes.split():
+    # Space-delimited (RFC 6749 section 3.3): str.split() would also split at tabs, newlines and
+    # Unicode spaces, which no scope name Cognito allows contains.
+    if not isinstance(scopes, str) or ACCEPTED_SCOPE not in scopes.split(" "):
         raise _refused(f"access token without the {ACCEPTED_SCOPE} scope")
     # API Gateway's authorizer does not check the client; the app also insists on its own.
     if claims.get("client_id") != client_id:
@@ -264,9 +287,19 @@ def _user_from(claims: dict[str, Any], client_id: str) -> CurrentUser:
         raise _refused("empty subject")
     return CurrentUser(
         user_id=str(claims["sub"]),
-        username=claims.get("username") or claims.get("cognito:username"),
+        username=_username(claims),
         token_use=token_use,
     )
+
+
+def _username(claims: dict[str, Any]) -> str | None:
+    """The Cognito username (access tokens say `username`, ID tokens `cognito:username`): only a
+    string, since account erasure passes it on to AdminDeleteUser."""
+    for name in ("username", "cognito:username"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 _bearer = HTTPBearer(

@@ -147,6 +147,25 @@ def test_the_token_cache_is_bounded() -> None:
     assert [cache.get(f"t{n}") for n in (1, 2, 3)] == [user, user, user]
 
 
+def test_a_cache_read_during_an_eviction_changes_nothing_under_it() -> None:
+    """Under uvicorn, tokens are verified in threadpool workers: a read of an expired entry could
+    run while another worker's put walks the entries to evict (the GIL switches between bytecodes),
+    and removing it then failed that put with 'dictionary changed size during iteration' (a 500).
+    The read is made here at the walk's own comparison, the interleaving threads would give."""
+    cache = VerifiedTokens(capacity=2)
+    user = CurrentUser("u", None, "access")
+
+    class ReadDuringWalk(float):
+        def __le__(self, other: object) -> bool:
+            assert cache.get("expired") is None
+            return super().__le__(other)
+
+    cache.put("expired", user, time.time() - 1)
+    cache.put("current", user, ReadDuringWalk(time.time() + 600))
+    cache.put("new", user, time.time() + 600)  # full: the walk meets both entries
+    assert cache.get("new") == user and cache.get("expired") is None
+
+
 def _b64(value: str) -> bytes:
     return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
@@ -158,6 +177,51 @@ def _b64(value: str) -> bytes:
 )
 def test_missing_or_non_bearer_credentials_are_refused(client: TestClient, headers: dict) -> None:
     _assert_refused(client.get(LIST, headers=headers))
+
+
+@pytest.mark.parametrize("authorization", ["bearer {token}", "BEARER {token}", "Bearer  {token}"])
+def test_the_scheme_is_case_insensitive_and_spaces_after_it_are_skipped(
+    client: TestClient, alice: User, authorization: str
+) -> None:
+    """RFC 7235 section 2.1: the auth-scheme is case-insensitive; FastAPI's parser strips the
+    spaces before the credentials. Either way the whole token is still verified."""
+    response = client.get(LIST, headers={"Authorization": authorization.format(token=alice.access_token)})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer {token} x",
+        "Bearer {token},",
+        "Bearer\t{token}",
+        "Bearer {token}.",
+        "Bearer .{token}",
+        "Bearer {token}{token}",
+    ],
+    ids=["trailing-word", "trailing-comma", "tab", "fourth-segment", "leading-dot", "twice"],
+)
+def test_a_mangled_authorization_header_is_refused(
+    client: TestClient, alice: User, authorization: str
+) -> None:
+    _assert_refused(
+        client.get(LIST, headers={"Authorization": authorization.format(token=alice.access_token)})
+    )
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "A" * 1_000_000 + ".A.A",
+        "." * 1_000_000,
+        base64.urlsafe_b64encode(b"[" * 750_000).rstrip(b"=").decode() + ".e30.AA",
+    ],
+    ids=["1MB-segment", "1MB-dots", "1MB-deep-header"],
+)
+def test_a_megabyte_token_is_refused_in_the_error_format(client: TestClient, token: str) -> None:
+    """API Gateway caps request headers at 10 KB; the local server and a direct invocation do
+    not: a huge token costs linear scans and a 401, never a 500 (nor a RecursionError)."""
+    _assert_refused(client.get(LIST, headers=_bearer(token)), "malformed token")
 
 
 def test_every_echoes_route_requires_a_token(client: TestClient) -> None:
@@ -259,6 +323,66 @@ def test_jwks_is_fetched_once_and_refetched_for_unknown_kid_at_most_once_a_minut
     assert cache.key_for("unknown") is None
     assert cache.key_for("unknown") is None
     assert len(fetches) == 2, "one refetch per minute at most"
+
+
+def test_concurrent_unknown_kids_share_one_refetch() -> None:
+    """Tokens with random kids arriving together (uvicorn verifies in threadpool workers) each saw
+    the set stale and fetched it in turn under the lock, each fetch up to JWKS_TIMEOUT_SECONDS."""
+    fetches: list[str] = []
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_fetch(url: str) -> dict:
+        fetches.append(url)
+        inside.set()
+        release.wait(timeout=10)
+        return moto_jwks(url)
+
+    cache = JwksCache("https://example/jwks.json", slow_fetch)
+    first = threading.Thread(target=cache.key_for, args=("random-1",))
+    first.start()
+    assert inside.wait(timeout=10)
+    second = threading.Thread(target=cache.key_for, args=("random-2",))
+    second.start()
+    second.join(timeout=0.2)  # let it reach the lock the first fetch holds
+    release.set()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert len(fetches) == 1
+
+
+def test_a_key_rotated_away_while_it_was_built_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under uvicorn, another worker's refresh can replace the set while this one builds a key
+    from the old set: storing it then put a kid the new set no longer holds into the new cache,
+    where it verified tokens until some later refresh. The refresh runs here inside the build,
+    where a thread switch would run it."""
+    from app import jws
+
+    sets = [moto_jwks(""), {"keys": []}]
+    cache = JwksCache("https://example/jwks.json", lambda _: sets.pop(0))
+    kid = moto_jwks("")["keys"][0]["kid"]
+    real = jws.public_key
+
+    def built_during_a_refresh(jwk: dict) -> rsa.RSAPublicKey:
+        cache.refresh()
+        return real(jwk)
+
+    monkeypatch.setattr(jws, "public_key", built_during_a_refresh)
+    assert cache.key_for(kid) is not None  # this token's key was in the set it looked in
+    assert cache.key_for(kid) is None, "the rotated-away key must not be trusted afterwards"
+
+
+def test_a_kid_reused_for_another_key_is_rebuilt() -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    first = moto_jwks("")["keys"][0]
+    numbers = other.public_key().public_numbers()
+    n = base64.urlsafe_b64encode(numbers.n.to_bytes(256, "big")).rstrip(b"=").decode()
+    sets = [{"keys": [first]}, {"keys": [first | {"n": n}]}]
+    cache = JwksCache("https://example/jwks.json", lambda _: sets.pop(0))
+    old = cache.key_for(first["kid"])
+    cache.refresh()
+    new = cache.key_for(first["kid"])
+    assert old is not None and new is not None
+    assert new.public_numbers().n == numbers.n
 
 
 def test_unreachable_jwks_answers_503_not_401(settings: Settings, alice: User) -> None:

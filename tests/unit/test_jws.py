@@ -182,11 +182,56 @@ def test_a_payload_that_is_not_a_json_object_is_refused_after_its_signature() ->
         {"alg": "HS256", "kid": KID},
         {"alg": "RS512", "kid": KID},
         {"alg": "rs256", "kid": KID},
+        {"alg": "Rs256", "kid": KID},
+        {"alg": "RS256 ", "kid": KID},
+        {"alg": " RS256", "kid": KID},
+        {"alg": "RS256\u0000", "kid": KID},
+        {"alg": "PS256", "kid": KID},
+        {"alg": ["RS256"], "kid": KID},
+        {"alg": None, "kid": KID},
     ],
-    ids=["missing", "none", "hs256", "rs512", "lowercase"],
+    ids=[
+        "missing",
+        "none",
+        "hs256",
+        "rs512",
+        "lowercase",
+        "mixed-case",
+        "trailing-space",
+        "leading-space",
+        "trailing-nul",
+        "ps256",
+        "list",
+        "null",
+    ],
 )
 def test_only_rs256_is_accepted(header: dict[str, Any]) -> None:
     assert refusal(token(header=header)) == "unsupported algorithm"
+
+
+def test_duplicate_header_names_take_the_last_as_rfc_7515_allows() -> None:
+    """RFC 7515 section 4: a parser must refuse duplicate names or take the lexically last, as
+    Python's json does; the header is signed, so only the pool's own key could make one."""
+    raw = b'{"alg":"none","kid":"other","alg":"RS256","kid":"%s"}' % KID.encode()
+    head = b64(raw)
+    body = b64(json.dumps(claims()).encode())
+    signature = KEY.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    assert verifier().verify(f"{head}.{body}.{b64(signature)}").user_id == "user-1"
+    flipped = b'{"alg":"RS256","kid":"%s","alg":"none"}' % KID.encode()
+    head = b64(flipped)
+    signature = KEY.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    assert refusal(f"{head}.{body}.{b64(signature)}") == "unsupported algorithm"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"[" * 100_000, b'{"a":' * 100_000, b'{"a":' + b"1" * 5_000 + b"}", b"\xff\xfe{"],
+    ids=["deep-array", "deep-object", "5000-digit-int", "bad-utf"],
+)
+def test_a_hostile_header_is_malformed_not_an_error(header: bytes) -> None:
+    """Nesting past the recursion limit, integers past Python's digit limit and undecodable
+    bytes each raise in json.loads: every one must be a 401, never a 500."""
+    assert refusal(f"{b64(header)}.{token().split('.', 1)[1]}") == "malformed token"
 
 
 def test_critical_extensions_are_refused() -> None:
@@ -247,6 +292,18 @@ def test_keys_that_cannot_verify_are_the_key_sets_fault_not_the_tokens() -> None
             cache.key_for(KID)
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [{"use": "enc"}, {"alg": "RS512"}, {"alg": "RSA-OAEP"}, {"kty": "EC"}],
+    ids=["encryption-key", "rs512-key", "oaep-key", "ec-key"],
+)
+def test_a_key_the_set_declares_for_another_use_verifies_nothing(entry: dict[str, Any]) -> None:
+    jwks = {"keys": [jwk_of(KEY) | entry]}
+    with pytest.raises(ApiError) as refused:
+        TokenVerifier(ISSUER, CLIENT, JwksCache("https://jwks", lambda _: jwks)).verify(token())
+    assert (refused.value.details or {})["reason"] == "unknown signing key"
+
+
 # --- the claims -----------------------------------------------------------------------------------
 
 
@@ -264,6 +321,21 @@ def test_times_must_be_numbers() -> None:
     assert refusal(token(claims(nbf=None))) == "DecodeError"
     assert refusal(token(claims(exp=str(now + 600)))) == "malformed exp"
     assert refusal(token(claims(exp=True))) == "malformed exp"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), float("inf"), float("-inf"), 10**400, -(10**400)],
+    ids=["nan", "infinity", "minus-infinity", "beyond-float", "below-float"],
+)
+def test_times_must_be_finite_numbers(value: float) -> None:
+    """Python's json reads NaN, Infinity and integers of any size, which no NumericDate is: a NaN
+    exp never passed (a token accepted, and cached, forever), a NaN or -Infinity iat or nbf was
+    never ahead, and an exp beyond a float's range answered 500. PyJWT refused NaN and infinite
+    iat and nbf (int() of them raises)."""
+    assert refusal(token(claims(exp=value))) == "malformed exp"
+    assert refusal(token(claims(iat=value))) == "InvalidIssuedAtError"
+    assert refusal(token(claims(nbf=value))) == "DecodeError"
 
 
 def test_iat_and_nbf_may_be_ahead_by_the_clock_skew_and_no_more() -> None:
@@ -295,6 +367,13 @@ def test_sub_and_jti_must_be_strings() -> None:
     assert refusal(token(claims(sub="  "))) == "empty subject"
 
 
+@pytest.mark.parametrize("username", [5, ["alice"], {"name": "alice"}, True, ""])
+def test_a_username_that_is_not_a_string_names_no_user(username: object) -> None:
+    """CurrentUser.username is a string or None: the erasure route refuses None (401) and passes a
+    string to AdminDeleteUser, which botocore refuses for anything else (a 500)."""
+    assert verifier().verify(token(claims(username=username))).username is None
+
+
 def test_the_token_rule_is_applied_after_the_signature() -> None:
     assert refusal(token(claims(token_use="id"))).startswith("ID tokens are not accepted")
     assert refusal(token(claims(token_use="refresh"))) == "unexpected token_use"
@@ -302,3 +381,27 @@ def test_the_token_rule_is_applied_after_the_signature() -> None:
         refusal(token(claims(scope=_DROP))) == "access token without the aws.cognito.signin.user.admin scope"
     )
     assert refusal(token(claims(client_id="another"))) == "token issued for another client"
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "aws.cognito.signin.user.adminX",
+        "xaws.cognito.signin.user.admin",
+        "openid\taws.cognito.signin.user.admin",
+        "openid\naws.cognito.signin.user.admin",
+        "openid\u00a0aws.cognito.signin.user.admin",
+        "openid\u2003aws.cognito.signin.user.admin",
+        "AWS.COGNITO.SIGNIN.USER.ADMIN",
+        ["aws.cognito.signin.user.admin"],
+        {"aws.cognito.signin.user.admin": True},
+    ],
+    ids=["suffix", "prefix", "tab", "newline", "nbsp", "em-space", "upper", "list", "object"],
+)
+def test_the_scope_is_one_of_the_space_delimited_names_exactly(scope: object) -> None:
+    assert refusal(token(claims(scope=scope))).startswith("access token without the")
+
+
+def test_the_scope_among_others_is_accepted() -> None:
+    scope = "openid  aws.cognito.signin.user.admin profile"  # two spaces: an empty name between
+    assert verifier().verify(token(claims(scope=scope))).user_id == "user-1"
