@@ -509,14 +509,16 @@ class Plan:
     erase_echoes: int  # echoes of the user whose account erasure is timed
 
 
+# --quick proves that every section still runs (the test command runs it): one cold run of each
+# variant, a few warm invocations, small users. Its figures mean nothing.
 QUICK = Plan(
-    cold_rounds=2,
+    cold_rounds=1,
     warm_rounds=1,
-    warm_per_round=100,
-    block=50,
-    work_sizes=[10, 100],
-    parallel_writers=8,
-    erase_echoes=200,
+    warm_per_round=20,
+    block=10,
+    work_sizes=[10, 100],  # more than a page of 20: the list's next page by cursor is measured
+    parallel_writers=4,
+    erase_echoes=50,
 )
 FULL = Plan(
     cold_rounds=10,

@@ -13,7 +13,7 @@ Prints one table with a column per memory size (default 128,256,512,1024,1769) a
 whole cores: each cold start and warm block runs under that size's CPU share (a cgroup CPU quota on
 the function's process only; as root, cgroup v1 or v2; otherwise it says so and runs unthrottled).
 Cold starts are medians of interleaved runs given as ratios to a baseline of the same run and size.
-The full run takes about 16 minutes with the default sizes (on a shared 2-core machine); --quick takes about two and only
+The full run takes about 16 minutes with the default sizes (on a shared 2-core machine); --quick takes about one and only
 proves the benchmark still works.
 USAGE
 }

@@ -56,7 +56,34 @@ find_python() {
   die "Python $PYTHON_VERSION is required (the Lambda runtime). Install it (e.g. 'pyenv install $PYTHON_VERSION') and retry."
 }
 
+# --- virtualenvs, made with uv ------------------------------------------------------------------
+# uv (from PyPI, pinned) creates the virtualenvs: it resolves, downloads and installs in parallel
+# and compiles the bytecode on every core, where pip does one thing at a time (docs/local-development.md
+# has the figures). It is installed from PyPI into .uv/ and makes the virtualenvs with that Python.
+readonly UV_PACKAGE="uv==0.13.8"
+
+# ensure_uv: install uv into .uv/ unless that version is there: with the Python's own pip, or, for
+# a Python without pip (Debian's), with the pip of a virtualenv made for it.
+ensure_uv() {
+  local dir="$ECHOES_ROOT/.uv" python
+  if [[ -x "$dir/bin/uv" && "$(cat "$dir/.installed" 2>/dev/null)" == "$UV_PACKAGE" ]]; then
+    return 0
+  fi
+  log_info "Installing $UV_PACKAGE into .uv/ (it makes the virtualenvs)"
+  rm -rf "$dir"
+  python="$(find_python)"
+  local pip_args=(install --quiet --disable-pip-version-check "$UV_PACKAGE")
+  if "$python" -m pip --version >/dev/null 2>&1; then
+    "$python" -m pip "${pip_args[@]}" --root-user-action=ignore --target "$dir"
+  else
+    "$python" -m venv "$dir" && "$dir/bin/python" -m pip "${pip_args[@]}"
+  fi
+  printf '%s' "$UV_PACKAGE" >"$dir/.installed"
+}
+
 # ensure_venv DIR REQUIREMENTS...: create DIR if missing and (re)install when the requirements changed.
+# The bytecode is compiled at install: a tool run many times (aws, sam) must not compile its
+# imports at every start (PYTHONDONTWRITEBYTECODE, set on some machines, would keep it from caching them).
 ensure_venv() {
   local venv="$1"
   shift
@@ -65,13 +92,15 @@ ensure_venv() {
   if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
     return 0
   fi
+  ensure_uv
   log_info "Setting up $(basename "$venv") from $*"
-  [[ -x "$venv/bin/python" ]] || "$(find_python)" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  local uv="$ECHOES_ROOT/.uv/bin/uv"
+  # --seed: pip in the virtualenv too (the benchmark installs its baselines with it).
+  [[ -x "$venv/bin/python" ]] || "$uv" venv --quiet --seed --no-python-downloads --python "$(find_python)" "$venv"
   local requirement_args=()
   local file
   for file in "$@"; do requirement_args+=(-r "$ECHOES_ROOT/$file"); done
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${requirement_args[@]}"
+  "$uv" pip install --quiet --compile-bytecode --python "$venv/bin/python" "${requirement_args[@]}"
   printf '%s' "$wanted" >"$stamp"
 }
 
@@ -106,9 +135,19 @@ ensure_dynamodb_local() {
 
 ensure_dev_venv() { ensure_venv "$ECHOES_ROOT/.venv" requirements-dev.txt requirements-lambda.txt; }
 # The infrastructure tools; checkov in a virtualenv of its own (see requirements-checkov.txt).
-ensure_tools_venv() {
-  ensure_venv "$ECHOES_ROOT/.venv-tools" requirements-tools.txt
-  ensure_venv "$ECHOES_ROOT/.venv-checkov" requirements-checkov.txt
+ensure_tools_venv() { ensure_venv "$ECHOES_ROOT/.venv-tools" requirements-tools.txt; }
+ensure_checkov_venv() { ensure_venv "$ECHOES_ROOT/.venv-checkov" requirements-checkov.txt; }
+
+# in_parallel COMMAND...: run each command (a function name, no arguments) in the background and
+# wait for all of them; fails when one failed, after the others have finished.
+in_parallel() {
+  local pids=() command pid failed=0
+  for command in "$@"; do
+    "$command" &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  return "$failed"
 }
 
 # ensure_chromium: Debian's headless Chromium for the browser tests (tests/e2e), installed with

@@ -8,9 +8,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() {
   cat <<USAGE
 Usage: ./scripts/test.sh [-h|--help] [PYTEST_ARGS...]
-Creates .venv (app + test requirements) and .venv-tools (SAM CLI, cfn-lint, shellcheck,
-actionlint) when missing or out of date, installs Chromium for the browser tests when missing
-(as root, with apt-get), then runs the whole suite with pytest.
+Creates .venv (app + test requirements), .venv-tools (SAM CLI, cfn-lint, shellcheck, AWS CLI)
+and .venv-checkov with uv when missing or out of date, installs DynamoDB Local (npm) and Chromium
+for the browser tests (as root, with apt-get) when missing, all side by side, then runs the whole
+suite with pytest on two workers (TEST_WORKERS=N for another number, -n 0 for none).
 USAGE
 }
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
@@ -18,10 +19,16 @@ if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
   exit 0
 fi
 
-ensure_dev_venv
-ensure_tools_venv
-ensure_dynamodb_local || true # the tests that need it then fail saying what is missing
-ensure_chromium
+# The tests that need DynamoDB Local fail saying what is missing when it cannot be installed.
+optional_dynamodb_local() { ensure_dynamodb_local || true; }
+ensure_uv # once, before the virtualenvs that use it are made side by side
+in_parallel ensure_dev_venv ensure_tools_venv ensure_checkov_venv optional_dynamodb_local ensure_chromium ||
+  die "setting up the tests failed (see above)"
 cd "$ECHOES_ROOT"
 export PATH="$ECHOES_ROOT/.venv-tools/bin:$PATH"
-exec "$ECHOES_ROOT/.venv/bin/python" -m pytest "$@"
+# DynamoDB Local (Java) starts several times a run (per worker, in the local stacks, the freeze test
+# and the benchmark), each for a short life: with the client compiler only, a start takes about
+# half the CPU time, and requests are served as fast. Only the java launcher reads this variable.
+export JDK_JAVA_OPTIONS="-XX:TieredStopAtLevel=1${JDK_JAVA_OPTIONS:+ $JDK_JAVA_OPTIONS}"
+# Two workers (pytest-xdist), whatever the cores; tests/conftest.py says how they share the tests.
+exec "$ECHOES_ROOT/.venv/bin/python" -m pytest -n "${TEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder "$@"

@@ -8,10 +8,9 @@ moto serves S3 here: it answers CORS preflights from the bucket's rules, as S3 d
 signature; what S3 would refuse from the signed URL is tested in tests/api/test_presign.py."""
 
 import functools
-import html
 import http.server
 import json
-import re
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import jwt
 import pytest
 
-from tests.e2e.browser import run_chromium, screenshot
+from tests.e2e.browser import run_until_posted, screenshot
 from tests.e2e.conftest import RunningStack
 from tests.support import pool_signed_token
 
@@ -30,26 +29,34 @@ PAGE = Path(__file__).resolve().parent / "frontend"
 
 
 @pytest.fixture(scope="module")
-def page_origin(local_stack: RunningStack) -> Iterator[str]:
-    """The page, served from the stack's first allowed origin (127.0.0.1 on a free port)."""
+def page(local_stack: RunningStack) -> Iterator[tuple[str, "queue.Queue[str]"]]:
+    """The page, served from the stack's first allowed origin (127.0.0.1 on a free port), and
+    what the page POSTs back to it once it has finished."""
+    posted: queue.Queue[str] = queue.Queue()
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *_: object) -> None:
             pass
+
+        def do_POST(self) -> None:
+            posted.put(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            self.send_response(204)
+            self.end_headers()
 
     port = urlsplit(local_stack.origin).port
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", port), functools.partial(Quiet, directory=str(PAGE))
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield local_stack.origin
+    yield local_stack.origin, posted
     server.shutdown()
     server.server_close()
 
 
 def test_the_frontend_path_runs_in_a_browser(
-    local_stack: RunningStack, page_origin: str, chromium: str, tmp_path: Path
+    local_stack: RunningStack, page: tuple[str, "queue.Queue[str]"], chromium: str, tmp_path: Path
 ) -> None:
+    page_origin, posted = page
     token = local_stack.token(f"browser-{local_stack.mode}@example.com")
     claims = jwt.decode(token, options={"verify_signature": False})
     now = int(time.time())
@@ -60,12 +67,7 @@ def test_the_frontend_path_runs_in_a_browser(
     )
     url = f"{page_origin}/index.html#{fragment}"
 
-    dom = run_chromium(chromium, tmp_path / "profile", "--dump-dom", url)
-    found = re.search(r'<pre id="result">(.*?)</pre>', dom, re.S)
-    assert found, dom[-2000:]
-    result = html.unescape(found[1])
-    assert result.startswith("{"), f"the page did not finish: {html.unescape(dom)[-3000:]}"
-    seen = json.loads(result)
+    seen = json.loads(run_until_posted(chromium, tmp_path / "profile", url, posted))
     assert "error" not in seen, seen
     assert (seen["init"], seen["upload"], seen["create"]) == (200, 200, 201), seen
     assert seen["list"] == {"status": 200, "ids": [seen["echo_id"]]}

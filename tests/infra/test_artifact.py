@@ -4,7 +4,7 @@ a Python with only boto3, PYTHONPATH at the function folder, events from `sam lo
 import json
 import os
 import subprocess
-import venv
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from tests.support import ORIGINS, sign_up
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
+UV = ROOT / ".uv" / "bin" / "uv"
 BOTO3_PIN = next(
     line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("boto3==")
 )
@@ -87,11 +88,12 @@ def x86_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtualenv holding only boto3, as the Lambda runtime provides."""
+    """A fresh virtualenv holding only boto3 (and what it needs), as the Lambda runtime provides:
+    not even pip. Made with the uv that ./scripts/test.sh installs (scripts/lib.sh, ensure_uv)."""
     where = tmp_path_factory.mktemp("runtime")
-    venv.create(where, with_pip=True)
+    _run([str(UV), "venv", "--quiet", "--no-python-downloads", "--python", sys.executable, str(where)])
     python = where / "bin" / "python"
-    _run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", BOTO3_PIN])
+    _run([str(UV), "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), BOTO3_PIN])
     return python
 
 

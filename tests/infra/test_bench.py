@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.bench import QUICK
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +48,9 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
         assert heading in table, heading
     data = json.loads(figures.read_text())
     assert set(data["cold_ms"]) == {"2 cores", "256 MB", "1769 MB"}
-    assert all(len(runs) == 2 for column in data["cold_ms"].values() for runs in column.values())
+    assert all(
+        len(runs) == QUICK.cold_rounds for column in data["cold_ms"].values() for runs in column.values()
+    )
     assert all(set(column["echoes list of 20"]) == {"p50", "p99", "mean"} for column in data["warm"].values())
     assert data["pick_mb"] in (None, 256, 1769)
     assert data["artifact"]["unzipped_bytes"] > 0 and data["artifact"]["largest"]
@@ -64,5 +68,7 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
     assert data["account_erasure"]["status"] == 204
     writes = data["parallel_writes"]
     assert (
-        writes["writers"] == 8 and 0 <= writes["success_rate"] <= 1 and writes["p99_ms"] >= writes["p50_ms"]
+        writes["writers"] == QUICK.parallel_writers
+        and 0 <= writes["success_rate"] <= 1
+        and writes["p99_ms"] >= writes["p50_ms"]
     )

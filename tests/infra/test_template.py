@@ -40,6 +40,7 @@ FUNCTION = RESOURCES["ApiFunction"]["Properties"]
 STATEMENTS = FUNCTION["Policies"][0]["Statement"]
 
 
+@pytest.mark.slow
 def test_cfn_lint_has_no_errors_and_no_warnings() -> None:
     result = subprocess.run(
         ["cfn-lint", "template.yaml"], cwd=ROOT, capture_output=True, text=True, check=False
@@ -47,6 +48,7 @@ def test_cfn_lint_has_no_errors_and_no_warnings() -> None:
     assert (result.returncode, result.stdout.strip()) == (0, ""), result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_sam_validate_lint_passes() -> None:
     result = subprocess.run(
         ["sam", "validate", "--lint", "--region", "us-east-1"],
@@ -503,6 +505,7 @@ def _checkov(directory: Path) -> dict:
     return report[0] if isinstance(report, list) else report
 
 
+@pytest.mark.slow
 def test_checkov_finds_nothing_and_every_skip_says_why(tmp_path: Path) -> None:
     # checkov drops resources whose Condition is false with the parameters' defaults: the WAF is
     # off by default, so the template is scanned a second time as prod deploys it (WAF on).

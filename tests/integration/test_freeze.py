@@ -73,6 +73,7 @@ def _timed(call) -> tuple[object, float]:  # type: ignore[no-untyped-def]
     return response, time.monotonic() - started
 
 
+@pytest.mark.slow  # starts its own moto server and DynamoDB Local
 def test_a_frozen_aws_gives_503_within_5_s_and_the_api_recovers(
     frozen_aws: tuple[TestClient, dict, list[int]],
 ) -> None:

@@ -1,5 +1,5 @@
 """The pure pieces of devtools/gateway.py (the --lambda mode's API Gateway): route matching, the
-GatewayResponse checks and the $context rendering; tests/integration/test_gateway.py runs them
+GatewayResponse checks and the $context rendering; tests/unit/test_gateway.py runs them
 against template.yaml itself."""
 
 import pytest
