@@ -19,6 +19,7 @@ import moto
 from app.settings import Settings
 from app.store.records import EchoRecord
 from devtools.cognito import access_token
+from devtools.invariants import check_user
 from devtools.local_aws import LocalStack
 
 MOTO_KEYS = Path(moto.__file__).parent / "cognitoidp" / "resources"
@@ -139,3 +140,14 @@ def echo_record(**fields: Any) -> EchoRecord:
         **fields,
     }
     return EchoRecord(**values)
+
+
+def invariant_violations(settings: Settings, user: User) -> list[str]:
+    """What devtools/invariants.py finds wrong in USER's data (counters, slots, tags, audio)."""
+    return check_user(
+        boto3.client("dynamodb"),
+        boto3.client("s3"),
+        settings.dynamodb_table_name,
+        settings.s3_bucket_name,
+        user.user_id,
+    )

@@ -22,7 +22,6 @@ from app.main import create_app
 from app.settings import Settings
 from app.store.account import RESERVE_SECONDS, audio_prefix
 from devtools.events import LambdaContext, rest_event
-from devtools.invariants import check_user
 from devtools.local_aws import LocalStack
 from devtools.seed import seed_echoes
 from tests.faults import CallProbe, EndlessUnprocessedItems
@@ -31,6 +30,7 @@ from tests.support import (
     User,
     access_claims,
     echo_record,
+    invariant_violations,
     moto_jwks,
     pool_signed_token,
     settings_for,
@@ -165,16 +165,7 @@ def test_erasing_an_account_of_2000_echoes_interrupted_then_resumed(
     assert _partition(settings, bob) == bob_before
     assert client.get(f"/api/v1/echoes/{kept['echo_id']}", headers=bob.headers).status_code == 200
     assert _versions(settings, bob) == 1
-    assert (
-        check_user(
-            boto3.client("dynamodb"),
-            boto3.client("s3"),
-            settings.dynamodb_table_name,
-            settings.s3_bucket_name,
-            bob.user_id,
-        )
-        == []
-    )
+    assert invariant_violations(settings, bob) == []
 
 
 def test_in_lambda_an_unfinished_erasure_continues_by_invoking_itself(

@@ -17,22 +17,23 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.models import Emotion
 from app.settings import Settings
-from devtools.invariants import check_user
 from devtools.local_aws import LocalStack
-from tests.support import EchoFactory, User, echo_body, moto_jwks, settings_for, wav_bytes
+from tests.support import (
+    EchoFactory,
+    User,
+    echo_body,
+    invariant_violations,
+    moto_jwks,
+    settings_for,
+    wav_bytes,
+)
 
 ECHOES = "/api/v1/echoes"
 
 
 def _assert_invariants(settings: Settings, *users: User) -> None:
     for user in users:
-        found = check_user(
-            boto3.client("dynamodb"),
-            boto3.client("s3"),
-            settings.dynamodb_table_name,
-            settings.s3_bucket_name,
-            user.user_id,
-        )
+        found = invariant_violations(settings, user)
         assert found == [], found
 
 

@@ -19,23 +19,20 @@ from app.main import create_app
 from app.settings import Settings
 from app.store.echoes import EchoStore
 from app.store.records import key
-from devtools.invariants import check_user
 from devtools.local_aws import LocalStack
 from tests.api.conftest import new_user
 from tests.faults import AFTER, BEFORE, FaultInjector
-from tests.support import EchoFactory, User, echo_body, moto_jwks, settings_for, wav_bytes
+from tests.support import (
+    EchoFactory,
+    User,
+    echo_body,
+    invariant_violations,
+    moto_jwks,
+    settings_for,
+    wav_bytes,
+)
 
 PARALLEL = 16
-
-
-def _violations(settings: Settings, user: User) -> list[str]:
-    return check_user(
-        boto3.client("dynamodb"),
-        boto3.client("s3"),
-        settings.dynamodb_table_name,
-        settings.s3_bucket_name,
-        user.user_id,
-    )
 
 
 def _upload(client: TestClient, user: User, audio: bytes) -> str:
@@ -73,10 +70,10 @@ def test_parallel_creates_then_parallel_deletes_by_one_user_all_succeed(
 
     with ThreadPoolExecutor(PARALLEL) as pool:
         assert list(pool.map(create, range(PARALLEL))) == [201] * PARALLEL
-        assert _violations(settings, alice) == []
+        assert invariant_violations(settings, alice) == []
         assert client.get("/api/v1/echoes", headers=alice.headers).json()["total_count"] == PARALLEL
         assert list(pool.map(delete, echo_ids)) == [204] * PARALLEL
-    assert _violations(settings, alice) == []
+    assert invariant_violations(settings, alice) == []
     assert client.get("/api/v1/echoes", headers=alice.headers).json()["total_count"] == 0
 
 
@@ -114,7 +111,7 @@ def test_a_delete_does_not_write_with_slots_that_moved_since_it_read_them(
     deleted = store_a.delete_echo(alice.user_id, third)
 
     assert deleted is not None and deleted.echo_id == third and created
-    assert _violations(settings, alice) == []
+    assert invariant_violations(settings, alice) == []
     remaining = {echo["echo_id"] for echo in _list(settings, alice)}
     assert remaining == {second, created[0]}
 
@@ -133,7 +130,7 @@ def test_invariant_checker_reports_a_broken_slot(
         TableName=settings.dynamodb_table_name,
         Item=key(alice.user_id, "SLOT#ALL#1") | {"echo_id": {"S": "00000000-0000-4000-8000-000000000000"}},
     )
-    found = _violations(settings, alice)
+    found = invariant_violations(settings, alice)
     assert any("does not exist" in message for message in found), found
     assert echo["echo_id"] not in str(found) or found
 
@@ -223,7 +220,7 @@ def test_a_failed_create_then_its_retry_loses_nothing(
     assert retried.status_code == 201, retried.text
     assert _plays(client, alice, echo_id, audio)
     assert _object_state(settings, retried.json()["s3_url"].split("/", 3)[3]) == "kept"
-    assert _violations(settings, alice) == []
+    assert invariant_violations(settings, alice) == []
 
 
 def test_delete_makes_the_calls_the_fault_cases_name(
@@ -260,14 +257,14 @@ def test_a_failed_delete_then_its_retry_loses_nothing(
     assert client.get(url, headers=alice.headers).status_code == 404
     assert _object_state(settings, doomed["s3_url"].split("/", 3)[3]) in {"absent", "pending"}
     assert _plays(client, alice, kept["echo_id"], wav_bytes())
-    assert _violations(settings, alice) == []
+    assert invariant_violations(settings, alice) == []
 
 
 def test_a_second_user_is_untouched(make_echo: EchoFactory, stack: LocalStack, settings: Settings) -> None:
     """Fresh users per test share one table: the checker sees only its user's partition."""
     carol = new_user(stack, "carol")
     make_echo(carol)
-    assert _violations(settings, carol) == []
+    assert invariant_violations(settings, carol) == []
 
 
 def test_a_create_that_certainly_failed_hands_the_audio_back_to_the_lifecycle_rule(
@@ -286,4 +283,4 @@ def test_a_create_that_certainly_failed_hands_the_audio_back_to_the_lifecycle_ru
     response = client.post(f"/api/v1/echoes?echo_id={echo_id}", json=echo_body(), headers=alice.headers)
     assert response.status_code == 404, response.text
     assert _object_state(settings, f"audio/{alice.user_id}/{echo_id}.wav") == "pending"
-    assert _violations(settings, alice) == []
+    assert invariant_violations(settings, alice) == []

@@ -10,21 +10,10 @@ from fastapi.testclient import TestClient
 
 from app.settings import Settings
 from devtools.backfill import backfill, upgrade
-from devtools.invariants import check_user
 from devtools.seed import FILE_SIZE, echo_record, seed_echoes
-from tests.support import EchoFactory, User
+from tests.support import EchoFactory, User, invariant_violations
 
 ECHOES = "/api/v1/echoes"
-
-
-def _violations(settings: Settings, user: User) -> list[str]:
-    return check_user(
-        boto3.client("dynamodb"),
-        boto3.client("s3"),
-        settings.dynamodb_table_name,
-        settings.s3_bucket_name,
-        user.user_id,
-    )
 
 
 def _seed_legacy(settings: Settings, user: User, count: int) -> list[str]:
@@ -68,7 +57,7 @@ def test_a_legacy_echo_is_read_with_version_1_and_deleted_without_a_negative_byt
     assert client.get(f"{ECHOES}/{old}", headers=alice.headers).status_code == 404
     # Only the new echo's bytes were ever counted, and only they remain.
     assert _bytes(settings, alice) == new["file_size"]
-    assert _violations(settings, alice) == []
+    assert invariant_violations(settings, alice) == []
 
 
 @pytest.mark.parametrize("change", [{"tags": ["sea"]}, {"emotion": "joy", "transcript": "waves"}])
@@ -86,7 +75,7 @@ def test_patching_a_legacy_echo_upgrades_it(
 
     # The other one deleted: the partition is back to holding only what the invariants describe.
     assert client.delete(f"{ECHOES}/{first}", headers=alice.headers).status_code == 204
-    assert _violations(settings, alice) == []
+    assert invariant_violations(settings, alice) == []
     assert _bytes(settings, alice) == FILE_SIZE
 
 
@@ -96,7 +85,7 @@ def test_backfill_upgrades_legacy_echoes_once_even_when_interrupted(
     legacy = _seed_legacy(settings, alice, 12)
     made = make_echo(alice, tags=["rain"])
     kept = make_echo(bob, tags=["rain"])
-    before = _violations(settings, alice)
+    before = invariant_violations(settings, alice)
     assert any("bytes" in message for message in before) and any("missing" in message for message in before)
     assert _tagged(client, alice, "rain") == [made["echo_id"]]  # what the legacy echoes miss
 
@@ -117,7 +106,7 @@ def test_backfill_upgrades_legacy_echoes_once_even_when_interrupted(
     # shared table: at least this user's 8).
     resumed = backfill(boto3.client("dynamodb"), settings.dynamodb_table_name)
     assert resumed.upgraded >= len(legacy) - 4
-    assert _violations(settings, alice) == []
+    assert invariant_violations(settings, alice) == []
     assert _bytes(settings, alice) == len(legacy) * FILE_SIZE + made["file_size"]
     assert _tagged(client, alice, "rain") == sorted([*legacy, made["echo_id"]])
     assert _tagged(client, alice, "night") == [legacy[0], legacy[10]]  # every tenth
@@ -139,7 +128,7 @@ def test_backfill_upgrades_legacy_echoes_once_even_when_interrupted(
         ConsistentRead=True,
     )["Items"]
     assert after_again == before_again
-    assert _violations(settings, bob) == [] and _tagged(client, bob, "rain") == [kept["echo_id"]]
+    assert invariant_violations(settings, bob) == [] and _tagged(client, bob, "rain") == [kept["echo_id"]]
 
 
 @pytest.mark.parametrize("meanwhile", ["patch", "delete"])
@@ -161,4 +150,4 @@ def test_backfill_of_an_echo_changed_since_the_scan_read_it_counts_its_bytes_onc
 
     assert upgrade(dynamodb, settings.dynamodb_table_name, stale) is False
     assert _bytes(settings, alice) == (FILE_SIZE if meanwhile == "patch" else 0)
-    assert _violations(settings, alice) == []
+    assert invariant_violations(settings, alice) == []
