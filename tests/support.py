@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 import jwt
 import moto
+import requests
+from fastapi.testclient import TestClient
 
 from app.settings import Settings
 from app.store.records import EchoRecord
@@ -151,3 +153,32 @@ def invariant_violations(settings: Settings, user: User) -> list[str]:
         settings.s3_bucket_name,
         user.user_id,
     )
+
+
+def partition_items(table: str, user: User) -> list[dict[str, Any]]:
+    """Every item of the user's partition, as DynamoDB holds it (consistent read, every page)."""
+    pages = (
+        boto3.client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"USER#{user.user_id}"}},
+            ConsistentRead=True,
+        )
+    )
+    return [item for page in pages for item in page["Items"]]
+
+
+def upload_audio(client: TestClient, user: User, audio: bytes) -> str:
+    """init-upload, then PUT AUDIO to the presigned URL as a browser would: the new echo's id."""
+    init = client.post(
+        "/api/v1/echoes/init-upload",
+        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": len(audio)},
+        headers=user.headers,
+    )
+    assert init.status_code == 200, init.text
+    upload = init.json()
+    put = requests.put(upload["upload_url"], data=audio, headers=upload["upload_headers"], timeout=10)
+    assert put.status_code == 200, put.text
+    return str(upload["echo_id"])

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import requests
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from moto import mock_aws
@@ -16,7 +15,17 @@ from app.main import create_app
 from app.settings import Settings
 from devtools.dynamodb_local import DynamoDBLocal
 from devtools.local_aws import LocalStack, provision
-from tests.support import ORIGINS, EchoFactory, User, echo_body, moto_jwks, settings_for, sign_up, wav_bytes
+from tests.support import (
+    ORIGINS,
+    EchoFactory,
+    User,
+    echo_body,
+    moto_jwks,
+    settings_for,
+    sign_up,
+    upload_audio,
+    wav_bytes,
+)
 
 
 @pytest.fixture(scope="package")
@@ -68,18 +77,9 @@ def make_echo(client: TestClient) -> EchoFactory:
     """init-upload, PUT real WAV bytes to the presigned URL, create: the whole happy path."""
 
     def make(user: User, audio: bytes | None = None, **body: object) -> dict:
-        data = audio if audio is not None else wav_bytes()
-        init = client.post(
-            "/api/v1/echoes/init-upload",
-            json={"file_extension": "wav", "content_type": "audio/wav", "file_size": len(data)},
-            headers=user.headers,
-        )
-        assert init.status_code == 200, init.text
-        upload = init.json()
-        put = requests.put(upload["upload_url"], data=data, headers=upload["upload_headers"], timeout=10)
-        assert put.status_code == 200, put.text
+        echo_id = upload_audio(client, user, audio if audio is not None else wav_bytes())
         created = client.post(
-            f"/api/v1/echoes?echo_id={upload['echo_id']}",
+            f"/api/v1/echoes?echo_id={echo_id}",
             json=echo_body(**body),
             headers=user.headers,
         )

@@ -7,6 +7,7 @@ eraser); DynamoDB Local never throttles. moto's S3 answers DeleteObjects without
 (SlowDown); the eraser treats any per-key error as a failed pass that the next one repeats."""
 
 import json
+import logging
 import threading
 import time
 
@@ -32,6 +33,7 @@ from tests.support import (
     echo_record,
     invariant_violations,
     moto_jwks,
+    partition_items,
     pool_signed_token,
     settings_for,
 )
@@ -54,15 +56,6 @@ def _versions(settings: Settings, user: User) -> int:
         len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
         for page in pages.paginate(Bucket=settings.s3_bucket_name, Prefix=audio_prefix(user.user_id))
     )
-
-
-def _partition(settings: Settings, user: User) -> list[dict]:
-    return boto3.client("dynamodb").query(
-        TableName=settings.dynamodb_table_name,
-        KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": f"USER#{user.user_id}"}},
-        ConsistentRead=True,
-    )["Items"]
 
 
 def _cognito_user_exists(stack: LocalStack, user: User) -> bool:
@@ -105,7 +98,7 @@ def test_erasing_an_account_of_2000_echoes_interrupted_then_resumed(
         headers=alice.headers,
     )
     kept = make_echo(bob)
-    bob_before = _partition(settings, bob)
+    bob_before = partition_items(settings.dynamodb_table_name, bob)
     assert _versions(settings, alice) > SEEDED
 
     # 1. a pass cut short by its time budget answers 202 with its progress
@@ -137,7 +130,7 @@ def test_erasing_an_account_of_2000_echoes_interrupted_then_resumed(
             break
     assert done.status_code == 204, done.text
     assert _versions(settings, alice) == 0
-    remaining = _partition(settings, alice)
+    remaining = partition_items(settings.dynamodb_table_name, alice)
     assert [item["sk"]["S"] for item in remaining] == ["COUNTS"]
     assert set(remaining[0]) == {"pk", "sk", "erased_at", "erasure_phase", "expires_at"}  # no counts left
     assert not _cognito_user_exists(stack, alice)
@@ -162,7 +155,7 @@ def test_erasing_an_account_of_2000_echoes_interrupted_then_resumed(
     assert init.status_code == 401
 
     # Bob is untouched
-    assert _partition(settings, bob) == bob_before
+    assert partition_items(settings.dynamodb_table_name, bob) == bob_before
     assert client.get(f"/api/v1/echoes/{kept['echo_id']}", headers=bob.headers).status_code == 200
     assert _versions(settings, bob) == 1
     assert invariant_violations(settings, bob) == []
@@ -334,6 +327,13 @@ def _lambda_app(stack: LocalStack, settings: Settings, **overrides: object) -> t
     return Mangum(app, lifespan="off"), invoked
 
 
+def _stopped_chain(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> logging.LogRecord:
+    """The one error log of a stopped chain, after checking its one ErasureChainStopped metric (EMF)."""
+    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1
+    return stopped
+
+
 def test_a_chain_of_failing_passes_stops_after_three(
     stack: LocalStack,
     settings: Settings,
@@ -355,10 +355,9 @@ def test_a_chain_of_failing_passes_stops_after_three(
     while invoked and len(statuses) < 20:
         statuses.append(handler(invoked.pop(0), LambdaContext.fresh())["statusCode"])
     assert statuses == [503, 503, 503] and not invoked
-    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    stopped = _stopped_chain(caplog, capsys)
     assert "Account erasure chain stopped" in stopped.getMessage()
     assert stopped.__dict__["reason"] == "3 failed passes in a row"
-    assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1  # the EMF metric
 
     # The caller's own DELETE starts a new chain, which completes once DynamoDB is back.
     dynamodb.meta.events.unregister("before-call.dynamodb.BatchWriteItem", down)
@@ -381,9 +380,8 @@ def test_a_chain_ends_after_max_passes_even_while_it_progresses(
     answer = handler(last, LambdaContext.fresh())
     assert answer["statusCode"] == 202 and json.loads(answer["body"])["continuing"] is False
     assert not invoked
-    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    stopped = _stopped_chain(caplog, capsys)
     assert stopped.__dict__["reason"] == f"{MAX_CHAIN_PASSES} passes"
-    assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1
 
 
 class _LateContext(LambdaContext):
@@ -440,9 +438,8 @@ def test_a_continuation_that_lambda_refuses_still_answers_the_pass(
     answer = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
     assert answer["statusCode"] == 202, answer["body"]
     assert json.loads(answer["body"])["continuing"] is False
-    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    stopped = _stopped_chain(caplog, capsys)
     assert "not continued" in stopped.getMessage()
-    assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1
 
 
 def test_the_continuation_does_not_replay_the_request_body(
@@ -489,10 +486,9 @@ def test_a_continued_pass_whose_token_has_expired_reports_the_stopped_chain(
     caplog.clear()
     capsys.readouterr()
     assert handler(continued, LambdaContext.fresh())["statusCode"] == 401
-    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    stopped = _stopped_chain(caplog, capsys)
     assert "Account erasure chain stopped" in stopped.getMessage()
     assert "token expired" in stopped.__dict__["reason"]
-    assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1
     # The caller's own request, refused the same way, is not a chain: the caller sees the 401.
     expired = {"Authorization": f"Bearer {pool_signed_token(claims)}"}
     assert handler(rest_event("DELETE", ME, None, expired), LambdaContext.fresh())["statusCode"] == 401

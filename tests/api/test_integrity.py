@@ -29,23 +29,11 @@ from tests.support import (
     invariant_violations,
     moto_jwks,
     settings_for,
+    upload_audio,
     wav_bytes,
 )
 
 PARALLEL = 16
-
-
-def _upload(client: TestClient, user: User, audio: bytes) -> str:
-    init = client.post(
-        "/api/v1/echoes/init-upload",
-        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": len(audio)},
-        headers=user.headers,
-    )
-    assert init.status_code == 200, init.text
-    upload = init.json()
-    put = requests.put(upload["upload_url"], data=audio, headers=upload["upload_headers"], timeout=10)
-    assert put.status_code == 200, put.text
-    return upload["echo_id"]
 
 
 def test_parallel_creates_then_parallel_deletes_by_one_user_all_succeed(
@@ -57,7 +45,7 @@ def test_parallel_creates_then_parallel_deletes_by_one_user_all_succeed(
     relaxed = settings_for(stack, max_audio_bytes=settings.max_audio_bytes, request_deadline_seconds=15)
     client = TestClient(create_app(relaxed, fetch_jwks=moto_jwks), raise_server_exceptions=False)
     audio = wav_bytes()
-    echo_ids = [_upload(client, alice, audio) for _ in range(PARALLEL)]
+    echo_ids = [upload_audio(client, alice, audio) for _ in range(PARALLEL)]
     emotions = ["calm", "joy", "calm", "nostalgia"]
 
     def create(index: int) -> int:
@@ -192,7 +180,7 @@ def test_create_makes_the_calls_the_fault_cases_name(
     faulty: tuple[TestClient, FaultInjector], alice: User
 ) -> None:
     client, injector = faulty
-    echo_id = _upload(client, alice, wav_bytes())
+    echo_id = upload_audio(client, alice, wav_bytes())
     injector.arm(-1, BEFORE)  # records only
     assert (
         client.post(f"/api/v1/echoes?echo_id={echo_id}", json=echo_body(), headers=alice.headers).status_code
@@ -207,7 +195,7 @@ def test_a_failed_create_then_its_retry_loses_nothing(
 ) -> None:
     client, injector = faulty
     audio = wav_bytes()
-    echo_id = _upload(client, alice, audio)
+    echo_id = upload_audio(client, alice, audio)
     url = f"/api/v1/echoes?echo_id={echo_id}"
     injector.arm(index, phase)
     failed = client.post(url, json=echo_body(), headers=alice.headers)
@@ -273,7 +261,7 @@ def test_a_create_that_certainly_failed_hands_the_audio_back_to_the_lifecycle_ru
     """Create untags the audio before its transaction; when the transaction is refused (here the
     pending upload vanished: expired, or used up), the audio is tagged pending again."""
     client, injector = faulty
-    echo_id = _upload(client, alice, wav_bytes())
+    echo_id = upload_audio(client, alice, wav_bytes())
     upload_key = key(alice.user_id, f"UPLOAD#{echo_id}")
 
     def upload_vanishes(**_: object) -> None:

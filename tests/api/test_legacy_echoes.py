@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app.settings import Settings
 from devtools.backfill import backfill, upgrade
 from devtools.seed import FILE_SIZE, echo_record, seed_echoes
-from tests.support import EchoFactory, User, invariant_violations
+from tests.support import EchoFactory, User, invariant_violations, partition_items
 
 ECHOES = "/api/v1/echoes"
 
@@ -114,19 +114,9 @@ def test_backfill_upgrades_legacy_echoes_once_even_when_interrupted(
     assert got.headers["ETag"] == '"1"' and got.json()["recorded_at"] == got.json()["timestamp"]
 
     # Idempotent: a third run finds nothing of Alice's, and changes nothing of Bob's.
-    before_again = boto3.client("dynamodb").query(
-        TableName=settings.dynamodb_table_name,
-        KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": f"USER#{alice.user_id}"}},
-        ConsistentRead=True,
-    )["Items"]
+    before_again = partition_items(settings.dynamodb_table_name, alice)
     backfill(boto3.client("dynamodb"), settings.dynamodb_table_name)
-    after_again = boto3.client("dynamodb").query(
-        TableName=settings.dynamodb_table_name,
-        KeyConditionExpression="pk = :p",
-        ExpressionAttributeValues={":p": {"S": f"USER#{alice.user_id}"}},
-        ConsistentRead=True,
-    )["Items"]
+    after_again = partition_items(settings.dynamodb_table_name, alice)
     assert after_again == before_again
     assert invariant_violations(settings, bob) == [] and _tagged(client, bob, "rain") == [kept["echo_id"]]
 

@@ -13,7 +13,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.store.limits import WINDOW_SECONDS, UploadLimit
 from devtools.local_aws import LocalStack
-from tests.support import User, moto_jwks, settings_for
+from tests.support import User, moto_jwks, partition_items, settings_for
 
 INIT = "/api/v1/echoes/init-upload"
 WAV = {"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000}
@@ -23,21 +23,6 @@ LIMIT = 2
 @pytest.fixture
 def settings(stack: LocalStack) -> Settings:
     return settings_for(stack, uploads_per_user_per_hour=LIMIT)
-
-
-def _partition(stack: LocalStack, user: User) -> list[dict[str, Any]]:
-    """Every item of the user's partition, as DynamoDB holds it."""
-    pages = (
-        boto3.client("dynamodb")
-        .get_paginator("query")
-        .paginate(
-            TableName=stack.table_name,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": f"USER#{user.user_id}"}},
-            ConsistentRead=True,
-        )
-    )
-    return [item for page in pages for item in page["Items"]]
 
 
 def test_the_upload_over_the_limit_is_refused_with_retry_after_and_leaves_nothing_behind(
@@ -54,7 +39,7 @@ def test_the_upload_over_the_limit_is_refused_with_retry_after_and_leaves_nothin
     retry_after = int(refused.headers["Retry-After"])
     assert 1 <= retry_after <= WINDOW_SECONDS and body["details"]["retry_after_seconds"] == retry_after
 
-    items = _partition(stack, alice)
+    items = partition_items(stack.table_name, alice)
     uploads = [item for item in items if item["sk"]["S"].startswith("UPLOAD#")]
     assert len(uploads) == LIMIT, "the refused request wrote no pending upload"
     assert not [item for item in items if item["sk"]["S"] == "COUNTS"], "echo counters untouched"
