@@ -86,6 +86,12 @@ class Chain:
         }
 
 
+def report_stopped_chain(what: str, **details: Any) -> None:
+    """Every end of a chain that did not complete: an error log and the ErasureChainStopped metric."""
+    logger.error(f"{what}: the caller's DELETE /api/v1/me resumes it", extra=details)
+    count("ErasureChainStopped")
+
+
 def report_refused_continuation(event: dict[str, Any] | None, error: Exception) -> None:
     """A continued pass refused before it could start (its token expired while the chain ran, the
     JWKS unreachable): the chain ends there, so say so, as for any other stopped chain. Nothing
@@ -96,11 +102,9 @@ def report_refused_continuation(event: dict[str, Any] | None, error: Exception) 
     why = (
         f"{error.status_code} {error.message} {error.details}" if isinstance(error, ApiError) else repr(error)
     )
-    logger.error(
-        "Account erasure chain stopped: the caller's DELETE /api/v1/me resumes it",
-        extra={"reason": f"pass refused before it started: {why}", "chain": chain},
+    report_stopped_chain(
+        "Account erasure chain stopped", reason=f"pass refused before it started: {why}", chain=chain
     )
-    count("ErasureChainStopped")
 
 
 def check_erasure_budget(settings: Settings) -> None:
@@ -223,22 +227,16 @@ class AccountService:
             return False
         reason = chain.stop_reason()
         if reason is not None:
-            logger.error(
-                "Account erasure chain stopped: the caller's DELETE /api/v1/me resumes it",
-                extra={"user_id": user_id, "reason": reason, "passes": chain.passes - 1},
+            report_stopped_chain(
+                "Account erasure chain stopped", user_id=user_id, reason=reason, passes=chain.passes - 1
             )
-            count("ErasureChainStopped")
             return False
         # Also after a pass that overran its own deadline, until the last moment a call may start.
         token = deadline.start(until - time.monotonic())
         try:
             self.continuation(chain.event(event))
         except Exception as error:  # no time left, Lambda refused or unreachable: the pass still answers
-            logger.error(
-                "Account erasure not continued: the caller's DELETE /api/v1/me resumes it",
-                extra={"user_id": user_id, "reason": repr(error)},
-            )
-            count("ErasureChainStopped")
+            report_stopped_chain("Account erasure not continued", user_id=user_id, reason=repr(error))
             return False
         finally:
             deadline.reset(token)
