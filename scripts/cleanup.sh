@@ -69,33 +69,29 @@ require_commands aws
 load_config "$ENVIRONMENT"
 STACK_NAME="${STACK_NAME:-$(stack_name_for "$ENVIRONMENT")}"
 account="$(account_id)"
+# One AWS CLI call per question (each CLI start costs about half a second): the stack's buckets and
+# log groups in one listing, whose failure means there is no such stack; every log group of the
+# environment in one (paginated) listing, filtered here; the artifacts in one listing, whose
+# failure means there is no artifacts bucket.
 stack_exists=false
-aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" >/dev/null 2>&1 && stack_exists=true
-
-# stack_resources TYPE: the physical ids of the stack's resources of TYPE, one a line.
-stack_resources() {
-  [[ "$stack_exists" == "true" ]] || return 0
-  aws_cli cloudformation list-stack-resources --stack-name "$STACK_NAME" \
-    --query "StackResourceSummaries[?ResourceType=='$1'].PhysicalResourceId" --output text | tr '\t' '\n' | sed '/^$/d'
-}
-
-mapfile -t buckets < <(stack_resources AWS::S3::Bucket)
+resources="$(aws_cli cloudformation list-stack-resources --stack-name "$STACK_NAME" \
+  --query "StackResourceSummaries[?ResourceType=='AWS::S3::Bucket' || ResourceType=='AWS::Logs::LogGroup'].[ResourceType, PhysicalResourceId]" \
+  --output text 2>/dev/null)" && stack_exists=true
+mapfile -t buckets < <(awk '$1 == "AWS::S3::Bucket" { print $2 }' <<<"$resources")
 # The stack's own log groups go with the stack; others of the environment's (written before the
 # template owned them, or by a stack deleted earlier) are deleted one by one.
-mapfile -t stack_log_groups < <(stack_resources AWS::Logs::LogGroup)
+mapfile -t stack_log_groups < <(awk '$1 == "AWS::Logs::LogGroup" { print $2 }' <<<"$resources")
+environment_groups="starts_with(logGroupName, '/aws/lambda/echoes-$ENVIRONMENT-')"
+environment_groups+=" || starts_with(logGroupName, '/aws/apigateway/echoes-$ENVIRONMENT-')"
+environment_groups+=" || starts_with(logGroupName, 'aws-waf-logs-echoes-$ENVIRONMENT-')"
 log_groups=()
-for prefix in "/aws/lambda/echoes-$ENVIRONMENT-" "/aws/apigateway/echoes-$ENVIRONMENT-" "aws-waf-logs-echoes-$ENVIRONMENT-"; do
-  while IFS= read -r group; do
-    [[ -z "$group" || " ${stack_log_groups[*]} " == *" $group "* ]] || log_groups+=("$group")
-  done < <(aws_cli logs describe-log-groups --log-group-name-prefix "$prefix" \
-    --query "logGroups[].logGroupName" --output text | tr '\t' '\n')
-done
+while IFS= read -r group; do
+  [[ -z "$group" || " ${stack_log_groups[*]} " == *" $group "* ]] || log_groups+=("$group")
+done < <(aws_cli logs describe-log-groups --query "logGroups[?$environment_groups].logGroupName" \
+  --output text | tr '\t' '\n')
 artifacts_bucket="$(artifacts_bucket_name "$account")"
-artifacts=0
-if aws_cli s3api head-bucket --bucket "$artifacts_bucket" >/dev/null 2>&1; then
-  artifacts="$(aws_cli s3api list-objects-v2 --bucket "$artifacts_bucket" --prefix "$STACK_NAME/" \
-    --query "length(Contents || \`[]\`)" --output text)"
-fi
+artifacts="$(aws_cli s3api list-objects-v2 --bucket "$artifacts_bucket" --prefix "$STACK_NAME/" \
+  --query "length(Contents || \`[]\`)" --output text 2>/dev/null)" || artifacts=0
 
 if [[ "$stack_exists" == "false" && ${#log_groups[@]} -eq 0 && "$artifacts" == "0" ]]; then
   log_info "nothing remote to delete for $ENVIRONMENT (no stack $STACK_NAME, log groups or artifacts)"

@@ -474,6 +474,8 @@ def test_cleanup_force_removes_exactly_what_the_dry_run_listed(repo: Path, aws: 
     assert [o["Key"] for o in remaining] == ["echoes-prod-backend/keep.template"]
     samconfig = (repo / "samconfig.toml").read_text()
     assert "[dev." not in samconfig and "[prod.deploy.parameters]" in samconfig
+    again = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)  # the stack's listing now fails
+    assert again.returncode == 0 and "nothing remote to delete for dev" in again.stderr, again.stderr
 
 
 @pytest.mark.slow
