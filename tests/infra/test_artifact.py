@@ -11,6 +11,7 @@ import pytest
 
 from devtools.local_aws import provision
 from devtools.moto import MotoEndpoint
+from tests.infra.built_function import X86_64, assert_compiled_for, assert_ships_only_the_function
 from tests.support import ORIGINS, sign_up
 
 pytestmark = pytest.mark.slow
@@ -19,20 +20,6 @@ UV = ROOT / ".uv" / "bin" / "uv"
 BOTO3_PIN = next(
     line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("boto3==")
 )
-AARCH64, X86_64 = 0xB7, 0x3E  # ELF e_machine values
-DEV_ONLY = {
-    "moto",
-    "pytest",
-    "httpx",
-    "uvicorn",
-    "boto3",
-    "botocore",
-    "devtools",
-    "tests",
-    "yaml",
-    "requests",
-    "swagger_ui_bundle",
-}
 
 # Runs inside the Lambda-like interpreter: invoke the handler with each event, print the answers.
 INVOKE = """
@@ -56,27 +43,6 @@ def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
     assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
-
-
-def _elf_machine(path: Path) -> int:
-    with path.open("rb") as handle:
-        header = handle.read(20)
-    return int.from_bytes(header[18:20], "little")
-
-
-def _assert_ships_only_the_function(folder: Path) -> None:
-    top = {entry.name.split("-")[0] for entry in folder.iterdir()}
-    assert "lambda_handler.py" in top and "app" in top
-    assert not (top & DEV_ONLY), f"dev-only code shipped: {top & DEV_ONLY}"
-    for name in ("template.yaml", "README.md", "requirements-dev.txt", ".venv", "scripts", "config"):
-        assert not (folder / name).exists(), name
-    sources = list(folder.rglob("*.py"))
-    compiled = {
-        p.parent.parent / (p.name.split(".")[0] + ".py")
-        for p in folder.rglob("__pycache__/*.cpython-313.pyc")
-    }
-    missing = [p for p in sources if p not in compiled]
-    assert not missing, f"{len(missing)} modules without a .pyc, e.g. {missing[:3]}"
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +93,8 @@ def _generated_event(kind: str, method: str, path: str, headers: dict[str, str])
 def test_built_function_runs_with_only_boto3(
     x86_build: Path, lambda_python: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _assert_ships_only_the_function(x86_build)
+    assert_ships_only_the_function(x86_build)
+    assert_compiled_for(x86_build, X86_64)
     endpoint = MotoEndpoint().start()
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
@@ -154,18 +121,3 @@ def test_built_function_runs_with_only_boto3(
     assert [a["status"] for a in answers] == [200, 200, 200, 200], answers
     assert json.loads(answers[0]["body"])["status"] == "healthy"
     assert json.loads(answers[1]["body"])["total_count"] == 0
-
-
-def test_sam_build_ships_arm64_wheels_and_only_the_function(tmp_path: Path) -> None:
-    build_dir = tmp_path / "build"
-    _run(
-        ["sam", "build", "--build-in-source", "--build-dir", str(build_dir)],
-        cwd=ROOT,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-    )
-    function = build_dir / "ApiFunction"
-    _assert_ships_only_the_function(function)
-    libraries = list(function.rglob("*.so"))
-    assert libraries, "compiled wheels expected (pydantic_core, ...)"
-    wrong = [p for p in libraries if _elf_machine(p) != AARCH64]
-    assert not wrong, f"not aarch64: {wrong[:3]}"

@@ -18,6 +18,7 @@ import pytest
 
 from devtools.cfn import Resolver, load_template
 from devtools.moto import MotoEndpoint
+from tests.infra.built_function import AARCH64, assert_compiled_for, assert_ships_only_the_function
 from tests.infra.deploy_config import expected_overrides, parse_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -268,13 +269,17 @@ def test_env_setup_without_credentials_fails_clearly(repo: Path) -> None:
 
 
 @pytest.mark.slow
-def test_deploy_build_only_builds_optimised_by_default_and_no_optimize_keeps_everything(repo: Path) -> None:
-    """`deploy -b` is build.sh with its defaults, so one build checks both (each takes seconds)."""
+def test_deploy_build_only_builds_arm64_optimised_by_default_and_no_optimize_keeps_everything(
+    repo: Path,
+) -> None:
+    """`deploy -b` is build.sh with its defaults (sam build), so one build checks both (each takes
+    seconds): Lambda's arm64 wheels, only the function, and the size optimisations."""
     built = _script(repo, "deploy", "-b")  # any AWS call would hit the closed endpoint and fail
     assert built.returncode == 0, built.stderr
     assert "Built function: unzipped" in built.stdout
     function = repo / ".aws-sam" / "build" / "ApiFunction"
-    assert (function / "lambda_handler.py").exists()
+    assert_ships_only_the_function(function)
+    assert_compiled_for(function, AARCH64)
     assert not (function / "aws_lambda_powertools" / "event_handler").exists(), "optimised by default"
     plain = _script(repo, "build", "-c", "--no-optimize")
     assert plain.returncode == 0, plain.stderr
