@@ -70,9 +70,9 @@ load_config "$ENVIRONMENT"
 STACK_NAME="${STACK_NAME:-$(stack_name_for "$ENVIRONMENT")}"
 account="$(account_id)"
 # One AWS CLI call per question (each CLI start costs about half a second): the stack's buckets and
-# log groups in one listing, whose failure means there is no such stack; every log group of the
-# environment in one (paginated) listing, filtered here; the artifacts in one listing, whose
-# failure means there is no artifacts bucket.
+# log groups in one listing, whose failure means there is no such stack; the environment's log
+# groups in one listing (AWS narrows it to names holding "echoes-ENV-", the query keeps the three
+# prefixes); the artifacts in one listing, whose failure means there is no artifacts bucket.
 stack_exists=false
 resources="$(aws_cli cloudformation list-stack-resources --stack-name "$STACK_NAME" \
   --query "StackResourceSummaries[?ResourceType=='AWS::S3::Bucket' || ResourceType=='AWS::Logs::LogGroup'].[ResourceType, PhysicalResourceId]" \
@@ -87,8 +87,8 @@ environment_groups+=" || starts_with(logGroupName, 'aws-waf-logs-echoes-$ENVIRON
 log_groups=()
 while IFS= read -r group; do
   [[ -z "$group" || " ${stack_log_groups[*]} " == *" $group "* ]] || log_groups+=("$group")
-done < <(aws_cli logs describe-log-groups --query "logGroups[?$environment_groups].logGroupName" \
-  --output text | tr '\t' '\n')
+done < <(aws_cli logs describe-log-groups --log-group-name-pattern "echoes-$ENVIRONMENT-" \
+  --query "logGroups[?$environment_groups].logGroupName" --output text | tr '\t' '\n')
 artifacts_bucket="$(artifacts_bucket_name "$account")"
 artifacts="$(aws_cli s3api list-objects-v2 --bucket "$artifacts_bucket" --prefix "$STACK_NAME/" \
   --query "length(Contents || \`[]\`)" --output text 2>/dev/null)" || artifacts=0
