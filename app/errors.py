@@ -53,6 +53,7 @@ THROTTLING_CODES = frozenset(
         "ThrottlingException",
         "RequestLimitExceeded",
         "SlowDown",
+        "InternalError",  # S3's, also per key in DeleteObjects: "please try again"
         "ServiceUnavailable",
         "InternalServerError",
         "TransactionInProgressException",

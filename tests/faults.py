@@ -88,3 +88,21 @@ class EndlessUnprocessedItems:
             self.gave_up = True
             return
         parsed["UnprocessedItems"] = context["requested_items"]
+
+
+@dataclass
+class PerKeyDeleteErrors:
+    """Every DeleteObjects through CLIENT answers, as S3 does under load, 200 with a per-key
+    error (CODE) for its first key; moto never reports per-key errors. The deletes do happen."""
+
+    client: Any
+    code: str
+
+    def __post_init__(self) -> None:
+        self.client.meta.events.register("after-call.s3.DeleteObjects", self._fail_first_key)
+
+    def stop(self) -> None:
+        self.client.meta.events.unregister("after-call.s3.DeleteObjects", self._fail_first_key)
+
+    def _fail_first_key(self, parsed: dict[str, Any], **_: Any) -> None:
+        parsed["Errors"] = [{"Key": "audio/any.wav", "Code": self.code, "Message": "injected"}]

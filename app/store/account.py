@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from app import deadline
-from app.errors import account_erased
+from app.errors import THROTTLING_CODES, account_erased
 from app.store.records import COUNTS_SK, Item, key, user_pk
 from app.store.retry import Backoff
 
@@ -171,7 +171,7 @@ class AccountEraser:
         response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
         errors = response.get("Errors", [])
         if errors:  # e.g. SlowDown on some keys: the next pass lists them again
-            raise RuntimeError(f"{len(errors)} audio versions not deleted: {errors[0].get('Code')}")
+            raise _per_key_failure(errors)
         return len(batch)
 
     # --- DynamoDB -------------------------------------------------------------------------------
@@ -211,3 +211,13 @@ class AccountEraser:
             if not requests:
                 return len(keys)
         raise deadline.DeadlineExceeded(f"{len(requests)} items left unprocessed (throttled)")
+
+
+def _per_key_failure(errors: list[dict[str, str]]) -> ClientError:
+    """DeleteObjects answers 200 with per-key errors: raised as the operation's error, so that the
+    API answers as for any AWS error (503 + Retry-After when S3 asks to slow down or failed
+    inside, 500 otherwise). A code that is not a throttle wins: a misconfiguration shows first."""
+    codes = [error.get("Code", "") for error in errors]
+    code = next((c for c in codes if c not in THROTTLING_CODES), codes[0])
+    message = f"{len(errors)} audio versions not deleted ({', '.join(sorted(set(codes)))})"
+    return ClientError({"Error": {"Code": code, "Message": message}}, "DeleteObjects")

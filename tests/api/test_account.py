@@ -4,7 +4,8 @@ moto (mock_aws) for the versioned bucket and Cognito.
 What AWS would do that the emulators do not: DynamoDB caps one partition key at about 1,000 write
 units a second and throttles batch writes beyond it (UnprocessedItems, retried with backoff by the
 eraser); DynamoDB Local never throttles. moto's S3 answers DeleteObjects without per-key errors
-(SlowDown); the eraser treats any per-key error as a failed pass that the next one repeats."""
+(SlowDown, InternalError): tests/faults.py injects them; a pass that meets one fails as that AWS
+error would, and the next pass repeats its work."""
 
 import json
 import logging
@@ -25,7 +26,7 @@ from app.store.account import ITEMS_PER_ROUND, RESERVE_SECONDS, S3_BATCH, audio_
 from devtools.events import LambdaContext, rest_event
 from devtools.local_aws import LocalStack
 from devtools.seed import seed_echoes
-from tests.faults import CallProbe, EndlessUnprocessedItems
+from tests.faults import CallProbe, EndlessUnprocessedItems, PerKeyDeleteErrors
 from tests.support import (
     EchoFactory,
     User,
@@ -319,6 +320,36 @@ def test_a_partition_that_stays_throttled_fails_the_pass_at_its_deadline(
     assert elapsed < settings.function_timeout_seconds
     # Unthrottled, the next request completes the erasure.
     assert _app(stack, settings).delete(ME, headers=alice.headers).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error"),
+    [
+        ("SlowDown", 503, "service_unavailable"),
+        ("InternalError", 503, "service_unavailable"),
+        ("AccessDenied", 500, "internal_server_error"),
+    ],
+)
+def test_a_per_key_delete_error_answers_as_that_aws_error_and_the_next_pass_goes_on(
+    stack: LocalStack,
+    settings: Settings,
+    alice: User,
+    make_echo: EchoFactory,
+    code: str,
+    status: int,
+    error: str,
+) -> None:
+    """DeleteObjects reports a key it could not delete inside a 200: S3 asking to slow down is a
+    503 with Retry-After, as a throttled call is (it was a 500); a refusal stays a 500."""
+    make_echo(alice)
+    app = _app(stack, settings)
+    failing = PerKeyDeleteErrors(app.app.state.aws_clients.s3, code)  # type: ignore[attr-defined]
+    response = app.delete(ME, headers=alice.headers)
+    assert (response.status_code, response.json()["error"]) == (status, error), response.text
+    assert ("Retry-After" in response.headers) is (status == 503)
+    assert _cognito_user_exists(stack, alice), "the user goes last"
+    failing.stop()
+    assert app.delete(ME, headers=alice.headers).status_code == 204
 
 
 def _lambda_app(stack: LocalStack, settings: Settings, **overrides: object) -> tuple[Mangum, list[dict]]:
