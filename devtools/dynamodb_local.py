@@ -88,6 +88,10 @@ class DynamoDBLocal:
                 str(jar),
                 "-inMemory",
                 "-sharedDb",
+                # Else, at every start, its AWS SDK for Java asks Cognito Identity for credentials
+                # to send usage data: to AWS, or to AWS_ENDPOINT_URL when set (moto, in the local
+                # stack and the benchmark, answered with a 500 and a traceback).
+                "-disableTelemetry",
                 "-port",
                 str(self.port),
             ],

@@ -20,8 +20,8 @@ def test_without_java_the_local_stack_warns_once_and_uses_moto(
     assert captured.out == ""
 
 
-def test_it_runs_in_memory_shared_on_a_free_port(dynamodb_local: DynamoDBLocal) -> None:
+def test_it_runs_in_memory_shared_on_a_free_port_without_telemetry(dynamodb_local: DynamoDBLocal) -> None:
     command = Path(f"/proc/{dynamodb_local.pid}/cmdline").read_bytes().split(b"\0")
-    assert b"-inMemory" in command and b"-sharedDb" in command
+    assert b"-inMemory" in command and b"-sharedDb" in command and b"-disableTelemetry" in command
     assert command[command.index(b"-port") + 1] == str(dynamodb_local.port).encode()
     assert dynamodb_local.client().list_tables()["TableNames"] is not None  # type: ignore[attr-defined]
