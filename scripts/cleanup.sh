@@ -69,7 +69,7 @@ require_commands aws
 load_config "$ENVIRONMENT"
 STACK_NAME="${STACK_NAME:-$(stack_name_for "$ENVIRONMENT")}"
 account="$(account_id)"
-# One AWS CLI call per question (each CLI start costs about half a second): the stack's buckets and
+# One AWS CLI call per question (a CLI start costs more than most calls): the stack's buckets and
 # log groups in one listing, whose failure means there is no such stack; the environment's log
 # groups in one listing (AWS narrows it to names holding "echoes-ENV-", the query keeps the three
 # prefixes); the artifacts in one listing, whose failure means there is no artifacts bucket.

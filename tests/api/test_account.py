@@ -40,9 +40,9 @@ from tests.support import (
 )
 
 ME = "/api/v1/me"
-# Enough for more than one page of everything the erasure walks: 750 echoes leave 1,050 object
-# versions and delete markers (S3 lists and deletes 1,000 at a time) and about 2,300 items
-# (ITEMS_PER_ROUND is 1,000), while seeding them stays a few seconds.
+# Enough for more than one page of everything the erasure walks, and no more (seeding is most of
+# the test's time): 750 echoes leave 1,050 object versions and delete markers (S3 lists and
+# deletes 1,000 at a time) and about 2,300 items (ITEMS_PER_ROUND is 1,000).
 SEEDED = 750
 
 

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
     figures = tmp_path / "bench.json"
-    # 1024 MB, the chosen size, is a fraction of a core (0.58): the CPU quota is exercised, and the
-    # run waits 12 s less than at 256 MB (a seventh of a core), where cold starts take seconds.
+    # 1024 MB, the chosen size, is a fraction of a core: the CPU quota is exercised, without the
+    # long waits of 256 MB's seventh of a core (docs/local-development.md, the test command).
     result = subprocess.run(
         [str(ROOT / "scripts" / "bench.sh"), "--quick", "--memory", "1024,1769", "--json", str(figures)],
         cwd=ROOT,
