@@ -485,6 +485,52 @@ def test_cleanup_force_removes_exactly_what_the_dry_run_listed(repo: Path, aws: 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("service", ["CLOUDFORMATION", "CLOUDWATCH_LOGS", "S3"])
+def test_cleanup_stops_when_a_listing_fails_for_another_reason_than_absence(
+    repo: Path, aws: MotoEndpoint, service: str
+) -> None:
+    """Only "does not exist" (the stack) and NoSuchBucket (the artifacts bucket) mean nothing to
+    delete; a listing refused, throttled or unreachable (here: that service's endpoint closed)
+    proves nothing, so nothing is deleted, not even the samconfig.toml entries."""
+    deployed = _deployed_dev_stack() if service != "S3" else {}
+    if service == "S3":  # no stack: the artifacts listing is the only S3 call
+        boto3.client("s3").create_bucket(Bucket=ARTIFACTS_BUCKET)
+        boto3.client("s3").put_object(
+            Bucket=ARTIFACTS_BUCKET, Key="echoes-dev-backend/abc.template", Body=b"{}"
+        )
+    assert _script(repo, "env-setup", "-e", "dev", endpoint=aws.url).returncode == 0
+    groups = _log_groups()
+    result = _script(
+        repo,
+        "cleanup",
+        "-e",
+        "dev",
+        "-f",
+        endpoint=aws.url,
+        **{f"AWS_ENDPOINT_URL_{service}": CLOSED_ENDPOINT},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "cannot tell what to delete, nothing deleted" in result.stderr
+        and "Could not connect" in result.stderr
+    )
+    assert _plan(result.stdout, "deleting") == []
+    assert _log_groups() == groups and "[dev.deploy.parameters]" in (repo / "samconfig.toml").read_text()
+    artifacts = boto3.client("s3").list_objects_v2(Bucket=ARTIFACTS_BUCKET, Prefix="echoes-dev-backend/")
+    assert artifacts["KeyCount"] == 1
+    if deployed:
+        assert _stacks() == ["echoes-dev-backend"] and deployed["bucket"] in _bucket_names()
+
+
+@pytest.mark.slow
+def test_cleanup_without_an_artifacts_bucket_has_nothing_remote_to_delete(
+    repo: Path, aws: MotoEndpoint
+) -> None:
+    result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)  # no stack, no bucket
+    assert result.returncode == 0 and "nothing remote to delete for dev" in result.stderr, result.stderr
+
+
+@pytest.mark.slow
 def test_cleanup_takes_the_stack_name_like_deploy(repo: Path, aws: MotoEndpoint) -> None:
     _deployed_dev_stack(stack_name="echoes-dev-feature-x")
     result = _script(repo, "cleanup", "-e", "dev", "-s", "echoes-dev-feature-x", "-f", endpoint=aws.url)
