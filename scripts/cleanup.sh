@@ -93,8 +93,12 @@ account="$(account_id)"
 # environment's log groups in one listing (AWS narrows it to names holding "echoes-ENV-", the query
 # keeps the three prefixes); the artifacts in one listing, which fails with NoSuchBucket when there
 # is no artifacts bucket.
+# A stack whose creation rolled back (ROLLBACK_COMPLETE) or whose deletion failed (DELETE_FAILED)
+# still lists the resources already deleted (DELETE_COMPLETE), and one never created without a
+# physical id: neither is there to empty or to be deleted with the stack.
 stack_exists=false resources="" environment_log_groups="" artifacts=0
-stack_resources="StackResourceSummaries[?ResourceType == 'AWS::S3::Bucket' || ResourceType == 'AWS::Logs::LogGroup']"
+stack_resources="StackResourceSummaries[?ResourceStatus != 'DELETE_COMPLETE' && PhysicalResourceId"
+stack_resources+=" && (ResourceType == 'AWS::S3::Bucket' || ResourceType == 'AWS::Logs::LogGroup')]"
 listing resources "Stack with id $STACK_NAME does not exist" \
   aws_cli cloudformation list-stack-resources --stack-name "$STACK_NAME" \
   --query "$stack_resources.[ResourceType, PhysicalResourceId]" --output text && stack_exists=true

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from moto.cloudformation.responses import CloudFormationResponse
 
 from devtools.cfn import Resolver, load_template
 from devtools.moto import MotoEndpoint
@@ -528,6 +529,47 @@ def test_cleanup_without_an_artifacts_bucket_has_nothing_remote_to_delete(
 ) -> None:
     result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)  # no stack, no bucket
     assert result.returncode == 0 and "nothing remote to delete for dev" in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_cleanup_of_a_rolled_back_stack_skips_what_it_lists_as_deleted_or_never_created(
+    repo: Path, aws: MotoEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first deploy that failed leaves a ROLLBACK_COMPLETE stack to delete. AWS's
+    ListStackResources still lists its resources: those the rollback deleted as DELETE_COMPLETE
+    (their physical ids kept), one whose creation failed without a PhysicalResourceId (optional in
+    StackResourceSummary). moto answers CREATE_COMPLETE with an id for every resource: its answer
+    to the script is rewritten here as AWS's, and the rollback's deletions are made by hand."""
+    deployed = _deployed_dev_stack()
+    s3 = boto3.client("s3")
+    listed = s3.list_object_versions(Bucket=deployed["bucket"])
+    versions = [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+    s3.delete_objects(
+        Bucket=deployed["bucket"],
+        Delete={"Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]},
+    )
+    s3.delete_bucket(Bucket=deployed["bucket"])
+    for name in ("ApiFunctionLogGroup", "ApiAccessLogGroup"):
+        boto3.client("logs").delete_log_group(logGroupName=deployed[name])
+    moto_answer = CloudFormationResponse.list_stack_resources
+
+    def rolled_back(self: CloudFormationResponse) -> object:
+        answer = moto_answer(self)
+        for summary in answer.result["StackResourceSummaries"]:
+            summary["ResourceStatus"] = "DELETE_COMPLETE"
+            if summary["LogicalResourceId"] == "AudioBucket":  # its creation failed
+                summary["ResourceStatus"] = "CREATE_FAILED"
+                del summary["PhysicalResourceId"]
+        return answer
+
+    monkeypatch.setattr(CloudFormationResponse, "list_stack_resources", rolled_back)
+    result = _script(repo, "cleanup", "-e", "dev", "-d", endpoint=aws.url)
+    assert result.returncode == 0, result.stderr
+    assert _plan(result.stdout, "would delete") == [
+        "stack echoes-dev-backend",
+        f"log group {LEFTOVER_LOG_GROUP}",
+        f"1 deployment artifacts in s3://{ARTIFACTS_BUCKET}/echoes-dev-backend/",
+    ]
 
 
 @pytest.mark.slow
