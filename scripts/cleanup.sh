@@ -128,13 +128,18 @@ else
     for bucket in "${buckets[@]}"; do printf 'bucket %s (emptied: every version)\n' "$bucket"; done
     confirm "$warning (account $account)?"
   fi
+  batch="$(mktemp)"
+  trap 'rm -f "$batch"' EXIT
   for bucket in "${buckets[@]}"; do
     versions="$(object_versions "$bucket")"
     would_delete "bucket $bucket with $versions object versions and delete markers"
     while [[ "$DRY_RUN" != "true" && "$versions" != "0" ]]; do
-      batch="$(aws_cli s3api list-object-versions --bucket "$bucket" --max-items 1000 --output json \
-        --query "{Objects: [Versions || \`[]\`, DeleteMarkers || \`[]\`][].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}")"
-      run aws_cli s3api delete-objects --bucket "$bucket" --delete "$batch" >/dev/null
+      # One listing call (--no-paginate: S3's page of at most 1,000 versions and delete markers
+      # together, as many as DeleteObjects takes; --max-items would count the versions only), its
+      # keys passed in a file (a thousand are longer than one command-line argument may be).
+      aws_cli s3api list-object-versions --bucket "$bucket" --no-paginate --output json \
+        --query "{Objects: [Versions || \`[]\`, DeleteMarkers || \`[]\`][].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}" >"$batch"
+      run aws_cli s3api delete-objects --bucket "$bucket" --delete "file://$batch" >/dev/null
       versions="$(object_versions "$bucket")"
     done
   done

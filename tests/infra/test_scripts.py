@@ -10,12 +10,15 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 from moto.cloudformation.responses import CloudFormationResponse
+from moto.s3.exceptions import MalformedXML
+from moto.s3.models import S3Backend
 
 from devtools.cfn import Resolver, load_template
 from devtools.moto import MotoEndpoint
@@ -570,6 +573,34 @@ def test_cleanup_of_a_rolled_back_stack_skips_what_it_lists_as_deleted_or_never_
         f"log group {LEFTOVER_LOG_GROUP}",
         f"1 deployment artifacts in s3://{ARTIFACTS_BUCKET}/echoes-dev-backend/",
     ]
+
+
+@pytest.mark.slow
+def test_cleanup_empties_a_bucket_of_more_delete_markers_than_one_delete_takes(
+    repo: Path, aws: MotoEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DeleteObjects takes at most 1,000 keys: S3 answers MalformedXML beyond, moto deletes them
+    all, so here it refuses as S3 does. Each delete without a version id (the app's, of an echo's
+    audio) adds a delete marker, which a listing's --max-items does not count (only versions):
+    1,100 of them on a key as long as the app's, with a version id each."""
+    deployed = _deployed_dev_stack()
+    s3 = boto3.client("s3")
+    key = f"audio/{uuid.uuid4()}/{uuid.uuid4()}.webm"
+    s3.put_object(Bucket=deployed["bucket"], Key=key, Body=b"x")
+    for times in (1000, 100):
+        repeated = [{"Key": key}] * times
+        s3.delete_objects(Bucket=deployed["bucket"], Delete={"Objects": repeated, "Quiet": True})
+    moto_delete = S3Backend.delete_objects
+
+    def as_s3(self: S3Backend, bucket_name: str, objects: list, *args: object) -> object:
+        if len(objects) > 1000:
+            raise MalformedXML()
+        return moto_delete(self, bucket_name, objects, *args)
+
+    monkeypatch.setattr(S3Backend, "delete_objects", as_s3)
+    result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)
+    assert result.returncode == 0, result.stderr
+    assert deployed["bucket"] not in _bucket_names() and _stacks() == []
 
 
 @pytest.mark.slow
