@@ -41,10 +41,14 @@ done
 [[ "$LOCAL_ONLY" == "true" ]] || require_environment
 if debug_mode; then set -x; fi
 
+# total: the sum of the numbers it reads, one a line. A query's length() with --output text is
+# printed once per page of the listing (1,000 entries), so more than a page prints several.
+total() { awk '{ n += $1 } END { print n + 0 }'; }
+
 # object_versions BUCKET: how many object versions and delete markers BUCKET holds.
 object_versions() {
   aws_cli s3api list-object-versions --bucket "$1" \
-    --query "length([Versions || \`[]\`, DeleteMarkers || \`[]\`][])" --output text
+    --query "length([Versions || \`[]\`, DeleteMarkers || \`[]\`][])" --output text | total
 }
 
 # listing VAR ABSENT COMMAND...: COMMAND's output into VAR. Returns 1 when COMMAND failed saying
@@ -118,6 +122,7 @@ done < <(tr '\t' '\n' <<<"$environment_log_groups")
 artifacts_bucket="$(artifacts_bucket_name "$account")"
 listing artifacts "(NoSuchBucket)" aws_cli s3api list-objects-v2 --bucket "$artifacts_bucket" \
   --prefix "$STACK_NAME/" --query "length(Contents || \`[]\`)" --output text || artifacts=0
+artifacts="$(total <<<"$artifacts")"
 
 if [[ "$stack_exists" == "false" && ${#log_groups[@]} -eq 0 && "$artifacts" == "0" ]]; then
   log_info "nothing remote to delete for $ENVIRONMENT (no stack $STACK_NAME, log groups or artifacts)"

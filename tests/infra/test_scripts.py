@@ -600,6 +600,10 @@ def test_cleanup_empties_a_bucket_of_more_delete_markers_than_one_delete_takes(
     monkeypatch.setattr(S3Backend, "delete_objects", as_s3)
     result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)
     assert result.returncode == 0, result.stderr
+    # counted over the listing's two pages (--output text queries each page on its own)
+    assert f"bucket {deployed['bucket']} with 1105 object versions and delete markers" in _plan(
+        result.stdout, "deleting"
+    )
     assert deployed["bucket"] not in _bucket_names() and _stacks() == []
 
 
