@@ -17,6 +17,8 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.cloudformation.responses import CloudFormationResponse
+from moto.logs.exceptions import InvalidParameterException
+from moto.logs.responses import LogsResponse
 from moto.s3.exceptions import MalformedXML
 from moto.s3.models import S3Backend
 
@@ -56,7 +58,22 @@ def repo(tmp_path: Path) -> Path:
 def aws(moto_endpoint: MotoEndpoint, monkeypatch: pytest.MonkeyPatch) -> MotoEndpoint:
     moto_endpoint.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint.url)
+    monkeypatch.setattr(LogsResponse, "describe_log_groups", _describe_log_groups_as_aws)
     return moto_endpoint
+
+
+_moto_describe_log_groups = LogsResponse.describe_log_groups
+
+
+def _describe_log_groups_as_aws(self: LogsResponse) -> str:
+    """moto ignores DescribeLogGroups' logGroupNamePattern; AWS keeps the names that hold it
+    (case-sensitive substring) and refuses it beside logGroupNamePrefix."""
+    pattern = self._get_param("logGroupNamePattern")
+    if pattern is not None and self._get_param("logGroupNamePrefix") is not None:
+        raise InvalidParameterException("logGroupNamePattern and logGroupNamePrefix are mutually exclusive")
+    answer = json.loads(_moto_describe_log_groups(self))
+    answer["logGroups"] = [g for g in answer["logGroups"] if pattern is None or pattern in g["logGroupName"]]
+    return json.dumps(answer)
 
 
 def _env(endpoint: str, **extra: str) -> dict[str, str]:
