@@ -144,7 +144,11 @@ else
       # keys passed in a file (a thousand are longer than one command-line argument may be).
       aws_cli s3api list-object-versions --bucket "$bucket" --no-paginate --output json \
         --query "{Objects: [Versions || \`[]\`, DeleteMarkers || \`[]\`][].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}" >"$batch"
-      run aws_cli s3api delete-objects --bucket "$bucket" --delete "file://$batch" >/dev/null
+      # DeleteObjects answers 200 with the keys it could not delete (a policy or object lock that
+      # refuses, SlowDown): listing them again would loop for ever; stop and name them.
+      refused="$(run aws_cli s3api delete-objects --bucket "$bucket" --delete "file://$batch" \
+        --query "(Errors || \`[]\`)[].[Code, Key, VersionId]" --output text)"
+      [[ -z "$refused" ]] || die "S3 did not delete every version in $bucket (code, key, version):"$'\n'"$refused"
       versions="$(object_versions "$bucket")"
     done
   done

@@ -625,6 +625,26 @@ def test_cleanup_empties_a_bucket_of_more_delete_markers_than_one_delete_takes(
 
 
 @pytest.mark.slow
+def test_cleanup_stops_on_versions_s3_refuses_to_delete(repo: Path, aws: MotoEndpoint) -> None:
+    """DeleteObjects answers 200 and names the keys it did not delete (here a bucket policy
+    refuses one, which moto enforces as S3 does): the script says so and stops, deleting no more."""
+    deployed = _deployed_dev_stack()
+    denied = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        "Resource": f"arn:aws:s3:::{deployed['bucket']}/audio/u/1.wav",
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [denied]})
+    boto3.client("s3").put_bucket_policy(Bucket=deployed["bucket"], Policy=policy)
+    result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"S3 did not delete every version in {deployed['bucket']}" in result.stderr
+    assert "AccessDenied\taudio/u/1.wav" in result.stderr
+    assert _stacks() == ["echoes-dev-backend"] and LEFTOVER_LOG_GROUP in _log_groups()
+
+
+@pytest.mark.slow
 def test_cleanup_takes_the_stack_name_like_deploy(repo: Path, aws: MotoEndpoint) -> None:
     _deployed_dev_stack(stack_name="echoes-dev-feature-x")
     result = _script(repo, "cleanup", "-e", "dev", "-s", "echoes-dev-feature-x", "-f", endpoint=aws.url)
