@@ -672,6 +672,25 @@ def report(figures: dict[str, Any], memories: list[int], header: str) -> list[st
     return lines
 
 
+def reads_constant(work: dict[Any, dict[str, list[int]]]) -> tuple[bool | None, list[str]]:
+    """Whether the DynamoDB reads per request are constant with the user's echoes (WORK: by size,
+    by request, [calls, items read]): the same calls at every size that makes the request, and
+    never more items than a page, the one after it (is there a next page?) and the counter, which
+    one size shows as well as many. None when nothing fails but a request was made at fewer than
+    two sizes (a next page needs more echoes than a page: 10 fit on one): its calls are not
+    compared. Also returns those requests."""
+    requests = list(work[next(iter(work))])
+    made = {
+        request: [work[size][request][0] for size in work if work[size][request][0]] for request in requests
+    }
+    unmeasured = [request for request, calls in made.items() if len(calls) < 2]
+    bounded = all(max(work[size][request][1] for size in work) <= PAGE_SIZE + 2 for request in requests)
+    same_calls = all(len(set(calls)) == 1 for request, calls in made.items() if request not in unmeasured)
+    if not (bounded and same_calls):
+        return False, unmeasured
+    return (None if unmeasured else True), unmeasured
+
+
 def targets(
     figures: dict[str, Any],
     memories: list[int],
@@ -688,18 +707,7 @@ def targets(
     artifact = figures["artifact"]
     peak = max(statistics.median(v) for n, v in figures["rss_kb"].items() if n.startswith("echoes")) / 1024
     work = figures["dynamodb"]
-    # Constant: the same calls at every size that makes the request, and never more items than a
-    # page, the one after it (is there a next page?) and the counter. A request made at fewer than
-    # two sizes (a next page needs more echoes than a page: 10 fit on one) is not measured.
-    unmeasured = [r for r in work[next(iter(work))] if sum(1 for size in work if work[size][r][0]) < 2]
-    constant: bool | None = all(
-        len({work[size][request][0] for size in work if work[size][request][0]}) == 1
-        and max(work[size][request][1] for size in work) <= PAGE_SIZE + 2
-        for request in work[next(iter(work))]
-        if request not in unmeasured
-    )
-    if constant and unmeasured:
-        constant = None
+    constant, unmeasured = reads_constant(work)
     chosen_cold = chosen.cold_list_ms if chosen else None
     rows: list[tuple[str, bool | None, str]] = [
         (

@@ -41,10 +41,33 @@ done
 [[ "$LOCAL_ONLY" == "true" ]] || require_environment
 if debug_mode; then set -x; fi
 
+# total: the sum of the numbers it reads, one a line. A query's length() with --output text is
+# printed once per page of the listing (1,000 entries), so more than a page prints several.
+total() { awk '{ n += $1 } END { print n + 0 }'; }
+
 # object_versions BUCKET: how many object versions and delete markers BUCKET holds.
 object_versions() {
   aws_cli s3api list-object-versions --bucket "$1" \
-    --query "length([Versions || \`[]\`, DeleteMarkers || \`[]\`][])" --output text
+    --query "length([Versions || \`[]\`, DeleteMarkers || \`[]\`][])" --output text | total
+}
+
+# listing VAR ABSENT COMMAND...: COMMAND's output into VAR. Returns 1 when COMMAND failed saying
+# ABSENT (what it lists does not exist; empty: never); any other failure (refused, throttled,
+# unreachable) stops the script: a listing that failed is no proof that there is nothing to delete.
+listing() {
+  local var="$1" absent="$2" errors output
+  shift 2
+  errors="$(mktemp)"
+  if output="$("$@" 2>"$errors")"; then
+    rm -f "$errors"
+    printf -v "$var" '%s' "$output"
+    return 0
+  fi
+  local why
+  why="$(cat "$errors")"
+  rm -f "$errors"
+  [[ -n "$absent" && "$why" == *"$absent"* ]] && return 1
+  die "cannot tell what to delete, nothing deleted: $why"
 }
 
 # would_delete WHAT: one line of the plan.
@@ -70,13 +93,19 @@ load_config "$ENVIRONMENT"
 STACK_NAME="${STACK_NAME:-$(stack_name_for "$ENVIRONMENT")}"
 account="$(account_id)"
 # One AWS CLI call per question (a CLI start costs more than most calls): the stack's buckets and
-# log groups in one listing, whose failure means there is no such stack; the environment's log
-# groups in one listing (AWS narrows it to names holding "echoes-ENV-", the query keeps the three
-# prefixes); the artifacts in one listing, whose failure means there is no artifacts bucket.
-stack_exists=false
-resources="$(aws_cli cloudformation list-stack-resources --stack-name "$STACK_NAME" \
-  --query "StackResourceSummaries[?ResourceType=='AWS::S3::Bucket' || ResourceType=='AWS::Logs::LogGroup'].[ResourceType, PhysicalResourceId]" \
-  --output text 2>/dev/null)" && stack_exists=true
+# log groups in one listing, which fails saying "does not exist" when there is no such stack; the
+# environment's log groups in one listing (AWS narrows it to names holding "echoes-ENV-", the query
+# keeps the three prefixes); the artifacts in one listing, which fails with NoSuchBucket when there
+# is no artifacts bucket.
+# A stack whose creation rolled back (ROLLBACK_COMPLETE) or whose deletion failed (DELETE_FAILED)
+# still lists the resources already deleted (DELETE_COMPLETE), and one never created without a
+# physical id: neither is there to empty or to be deleted with the stack.
+stack_exists=false resources="" environment_log_groups="" artifacts=0
+stack_resources="StackResourceSummaries[?ResourceStatus != 'DELETE_COMPLETE' && PhysicalResourceId"
+stack_resources+=" && (ResourceType == 'AWS::S3::Bucket' || ResourceType == 'AWS::Logs::LogGroup')]"
+listing resources "Stack with id $STACK_NAME does not exist" \
+  aws_cli cloudformation list-stack-resources --stack-name "$STACK_NAME" \
+  --query "$stack_resources.[ResourceType, PhysicalResourceId]" --output text && stack_exists=true
 mapfile -t buckets < <(awk '$1 == "AWS::S3::Bucket" { print $2 }' <<<"$resources")
 # The stack's own log groups go with the stack; others of the environment's (written before the
 # template owned them, or by a stack deleted earlier) are deleted one by one.
@@ -84,14 +113,16 @@ mapfile -t stack_log_groups < <(awk '$1 == "AWS::Logs::LogGroup" { print $2 }' <
 environment_groups="starts_with(logGroupName, '/aws/lambda/echoes-$ENVIRONMENT-')"
 environment_groups+=" || starts_with(logGroupName, '/aws/apigateway/echoes-$ENVIRONMENT-')"
 environment_groups+=" || starts_with(logGroupName, 'aws-waf-logs-echoes-$ENVIRONMENT-')"
+listing environment_log_groups "" aws_cli logs describe-log-groups --log-group-name-pattern "echoes-$ENVIRONMENT-" \
+  --query "logGroups[?$environment_groups].logGroupName" --output text
 log_groups=()
 while IFS= read -r group; do
   [[ -z "$group" || " ${stack_log_groups[*]} " == *" $group "* ]] || log_groups+=("$group")
-done < <(aws_cli logs describe-log-groups --log-group-name-pattern "echoes-$ENVIRONMENT-" \
-  --query "logGroups[?$environment_groups].logGroupName" --output text | tr '\t' '\n')
+done < <(tr '\t' '\n' <<<"$environment_log_groups")
 artifacts_bucket="$(artifacts_bucket_name "$account")"
-artifacts="$(aws_cli s3api list-objects-v2 --bucket "$artifacts_bucket" --prefix "$STACK_NAME/" \
-  --query "length(Contents || \`[]\`)" --output text 2>/dev/null)" || artifacts=0
+listing artifacts "(NoSuchBucket)" aws_cli s3api list-objects-v2 --bucket "$artifacts_bucket" \
+  --prefix "$STACK_NAME/" --query "length(Contents || \`[]\`)" --output text || artifacts=0
+artifacts="$(total <<<"$artifacts")"
 
 if [[ "$stack_exists" == "false" && ${#log_groups[@]} -eq 0 && "$artifacts" == "0" ]]; then
   log_info "nothing remote to delete for $ENVIRONMENT (no stack $STACK_NAME, log groups or artifacts)"
@@ -102,13 +133,22 @@ else
     for bucket in "${buckets[@]}"; do printf 'bucket %s (emptied: every version)\n' "$bucket"; done
     confirm "$warning (account $account)?"
   fi
+  batch="$(mktemp)"
+  trap 'rm -f "$batch"' EXIT
   for bucket in "${buckets[@]}"; do
     versions="$(object_versions "$bucket")"
     would_delete "bucket $bucket with $versions object versions and delete markers"
     while [[ "$DRY_RUN" != "true" && "$versions" != "0" ]]; do
-      batch="$(aws_cli s3api list-object-versions --bucket "$bucket" --max-items 1000 --output json \
-        --query "{Objects: [Versions || \`[]\`, DeleteMarkers || \`[]\`][].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}")"
-      run aws_cli s3api delete-objects --bucket "$bucket" --delete "$batch" >/dev/null
+      # One listing call (--no-paginate: S3's page of at most 1,000 versions and delete markers
+      # together, as many as DeleteObjects takes; --max-items would count the versions only), its
+      # keys passed in a file (a thousand are longer than one command-line argument may be).
+      aws_cli s3api list-object-versions --bucket "$bucket" --no-paginate --output json \
+        --query "{Objects: [Versions || \`[]\`, DeleteMarkers || \`[]\`][].{Key: Key, VersionId: VersionId}, Quiet: \`true\`}" >"$batch"
+      # DeleteObjects answers 200 with the keys it could not delete (a policy or object lock that
+      # refuses, SlowDown): listing them again would loop for ever; stop and name them.
+      refused="$(run aws_cli s3api delete-objects --bucket "$bucket" --delete "file://$batch" \
+        --query "(Errors || \`[]\`)[].[Code, Key, VersionId]" --output text)"
+      [[ -z "$refused" ]] || die "S3 did not delete every version in $bucket (code, key, version):"$'\n'"$refused"
       versions="$(object_versions "$bucket")"
     done
   done

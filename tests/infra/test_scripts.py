@@ -10,11 +10,17 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.logs.exceptions import InvalidParameterException
+from moto.logs.responses import LogsResponse
+from moto.s3.exceptions import MalformedXML
+from moto.s3.models import S3Backend
 
 from devtools.cfn import Resolver, load_template
 from devtools.moto import MotoEndpoint
@@ -52,7 +58,22 @@ def repo(tmp_path: Path) -> Path:
 def aws(moto_endpoint: MotoEndpoint, monkeypatch: pytest.MonkeyPatch) -> MotoEndpoint:
     moto_endpoint.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint.url)
+    monkeypatch.setattr(LogsResponse, "describe_log_groups", _describe_log_groups_as_aws)
     return moto_endpoint
+
+
+_moto_describe_log_groups = LogsResponse.describe_log_groups
+
+
+def _describe_log_groups_as_aws(self: LogsResponse) -> str:
+    """moto ignores DescribeLogGroups' logGroupNamePattern; AWS keeps the names that hold it
+    (case-sensitive substring) and refuses it beside logGroupNamePrefix."""
+    pattern = self._get_param("logGroupNamePattern")
+    if pattern is not None and self._get_param("logGroupNamePrefix") is not None:
+        raise InvalidParameterException("logGroupNamePattern and logGroupNamePrefix are mutually exclusive")
+    answer = json.loads(_moto_describe_log_groups(self))
+    answer["logGroups"] = [g for g in answer["logGroups"] if pattern is None or pattern in g["logGroupName"]]
+    return json.dumps(answer)
 
 
 def _env(endpoint: str, **extra: str) -> dict[str, str]:
@@ -482,6 +503,145 @@ def test_cleanup_force_removes_exactly_what_the_dry_run_listed(repo: Path, aws: 
     assert "[dev." not in samconfig and "[prod.deploy.parameters]" in samconfig
     again = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)  # the stack's listing now fails
     assert again.returncode == 0 and "nothing remote to delete for dev" in again.stderr, again.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("service", ["CLOUDFORMATION", "CLOUDWATCH_LOGS", "S3"])
+def test_cleanup_stops_when_a_listing_fails_for_another_reason_than_absence(
+    repo: Path, aws: MotoEndpoint, service: str
+) -> None:
+    """Only "does not exist" (the stack) and NoSuchBucket (the artifacts bucket) mean nothing to
+    delete; a listing refused, throttled or unreachable (here: that service's endpoint closed)
+    proves nothing, so nothing is deleted, not even the samconfig.toml entries."""
+    deployed = _deployed_dev_stack() if service != "S3" else {}
+    if service == "S3":  # no stack: the artifacts listing is the only S3 call
+        boto3.client("s3").create_bucket(Bucket=ARTIFACTS_BUCKET)
+        boto3.client("s3").put_object(
+            Bucket=ARTIFACTS_BUCKET, Key="echoes-dev-backend/abc.template", Body=b"{}"
+        )
+    assert _script(repo, "env-setup", "-e", "dev", endpoint=aws.url).returncode == 0
+    groups = _log_groups()
+    result = _script(
+        repo,
+        "cleanup",
+        "-e",
+        "dev",
+        "-f",
+        endpoint=aws.url,
+        **{f"AWS_ENDPOINT_URL_{service}": CLOSED_ENDPOINT},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "cannot tell what to delete, nothing deleted" in result.stderr
+        and "Could not connect" in result.stderr
+    )
+    assert _plan(result.stdout, "deleting") == []
+    assert _log_groups() == groups and "[dev.deploy.parameters]" in (repo / "samconfig.toml").read_text()
+    artifacts = boto3.client("s3").list_objects_v2(Bucket=ARTIFACTS_BUCKET, Prefix="echoes-dev-backend/")
+    assert artifacts["KeyCount"] == 1
+    if deployed:
+        assert _stacks() == ["echoes-dev-backend"] and deployed["bucket"] in _bucket_names()
+
+
+@pytest.mark.slow
+def test_cleanup_without_an_artifacts_bucket_has_nothing_remote_to_delete(
+    repo: Path, aws: MotoEndpoint
+) -> None:
+    result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)  # no stack, no bucket
+    assert result.returncode == 0 and "nothing remote to delete for dev" in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_cleanup_of_a_rolled_back_stack_skips_what_it_lists_as_deleted_or_never_created(
+    repo: Path, aws: MotoEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first deploy that failed leaves a ROLLBACK_COMPLETE stack to delete. AWS's
+    ListStackResources still lists its resources: those the rollback deleted as DELETE_COMPLETE
+    (their physical ids kept), one whose creation failed without a PhysicalResourceId (optional in
+    StackResourceSummary). moto answers CREATE_COMPLETE with an id for every resource: its answer
+    to the script is rewritten here as AWS's, and the rollback's deletions are made by hand."""
+    deployed = _deployed_dev_stack()
+    s3 = boto3.client("s3")
+    listed = s3.list_object_versions(Bucket=deployed["bucket"])
+    versions = [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+    s3.delete_objects(
+        Bucket=deployed["bucket"],
+        Delete={"Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]},
+    )
+    s3.delete_bucket(Bucket=deployed["bucket"])
+    for name in ("ApiFunctionLogGroup", "ApiAccessLogGroup"):
+        boto3.client("logs").delete_log_group(logGroupName=deployed[name])
+    moto_answer = CloudFormationResponse.list_stack_resources
+
+    def rolled_back(self: CloudFormationResponse) -> object:
+        answer = moto_answer(self)
+        for summary in answer.result["StackResourceSummaries"]:
+            summary["ResourceStatus"] = "DELETE_COMPLETE"
+            if summary["LogicalResourceId"] == "AudioBucket":  # its creation failed
+                summary["ResourceStatus"] = "CREATE_FAILED"
+                del summary["PhysicalResourceId"]
+        return answer
+
+    monkeypatch.setattr(CloudFormationResponse, "list_stack_resources", rolled_back)
+    result = _script(repo, "cleanup", "-e", "dev", "-d", endpoint=aws.url)
+    assert result.returncode == 0, result.stderr
+    assert _plan(result.stdout, "would delete") == [
+        "stack echoes-dev-backend",
+        f"log group {LEFTOVER_LOG_GROUP}",
+        f"1 deployment artifacts in s3://{ARTIFACTS_BUCKET}/echoes-dev-backend/",
+    ]
+
+
+@pytest.mark.slow
+def test_cleanup_empties_a_bucket_of_more_delete_markers_than_one_delete_takes(
+    repo: Path, aws: MotoEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DeleteObjects takes at most 1,000 keys: S3 answers MalformedXML beyond, moto deletes them
+    all, so here it refuses as S3 does. Each delete without a version id (the app's, of an echo's
+    audio) adds a delete marker, which a listing's --max-items does not count (only versions):
+    1,100 of them on a key as long as the app's, with a version id each."""
+    deployed = _deployed_dev_stack()
+    s3 = boto3.client("s3")
+    key = f"audio/{uuid.uuid4()}/{uuid.uuid4()}.webm"
+    s3.put_object(Bucket=deployed["bucket"], Key=key, Body=b"x")
+    for times in (1000, 100):
+        repeated = [{"Key": key}] * times
+        s3.delete_objects(Bucket=deployed["bucket"], Delete={"Objects": repeated, "Quiet": True})
+    moto_delete = S3Backend.delete_objects
+
+    def as_s3(self: S3Backend, bucket_name: str, objects: list, *args: object) -> object:
+        if len(objects) > 1000:
+            raise MalformedXML()
+        return moto_delete(self, bucket_name, objects, *args)
+
+    monkeypatch.setattr(S3Backend, "delete_objects", as_s3)
+    result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)
+    assert result.returncode == 0, result.stderr
+    # counted over the listing's two pages (--output text queries each page on its own)
+    assert f"bucket {deployed['bucket']} with 1105 object versions and delete markers" in _plan(
+        result.stdout, "deleting"
+    )
+    assert deployed["bucket"] not in _bucket_names() and _stacks() == []
+
+
+@pytest.mark.slow
+def test_cleanup_stops_on_versions_s3_refuses_to_delete(repo: Path, aws: MotoEndpoint) -> None:
+    """DeleteObjects answers 200 and names the keys it did not delete (here a bucket policy
+    refuses one, which moto enforces as S3 does): the script says so and stops, deleting no more."""
+    deployed = _deployed_dev_stack()
+    denied = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        "Resource": f"arn:aws:s3:::{deployed['bucket']}/audio/u/1.wav",
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [denied]})
+    boto3.client("s3").put_bucket_policy(Bucket=deployed["bucket"], Policy=policy)
+    result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"S3 did not delete every version in {deployed['bucket']}" in result.stderr
+    assert "AccessDenied\taudio/u/1.wav" in result.stderr
+    assert _stacks() == ["echoes-dev-backend"] and LEFTOVER_LOG_GROUP in _log_groups()
 
 
 @pytest.mark.slow
