@@ -483,12 +483,47 @@ def test_cleanup_without_force_and_no_terminal_refuses(repo: Path, aws: MotoEndp
     assert _stacks() == ["echoes-dev-backend"]
 
 
+def _add_delete_markers(bucket: str, count: int) -> None:
+    """One version and COUNT delete markers on a key as long as the app's (audio/<sub>/<id>.<ext>),
+    as deletes without a version id (the app's, of an echo's audio) leave them; one DeleteObjects
+    per 1,000 (moto adds no marker to a key that has no version)."""
+    key = f"audio/{uuid.uuid4()}/{uuid.uuid4()}.webm"
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    for start in range(0, count, 1000):
+        repeated = [{"Key": key}] * min(1000, count - start)
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": repeated, "Quiet": True})
+
+
+def _delete_objects_as_s3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DeleteObjects takes at most 1,000 keys: S3 answers MalformedXML beyond, moto deletes them all."""
+    moto_delete = S3Backend.delete_objects
+
+    def as_s3(self: S3Backend, bucket_name: str, objects: list, *args: object) -> object:
+        if len(objects) > 1000:
+            raise MalformedXML()
+        return moto_delete(self, bucket_name, objects, *args)
+
+    monkeypatch.setattr(S3Backend, "delete_objects", as_s3)
+
+
 @pytest.mark.slow
-def test_cleanup_force_removes_exactly_what_the_dry_run_listed(repo: Path, aws: MotoEndpoint) -> None:
+def test_cleanup_force_removes_exactly_what_the_dry_run_listed(
+    repo: Path, aws: MotoEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also a bucket of more than a page of versions and delete markers: 1,100 delete markers,
+    which a listing's --max-items does not count (only versions), with version ids whose JSON is
+    longer than one command-line argument may be; counted over the listing's two pages (--output
+    text queries each page on its own), deleted 1,000 at most at a time (as S3 requires)."""
     deployed = _deployed_dev_stack()
+    _add_delete_markers(deployed["bucket"], 1100)
+    _delete_objects_as_s3(monkeypatch)
     assert _script(repo, "env-setup", "-e", "dev", endpoint=aws.url).returncode == 0
     assert _script(repo, "env-setup", "-e", "prod", endpoint=aws.url).returncode == 0
     planned = _script(repo, "cleanup", "-e", "dev", "-d", endpoint=aws.url)
+    assert f"bucket {deployed['bucket']} with 1105 object versions and delete markers" in _plan(
+        planned.stdout, "would delete"
+    )
     result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)
     assert result.returncode == 0, result.stderr
     assert _plan(result.stdout, "deleting") == _plan(planned.stdout, "would delete")
@@ -506,49 +541,30 @@ def test_cleanup_force_removes_exactly_what_the_dry_run_listed(repo: Path, aws: 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("service", ["CLOUDFORMATION", "CLOUDWATCH_LOGS", "S3"])
 def test_cleanup_stops_when_a_listing_fails_for_another_reason_than_absence(
-    repo: Path, aws: MotoEndpoint, service: str
-) -> None:
-    """Only "does not exist" (the stack) and NoSuchBucket (the artifacts bucket) mean nothing to
-    delete; a listing refused, throttled or unreachable (here: that service's endpoint closed)
-    proves nothing, so nothing is deleted, not even the samconfig.toml entries."""
-    deployed = _deployed_dev_stack() if service != "S3" else {}
-    if service == "S3":  # no stack: the artifacts listing is the only S3 call
-        boto3.client("s3").create_bucket(Bucket=ARTIFACTS_BUCKET)
-        boto3.client("s3").put_object(
-            Bucket=ARTIFACTS_BUCKET, Key="echoes-dev-backend/abc.template", Body=b"{}"
-        )
-    assert _script(repo, "env-setup", "-e", "dev", endpoint=aws.url).returncode == 0
-    groups = _log_groups()
-    result = _script(
-        repo,
-        "cleanup",
-        "-e",
-        "dev",
-        "-f",
-        endpoint=aws.url,
-        **{f"AWS_ENDPOINT_URL_{service}": CLOSED_ENDPOINT},
-    )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert (
-        "cannot tell what to delete, nothing deleted" in result.stderr
-        and "Could not connect" in result.stderr
-    )
-    assert _plan(result.stdout, "deleting") == []
-    assert _log_groups() == groups and "[dev.deploy.parameters]" in (repo / "samconfig.toml").read_text()
-    artifacts = boto3.client("s3").list_objects_v2(Bucket=ARTIFACTS_BUCKET, Prefix="echoes-dev-backend/")
-    assert artifacts["KeyCount"] == 1
-    if deployed:
-        assert _stacks() == ["echoes-dev-backend"] and deployed["bucket"] in _bucket_names()
-
-
-@pytest.mark.slow
-def test_cleanup_without_an_artifacts_bucket_has_nothing_remote_to_delete(
     repo: Path, aws: MotoEndpoint
 ) -> None:
-    result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)  # no stack, no bucket
-    assert result.returncode == 0 and "nothing remote to delete for dev" in result.stderr, result.stderr
+    """Only "does not exist" (the stack) and NoSuchBucket (the artifacts bucket) mean nothing to
+    delete; a listing refused, throttled or unreachable (here: one service's endpoint closed, each
+    in turn) proves nothing, so nothing is deleted, not even the samconfig.toml entries."""
+    absent = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)  # no stack, no bucket
+    assert absent.returncode == 0 and "nothing remote to delete for dev" in absent.stderr, absent.stderr
+    deployed = _deployed_dev_stack()
+    assert _script(repo, "env-setup", "-e", "dev", endpoint=aws.url).returncode == 0
+    groups = _log_groups()
+    for service in ("CLOUDFORMATION", "CLOUDWATCH_LOGS", "S3"):  # the order of the three listings
+        closed = {f"AWS_ENDPOINT_URL_{service}": CLOSED_ENDPOINT}
+        result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url, **closed)
+        assert result.returncode == 1, service + result.stdout + result.stderr
+        assert (
+            "cannot tell what to delete, nothing deleted" in result.stderr
+            and "Could not connect" in result.stderr
+        ), service
+        assert _plan(result.stdout, "deleting") == [], service
+        assert _log_groups() == groups and "[dev.deploy.parameters]" in (repo / "samconfig.toml").read_text()
+        artifacts = boto3.client("s3").list_objects_v2(Bucket=ARTIFACTS_BUCKET, Prefix="echoes-dev-backend/")
+        assert artifacts["KeyCount"] == 1, service
+        assert _stacks() == ["echoes-dev-backend"] and deployed["bucket"] in _bucket_names(), service
 
 
 @pytest.mark.slow
@@ -590,38 +606,6 @@ def test_cleanup_of_a_rolled_back_stack_skips_what_it_lists_as_deleted_or_never_
         f"log group {LEFTOVER_LOG_GROUP}",
         f"1 deployment artifacts in s3://{ARTIFACTS_BUCKET}/echoes-dev-backend/",
     ]
-
-
-@pytest.mark.slow
-def test_cleanup_empties_a_bucket_of_more_delete_markers_than_one_delete_takes(
-    repo: Path, aws: MotoEndpoint, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """DeleteObjects takes at most 1,000 keys: S3 answers MalformedXML beyond, moto deletes them
-    all, so here it refuses as S3 does. Each delete without a version id (the app's, of an echo's
-    audio) adds a delete marker, which a listing's --max-items does not count (only versions):
-    1,100 of them on a key as long as the app's, with a version id each."""
-    deployed = _deployed_dev_stack()
-    s3 = boto3.client("s3")
-    key = f"audio/{uuid.uuid4()}/{uuid.uuid4()}.webm"
-    s3.put_object(Bucket=deployed["bucket"], Key=key, Body=b"x")
-    for times in (1000, 100):
-        repeated = [{"Key": key}] * times
-        s3.delete_objects(Bucket=deployed["bucket"], Delete={"Objects": repeated, "Quiet": True})
-    moto_delete = S3Backend.delete_objects
-
-    def as_s3(self: S3Backend, bucket_name: str, objects: list, *args: object) -> object:
-        if len(objects) > 1000:
-            raise MalformedXML()
-        return moto_delete(self, bucket_name, objects, *args)
-
-    monkeypatch.setattr(S3Backend, "delete_objects", as_s3)
-    result = _script(repo, "cleanup", "-e", "dev", "-f", endpoint=aws.url)
-    assert result.returncode == 0, result.stderr
-    # counted over the listing's two pages (--output text queries each page on its own)
-    assert f"bucket {deployed['bucket']} with 1105 object versions and delete markers" in _plan(
-        result.stdout, "deleting"
-    )
-    assert deployed["bucket"] not in _bucket_names() and _stacks() == []
 
 
 @pytest.mark.slow
