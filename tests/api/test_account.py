@@ -44,6 +44,15 @@ ME = "/api/v1/me"
 # the test's time): 750 echoes leave 1,050 object versions and delete markers (S3 lists and
 # deletes 1,000 at a time) and about 2,300 items (ITEMS_PER_ROUND is 1,000).
 SEEDED = 750
+# Echoes whose erasure a pass of budget 0.01 s leaves unfinished twice over: every pass deletes one
+# round of ITEMS_PER_ROUND items, and 550 echoes are about 2,250 items (4 or 5 each).
+UNFINISHED_AFTER_TWO_PASSES = 550
+
+
+def _seed_unfinished_after_two_passes(settings: Settings, user: User) -> None:
+    seed_echoes(
+        boto3.client("dynamodb"), settings.dynamodb_table_name, user.user_id, UNFINISHED_AFTER_TWO_PASSES
+    )
 
 
 def _app(stack: LocalStack, settings: Settings, **overrides: object) -> TestClient:
@@ -175,7 +184,7 @@ def test_in_lambda_an_unfinished_erasure_continues_by_invoking_itself(
         boto3.client("dynamodb"),
         settings.dynamodb_table_name,
         alice.user_id,
-        1_100,
+        UNFINISHED_AFTER_TWO_PASSES,
         boto3.client("s3"),
         settings.s3_bucket_name,
     )
@@ -406,7 +415,7 @@ def test_a_chain_ends_after_max_passes_even_while_it_progresses(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 1_100)
+    _seed_unfinished_after_two_passes(settings, alice)
     handler, invoked = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
     first = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
     assert first["statusCode"] == 202 and invoked[0][CHAIN_KEY] == {"passes": 2, "failed_in_a_row": 0}
@@ -460,7 +469,7 @@ def test_a_continuation_that_lambda_refuses_still_answers_the_pass(
     """Only DeadlineExceeded was caught around the Invoke: Lambda's refusal (throttled, payload
     over the 1 MB asynchronous limit) turned a pass that did its work into a 500 without a word
     of the chain having stopped."""
-    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 1_100)
+    _seed_unfinished_after_two_passes(settings, alice)
     handler, _ = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
 
     def refused(event: dict) -> None:
@@ -483,7 +492,7 @@ def test_the_continuation_does_not_replay_the_request_body(
     """The route reads no body, but the replayed event carried the caller's: API Gateway passes up
     to 6 MB to a function, and an asynchronous Invoke takes at most 1 MB, so a caller's DELETE
     with a large body made every continuation fail."""
-    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 1_100)
+    _seed_unfinished_after_two_passes(settings, alice)
     handler, invoked = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
     event = rest_event("DELETE", ME, None, alice.headers, body=b"x" * (2 * 1024 * 1024))
     assert handler(event, LambdaContext.fresh())["statusCode"] == 202
@@ -503,7 +512,7 @@ def test_a_continued_pass_whose_token_has_expired_reports_the_stopped_chain(
     runs (access tokens live an hour; a large account takes minutes) is refused before the pass
     starts, and the chain ended without the error log or the metric that report a stopped chain,
     while the caller had been told that the erasure continues in the background."""
-    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 1_100)
+    _seed_unfinished_after_two_passes(settings, alice)
     handler, invoked = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
     first = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
     assert first["statusCode"] == 202 and json.loads(first["body"])["continuing"] is True
