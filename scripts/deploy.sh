@@ -21,7 +21,8 @@ Builds (./scripts/build.sh), deploys with 'sam deploy --config-env ENV' (run ./s
   -h, --help              show this help
 
 Debug mode: DEBUG=true traces every command and runs SAM with --debug; LOG_LEVEL=DEBUG deploys
-the function with DEBUG logs. DRY_RUN=true prints the commands that would change AWS instead.
+the function with DEBUG logs. DRY_RUN=true prints the build and the commands that would change
+AWS instead of running them.
 USAGE
 }
 
@@ -60,7 +61,8 @@ if [[ "$GUIDED" != "true" ]] && ! grep -qs "^\[$ENVIRONMENT\.deploy\.parameters\
   die "samconfig.toml has no [$ENVIRONMENT] section: run ./scripts/env-setup.sh -e $ENVIRONMENT -c first"
 fi
 
-"$ECHOES_ROOT/scripts/build.sh"
+# A dry run changes nothing, not even the local build output: it prints the build too.
+run "$ECHOES_ROOT/scripts/build.sh"
 
 sam_args=(deploy --config-env "$ENVIRONMENT" --stack-name "$STACK_NAME" --region "$REGION"
   --parameter-overrides "$(parameter_overrides)" --no-fail-on-empty-changeset)

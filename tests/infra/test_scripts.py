@@ -321,7 +321,8 @@ def test_deploy_runs_sam_deploy_with_the_environments_parameters(repo: Path, aws
         repo, "deploy", "-e", "dev", "-y", endpoint=aws.url, DRY_RUN="true", DEBUG="true", LOG_LEVEL="WARNING"
     )
     assert result.returncode == 0, result.stderr
-    commands = _dry_run_commands(result.stdout)
+    build, *commands = _dry_run_commands(result.stdout)
+    assert build == [str(repo / "scripts" / "build.sh")] and not (repo / ".aws-sam").exists(), "nothing built"
     assert commands[0] == [
         "sam",
         "deploy",
