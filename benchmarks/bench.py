@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import time
-import venv
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "bench"
+UV = ROOT / ".uv" / "bin" / "uv"  # scripts/bench.sh installs it (scripts/lib.sh, ensure_uv)
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import features  # noqa: E402
@@ -80,13 +80,12 @@ def build_all() -> dict[str, Path]:
     shutil.rmtree(baseline, ignore_errors=True)
     _run(
         [
-            sys.executable,
-            "-m",
+            str(UV),
             "pip",
             "install",
-            "-q",
-            "--disable-pip-version-check",
-            "--no-compile",
+            "--quiet",
+            "--python",
+            sys.executable,
             "--target",
             str(baseline),
             *BASELINE_PACKAGES,
@@ -108,25 +107,15 @@ def build_all() -> dict[str, Path]:
         ]
     )
     runtime = WORK / "runtime"
-    if not (runtime / "bin" / "python").exists():
-        venv.create(runtime, with_pip=True)
+    if not (runtime / "bin" / "python").exists():  # as Lambda's runtime: boto3, not even pip
         boto3_pin = next(
             line
             for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
             if line.startswith("boto3==")
         )
-        _run(
-            [
-                str(runtime / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--disable-pip-version-check",
-                boto3_pin,
-            ]
-        )
-        _run([str(runtime / "bin" / "python"), "-m", "compileall", "-q", "-j", "0", str(runtime / "lib")])
+        _run([str(UV), "venv", "--quiet", "--no-python-downloads", "--python", sys.executable, str(runtime)])
+        python = str(runtime / "bin" / "python")
+        _run([str(UV), "pip", "install", "--quiet", "--compile-bytecode", "--python", python, boto3_pin])
     return {"echoes": echoes, "baseline": baseline, "runtime": runtime / "bin" / "python"}
 
 

