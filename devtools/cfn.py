@@ -91,6 +91,16 @@ class Resolver:
     def condition(self, name: str) -> bool:
         return bool(self.resolve(self._template["Conditions"][name]))
 
+    def broken_rules(self) -> list[str]:
+        """The AssertDescription of every Rules assertion these parameters break, as CloudFormation
+        checks them before it creates or updates anything."""
+        broken = []
+        for rule in self._template.get("Rules", {}).values():
+            if "RuleCondition" in rule and not self.resolve(rule["RuleCondition"]):
+                continue
+            broken += [a["AssertDescription"] for a in rule["Assertions"] if not self.resolve(a["Assert"])]
+        return broken
+
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
             return [item for item in (self.resolve(v) for v in value) if item is not None]
@@ -116,6 +126,8 @@ class Resolver:
             return not self.resolve(argument[0])
         if key == "Fn::And":
             return all(self.resolve(a) for a in argument)
+        if key == "Fn::Or":
+            return any(self.resolve(a) for a in argument)
         if key == "Fn::Condition":
             return self.condition(argument)
         if key == "Fn::Split":

@@ -258,7 +258,9 @@ readonly CONFIG_PARAMETERS=(
   WAF_ENABLED:WafEnabled
   WAF_RATE_LIMIT_PER_IP:WafRateLimitPerIp
   UPLOADS_PER_USER_PER_HOUR:UploadsPerUserPerHour
+  ALARMS_ENABLED:AlarmsEnabled
   ALARM_EMAIL:AlarmEmail
+  ALARM_EMAIL_OPT_OUT:AlarmEmailOptOut
 )
 readonly OPTIONAL_CONFIG_KEYS="ALARM_EMAIL" # may be empty: the parameter keeps its default
 declare -A CONFIG=()
@@ -282,9 +284,15 @@ load_config() {
   [[ "${CONFIG[ENVIRONMENT]}" == "$environment" ]] || die "$file: ENVIRONMENT=${CONFIG[ENVIRONMENT]}, expected $environment"
   [[ " DEBUG INFO WARNING ERROR " == *" ${CONFIG[LOG_LEVEL]} "* ]] ||
     die "$file: LOG_LEVEL=${CONFIG[LOG_LEVEL]} is not DEBUG|INFO|WARNING|ERROR"
-  for key in DEBUG WAF_ENABLED; do
+  for key in DEBUG WAF_ENABLED ALARMS_ENABLED ALARM_EMAIL_OPT_OUT; do
     [[ "${CONFIG[$key]}" == "true" || "${CONFIG[$key]}" == "false" ]] || die "$file: $key must be true or false"
   done
+  # The template's ProdAlarmsReachSomeone rule, checked here too so that deploy fails at once.
+  if [[ "$environment" == "prod" ]]; then
+    [[ "${CONFIG[ALARMS_ENABLED]}" == "true" ]] || die "$file: prod needs ALARMS_ENABLED=true"
+    [[ -n "${CONFIG[ALARM_EMAIL]:-}" || "${CONFIG[ALARM_EMAIL_OPT_OUT]}" == "true" ]] ||
+      die "$file: prod alarms must reach someone: set ALARM_EMAIL, or ALARM_EMAIL_OPT_OUT=true (docs/deployment.md, Alarms)"
+  fi
   is_region "${CONFIG[AWS_REGION]}" || die "$file: AWS_REGION=${CONFIG[AWS_REGION]} is not an AWS region"
   local origin origins pattern='^https://[^,*[:space:]]+$'
   [[ "$environment" == "dev" ]] && pattern='^https?://[^,*[:space:]]+$'

@@ -256,7 +256,7 @@ def test_env_setup_takes_region_and_alarm_email_from_the_config_file(repo: Path,
     text = config.read_text()
     config.write_text(
         text.replace("AWS_REGION=us-east-1", "AWS_REGION=eu-west-1").replace(
-            "ALARM_EMAIL=\n", "ALARM_EMAIL=ops@example.com\n"
+            "ALARM_EMAIL=alarms@echoes.app\n", "ALARM_EMAIL=ops@example.com\n"
         )
     )
     result = _script(repo, "env-setup", "-e", "prod", endpoint=aws.url)

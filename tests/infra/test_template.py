@@ -235,21 +235,6 @@ def test_gateway_errors_use_the_apps_error_format() -> None:
         assert (response.get("StatusCode"), body["error"]) == expected[name], name
 
 
-def test_alarms_and_their_topic_exist_only_in_prod() -> None:
-    alarms = _of_type("AWS::CloudWatch::Alarm")
-    assert {spec["Properties"]["MetricName"] for spec in alarms.values()} == {
-        "5XXError",
-        "Errors",
-        "Throttles",
-        "Latency",
-    }
-    for name, spec in {**alarms, **_of_type("AWS::SNS::Topic")}.items():
-        assert spec["Condition"] == "IsProd", name
-        assert Resolver(TEMPLATE, {"Environment": "prod"}).condition(spec["Condition"])
-        assert not Resolver(TEMPLATE, {"Environment": "staging"}).condition(spec["Condition"])
-    assert RESOURCES["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
-
-
 def test_outputs_give_what_scripts_and_frontend_need() -> None:
     assert {
         "ApiUrl",
@@ -312,7 +297,9 @@ def _lib_overrides(environment: str) -> dict[str, str]:
 
 def _uses(parameter: str) -> bool:
     """Whether anything the stack creates depends on PARAMETER (a Ref or ${...} to it)."""
-    text = json.dumps({"Resources": RESOURCES, "Conditions": TEMPLATE["Conditions"]})
+    text = json.dumps(
+        {"Resources": RESOURCES, "Conditions": TEMPLATE["Conditions"], "Rules": TEMPLATE["Rules"]}
+    )
     return f'{{"Ref": "{parameter}"}}' in text or "${" + parameter + "}" in text
 
 

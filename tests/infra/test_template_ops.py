@@ -1,0 +1,150 @@
+"""template.yaml's operations promises (issue 25): alarms that reach someone, per environment.
+
+What AWS does that no test here can show is said in docs/deployment.md (Alarms): these tests read
+the template as CloudFormation would resolve it for each config/<env>.env, and the key and topic
+policies as IAM would read them; nothing here publishes to a real topic."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from devtools.cfn import Resolver, load_template
+from tests.infra.deploy_config import ENVIRONMENTS, config_of, expected_overrides
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+
+
+def _of_type(kind: str) -> dict[str, dict]:
+    return {name: spec for name, spec in RESOURCES.items() if spec["Type"] == kind}
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _resolver(environment: str, **overrides: str) -> Resolver:
+    return Resolver(TEMPLATE, expected_overrides(environment) | overrides)
+
+
+# --- alarms that reach someone ------------------------------------------------------------------
+
+
+def test_the_topic_key_lets_cloudwatch_and_budgets_publish_and_rotates() -> None:
+    """The AWS managed key alias/aws/sns cannot grant CloudWatch anything, so alarms published to
+    a topic it encrypts fail with KMS AccessDenied (issue 25, finding 1). The topic must use a
+    customer managed key whose policy allows both services the two actions SNS documents."""
+    topic = RESOURCES["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": ["AlarmTopicKey", "Arn"]}
+    key = RESOURCES["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    allowed: dict[str, set[str]] = {}
+    for statement in key["KeyPolicy"]["Statement"]:
+        if statement["Effect"] != "Allow" or "Service" not in statement["Principal"]:
+            continue
+        for service in _as_list(statement["Principal"]["Service"]):
+            allowed.setdefault(service, set()).update(_as_list(statement["Action"]))
+    for service in ("cloudwatch.amazonaws.com", "budgets.amazonaws.com"):
+        assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= allowed.get(service, set()), service
+    assert set(allowed) == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}, "no other service"
+    administrators = [
+        s
+        for s in key["KeyPolicy"]["Statement"]
+        if s["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    ]
+    assert len(administrators) == 1, "the account keeps control of the key (else it is unmanageable)"
+
+
+def test_only_this_accounts_alarms_and_budgets_may_publish_to_the_topic() -> None:
+    policy = RESOURCES["AlarmTopicPolicy"]["Properties"]
+    assert policy["Topics"] == [{"Ref": "AlarmTopic"}]
+    statements = policy["PolicyDocument"]["Statement"]
+    publishers = {statement["Principal"]["Service"]: statement for statement in statements}
+    assert set(publishers) == {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"}
+    resolver = _resolver("prod")
+    for service, statement in publishers.items():
+        assert statement["Action"] == "sns:Publish" and statement["Resource"] == {"Ref": "AlarmTopic"}
+        condition = resolver.resolve(statement["Condition"])
+        assert condition["StringEquals"] == {"aws:SourceAccount": "123456789012"}, service
+    alarm_arns = resolver.resolve(publishers["cloudwatch.amazonaws.com"]["Condition"])["ArnLike"][
+        "aws:SourceArn"
+    ]
+    assert alarm_arns == "arn:aws:cloudwatch:us-east-1:123456789012:alarm:echoes-prod-*"
+    for name, alarm in _of_type("AWS::CloudWatch::Alarm").items():  # every alarm matches that pattern
+        assert resolver.resolve(alarm["Properties"]["AlarmName"]).startswith("echoes-prod-"), name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_config_passes_the_templates_rules(environment: str) -> None:
+    assert _resolver(environment).broken_rules() == []
+
+
+def test_prod_refuses_to_deploy_without_alarms_or_someone_to_tell() -> None:
+    (no_email,) = _resolver("prod", AlarmEmail="").broken_rules()
+    assert "ALARM_EMAIL" in no_email and "ALARM_EMAIL_OPT_OUT" in no_email
+    assert _resolver("prod", AlarmEmail="", AlarmEmailOptOut="true").broken_rules() == []
+    (no_alarms,) = _resolver("prod", AlarmsEnabled="false").broken_rules()
+    assert "ALARMS_ENABLED" in no_alarms
+    # Staging and dev may deploy without anyone subscribed.
+    assert _resolver("staging", AlarmEmail="", AlarmsEnabled="false").broken_rules() == []
+
+
+def _load_config(tmp_path: Path, environment: str, text: str) -> subprocess.CompletedProcess:
+    """scripts/lib.sh's load_config on a config file with TEXT, in a copy of scripts/ and config/."""
+    for directory in ("scripts", "config"):
+        shutil.copytree(ROOT / directory, tmp_path / directory)
+    (tmp_path / "config" / f"{environment}.env").write_text(text)
+    return subprocess.run(
+        ["bash", "-c", f"source scripts/lib.sh && load_config {environment}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": os.environ["PATH"]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        (("ALARM_EMAIL=alarms@echoes.app", "ALARM_EMAIL="), "prod alarms must reach someone"),
+        (("ALARMS_ENABLED=true", "ALARMS_ENABLED=false"), "prod needs ALARMS_ENABLED=true"),
+    ],
+)
+def test_the_scripts_refuse_prod_without_alarms_before_calling_aws(
+    tmp_path: Path, change: tuple[str, str], refusal: str
+) -> None:
+    """The same rule as the template's, so that deploy.sh and env-setup.sh fail at once instead of
+    at CloudFormation's change set."""
+    text = (ROOT / "config" / "prod.env").read_text()
+    assert change[0] + "\n" in text
+    result = _load_config(tmp_path, "prod", text.replace(change[0] + "\n", change[1] + "\n"))
+    assert result.returncode == 1 and refusal in result.stderr, result.stderr
+    opted_out = text.replace("ALARM_EMAIL=alarms@echoes.app\n", "ALARM_EMAIL=\n").replace(
+        "ALARM_EMAIL_OPT_OUT=false", "ALARM_EMAIL_OPT_OUT=true"
+    )
+    assert _load_config(tmp_path / "opted-out", "prod", opted_out).returncode == 0
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_alarms_exist_where_config_says_and_notify_the_topic(environment: str) -> None:
+    enabled = config_of(environment)["ALARMS_ENABLED"] == "true"
+    assert enabled is (environment != "dev"), "staging and prod have alarms; dev has none"
+    resolver = _resolver(environment)
+    alarms = _of_type("AWS::CloudWatch::Alarm")
+    assert alarms
+    for name, spec in alarms.items():
+        assert spec["Condition"] == "HasAlarms", name
+        assert resolver.condition(spec["Condition"]) is enabled, name
+        props = spec["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert props["OKActions"] == [{"Ref": "AlarmTopic"}], name
+    # The topic and its key exist everywhere (the budget notifies them too).
+    for name in ("AlarmTopic", "AlarmTopicKey", "AlarmTopicPolicy"):
+        assert "Condition" not in RESOURCES[name], name
+    subscribed = resolver.condition(RESOURCES["AlarmEmailSubscription"]["Condition"])
+    assert subscribed is bool(config_of(environment)["ALARM_EMAIL"])
