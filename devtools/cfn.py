@@ -115,7 +115,7 @@ class Resolver:
             text = argument if isinstance(argument, str) else argument[0]
             for name, replacement in self._values.items():
                 text = text.replace("${" + name + "}", str(replacement))
-            return text
+            return text.replace("${!", "${")  # ${!Literal} is how Sub writes a literal ${Literal}
         if key == "Fn::If":
             name, when_true, when_false = argument
             return self.resolve(when_true if self.condition(name) else when_false)

@@ -5,6 +5,7 @@ the template as CloudFormation would resolve it for each config/<env>.env, and t
 policies as IAM would read them; nothing here publishes to a real topic."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -148,3 +149,161 @@ def test_alarms_exist_where_config_says_and_notify_the_topic(environment: str) -
         assert "Condition" not in RESOURCES[name], name
     subscribed = resolver.condition(RESOURCES["AlarmEmailSubscription"]["Condition"])
     assert subscribed is bool(config_of(environment)["ALARM_EMAIL"])
+
+
+# --- alarms on what matters ---------------------------------------------------------------------
+
+APP_SIGNALS = (
+    "ErasureChainStopped",
+    "PendingAudioOnLiveEcho",
+    "OrphanedAudio",
+    "UploadLimitReached",
+    "AudioLeftPending",
+)
+
+
+def _alarms() -> dict[str, dict]:
+    return {name: spec["Properties"] for name, spec in _of_type("AWS::CloudWatch::Alarm").items()}
+
+
+def _emitted(metric: str, capsys: pytest.CaptureFixture[str]) -> tuple[str, dict[str, str]]:
+    """The namespace and dimensions app.observability.count(METRIC) writes in its EMF record, as
+    CloudWatch turns it into a metric."""
+    import json
+
+    from app.observability import count
+
+    capsys.readouterr()
+    count(metric)
+    record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    (dimension_set,) = directive["Dimensions"]
+    return directive["Namespace"], {name: record[name] for name in dimension_set}
+
+
+@pytest.mark.parametrize("metric", APP_SIGNALS)
+def test_each_app_signal_has_an_alarm_on_the_metric_the_app_emits(
+    metric: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An alarm whose dimensions differ from the emitted ones by one name or value watches a metric
+    that never gets a datapoint, and never fires: read both from the code."""
+    source = "\n".join(path.read_text() for path in (ROOT / "app").rglob("*.py"))
+    assert f'count("{metric}")' in source, f"app/ no longer emits {metric}"
+    namespace, dimensions = _emitted(metric, capsys)
+    watching = [
+        props
+        for props in _alarms().values()
+        if props.get("MetricName") == metric
+        and props["Namespace"] == namespace
+        and {d["Name"]: d["Value"] for d in props["Dimensions"]} == dimensions
+    ]
+    assert len(watching) == 1, (metric, namespace, dimensions)
+    assert watching[0]["Statistic"] == "Sum" and watching[0]["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_every_alarm_fires_at_low_traffic_treats_missing_data_on_purpose_and_says_why() -> None:
+    for name, props in _alarms().items():
+        assert props["TreatMissingData"] in {"notBreaching", "breaching", "ignore", "missing"}, name
+        assert len(props["AlarmDescription"]) > 150, f"{name}: say why it fires and where to look"
+        periods = props["EvaluationPeriods"]
+        if periods > 1:  # M of N: a minute without requests (or with one success) does not reset it
+            assert 1 <= props["DatapointsToAlarm"] < periods, name
+        period = props.get("Period") or min(
+            m["MetricStat"]["Period"] for m in props["Metrics"] if "MetricStat" in m
+        )
+        assert period * periods <= 3600, f"{name}: fires within the hour"
+    five_xx = _alarms()["Api5xxRateAlarm"]
+    assert (five_xx["Period"], five_xx["EvaluationPeriods"], five_xx["DatapointsToAlarm"]) == (60, 5, 3)
+
+
+def test_dynamodb_throttles_alarm_fills_missing_data_itself() -> None:
+    """Alarms on AWS/DynamoDB metrics always ignore missing data whatever TreatMissingData says,
+    and throttle metrics only have datapoints when something was throttled: an alarm on them alone
+    would stay in ALARM for ever after the first throttle. FILL(..., 0) in metric math makes the
+    quiet minutes zeros, so the alarm returns to OK."""
+    props = _alarms()["DynamoDbThrottlesAlarm"]
+    (expression,) = [m for m in props["Metrics"] if m.get("ReturnData")]
+    watched = {m["Id"]: m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m}
+    for metric_id in watched:
+        assert f"FILL({metric_id},0)" in expression["Expression"], metric_id
+    seen = {
+        (
+            m["MetricName"],
+            next((d["Value"] for d in m["Dimensions"] if d["Name"] == "GlobalSecondaryIndexName"), None),
+        )
+        for m in watched.values()
+    }
+    indexes = [i["IndexName"] for i in RESOURCES["EchoesTable"]["Properties"]["GlobalSecondaryIndexes"]]
+    assert seen == {
+        (metric, index)
+        for metric in ("ReadThrottleEvents", "WriteThrottleEvents")
+        for index in (None, *indexes)
+    }, "the table and every index, reads and writes"
+    assert all(m["Namespace"] == "AWS/DynamoDB" for m in watched.values())
+
+
+def test_dropped_asynchronous_events_of_the_api_function_alarm_at_once() -> None:
+    props = _alarms()["AsyncEventsDroppedAlarm"]
+    assert (props["Namespace"], props["MetricName"]) == ("AWS/Lambda", "AsyncEventsDropped")
+    assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ApiFunction"}}]
+    assert (props["EvaluationPeriods"], props["Threshold"]) == (1, 0)
+
+
+# --- dashboard ----------------------------------------------------------------------------------
+
+
+def _dashboard(environment: str) -> dict:
+    import json
+
+    names = {"ApiFunction": f"echoes-{environment}-api", "EchoesTable": f"echoes-{environment}-echoes"}
+    names["ApiFunctionLogGroup"] = f"/aws/lambda/echoes-{environment}-api"
+    resolver = Resolver(TEMPLATE, expected_overrides(environment), names)
+    return json.loads(resolver.resolve(RESOURCES["Dashboard"]["Properties"]["DashboardBody"]))
+
+
+def _plotted(body: dict) -> set[tuple[str, str, str]]:
+    """(namespace, metric, statistic) of every metric line; SEARCH expressions as ("SEARCH", metric, "")."""
+    plotted = set()
+    for widget in body["widgets"]:
+        properties = widget["properties"]
+        for line in properties.get("metrics", []):
+            options = line[-1] if isinstance(line[-1], dict) else {}
+            if isinstance(line[0], str):
+                plotted.add((line[0], line[1], options.get("stat", properties.get("stat", ""))))
+            elif "SEARCH(" in line[0].get("expression", ""):
+                (metric,) = re.findall(r'MetricName="(\w+)"', line[0]["expression"])
+                plotted.add(("SEARCH", metric, ""))
+    return plotted
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_environment_has_a_dashboard_of_what_matters(environment: str) -> None:
+    assert "Condition" not in RESOURCES["Dashboard"]
+    body = _dashboard(environment)
+    plotted = _plotted(body)
+    api, fn, ddb = "AWS/ApiGateway", "AWS/Lambda", "AWS/DynamoDB"
+    wanted = {
+        (api, "Count", "Sum"),
+        (api, "4XXError", "Sum"),
+        (api, "5XXError", "Sum"),
+        (api, "Latency", "p50"),
+        (api, "Latency", "p99"),
+        (fn, "Duration", "p99"),
+        (fn, "ConcurrentExecutions", "Maximum"),
+        (fn, "Throttles", "Sum"),
+        (ddb, "ConsumedReadCapacityUnits", "Sum"),
+        (ddb, "ConsumedWriteCapacityUnits", "Sum"),
+        (ddb, "ReadThrottleEvents", "Sum"),
+        (ddb, "WriteThrottleEvents", "Sum"),
+        *(("Echoes", metric, "Sum") for metric in APP_SIGNALS),
+        ("SEARCH", "EchoCreated", ""),
+        ("SEARCH", "ApiErrors", ""),
+    }
+    assert wanted <= plotted, wanted - plotted
+    # Lambda publishes no init-duration metric: it is in each cold start's REPORT record, which
+    # the JSON log format writes as a platform.report event (read with Logs Insights).
+    (query,) = [w["properties"]["query"] for w in body["widgets"] if w["type"] == "log"]
+    assert query.startswith(f"SOURCE '/aws/lambda/echoes-{environment}-api' |")
+    assert "record.metrics.initDurationMs" in query
+    text = str(body)
+    assert f"echoes-{environment}-api" in text and "${" not in text.replace("${PROP('Dim.error_code')}", "")
