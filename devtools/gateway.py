@@ -65,7 +65,15 @@ MESSAGES = {
 # The template keys the emulation reads, and those it knowingly ignores (they change nothing a
 # client of the local API could observe). Anything else makes the template "not understood".
 API_KEYS_MODELLED = {"StageName", "Auth", "GatewayResponses"}
-API_KEYS_IGNORED = {"Name", "TracingEnabled", "EndpointConfiguration", "MethodSettings", "AccessLogSetting"}
+API_KEYS_IGNORED = {
+    "Name",
+    "TracingEnabled",
+    "EndpointConfiguration",
+    "MethodSettings",
+    "AccessLogSetting",
+    "Tags",
+    "PropagateTags",
+}
 AUTH_KEYS = {"DefaultAuthorizer", "AddDefaultAuthorizerToCorsPreflight", "Authorizers"}
 AUTHORIZER_KEYS = {"UserPoolArn", "AuthorizationScopes"}
 GATEWAY_RESPONSE_KEYS = {"StatusCode", "ResponseParameters", "ResponseTemplates"}

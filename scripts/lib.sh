@@ -258,11 +258,13 @@ readonly CONFIG_PARAMETERS=(
   WAF_ENABLED:WafEnabled
   WAF_RATE_LIMIT_PER_IP:WafRateLimitPerIp
   UPLOADS_PER_USER_PER_HOUR:UploadsPerUserPerHour
+  RESERVED_CONCURRENCY:ReservedConcurrency
+  MONTHLY_BUDGET_USD:MonthlyBudgetUsd
   ALARMS_ENABLED:AlarmsEnabled
   ALARM_EMAIL:AlarmEmail
   ALARM_EMAIL_OPT_OUT:AlarmEmailOptOut
 )
-readonly OPTIONAL_CONFIG_KEYS="ALARM_EMAIL" # may be empty: the parameter keeps its default
+readonly OPTIONAL_CONFIG_KEYS="ALARM_EMAIL RESERVED_CONCURRENCY" # may be empty: the parameter keeps its default
 declare -A CONFIG=()
 
 # load_config ENV: read config/ENV.env into CONFIG after checking it; REGION defaults to its AWS_REGION.

@@ -41,9 +41,15 @@ STATEMENTS = FUNCTION["Policies"][0]["Statement"]
 
 
 @pytest.mark.slow
-def test_cfn_lint_has_no_errors_and_no_warnings() -> None:
+def test_cfn_lint_has_no_errors_no_warnings_and_no_informational_findings() -> None:
+    # --include-checks I: the informational rules too (I3011: a stateful resource without an
+    # explicit DeletionPolicy/UpdateReplacePolicy).
     result = subprocess.run(
-        ["cfn-lint", "template.yaml"], cwd=ROOT, capture_output=True, text=True, check=False
+        ["cfn-lint", "--include-checks", "I", "--", "template.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert (result.returncode, result.stdout.strip()) == (0, ""), result.stdout + result.stderr
 
@@ -494,17 +500,22 @@ def _checkov(directory: Path) -> dict:
 
 @pytest.mark.slow
 def test_checkov_finds_nothing_and_every_skip_says_why(tmp_path: Path) -> None:
-    # checkov drops resources whose Condition is false with the parameters' defaults: the WAF is
-    # off by default, so the template is scanned a second time as prod deploys it (WAF on).
+    # checkov drops resources whose Condition is false with the parameters' defaults: the WAF and
+    # the alarms are off by default, so the template is scanned a second time as prod deploys it.
     as_deployed = tmp_path / "default"
     with_waf = tmp_path / "waf"
     for directory in (as_deployed, with_waf):
         directory.mkdir()
     text = (ROOT / "template.yaml").read_text()
     (as_deployed / "template.yaml").write_text(text)
-    switch = '  WafEnabled:\n    Type: String\n    Default: "false"'
-    assert switch in text
-    (with_waf / "template.yaml").write_text(text.replace(switch, switch.replace('"false"', '"true"')))
+    prod_like = text
+    for switch in (
+        '  WafEnabled:\n    Type: String\n    Default: "false"',
+        '  AlarmsEnabled:\n    Type: String\n    Default: "false"',
+    ):
+        assert switch in text
+        prod_like = prod_like.replace(switch, switch.replace('"false"', '"true"'))
+    (with_waf / "template.yaml").write_text(prod_like)
     for directory in (as_deployed, with_waf):
         report = _checkov(directory)
         failed = report["results"]["failed_checks"]
@@ -513,7 +524,7 @@ def test_checkov_finds_nothing_and_every_skip_says_why(tmp_path: Path) -> None:
         check["resource"]
         for check in report["results"]["passed_checks"] + report["results"]["skipped_checks"]
     }
-    assert "AWS::WAFv2::WebACL.WebAcl" in scanned
+    assert {"AWS::WAFv2::WebACL.WebAcl", "AWS::KMS::Key.AlarmTopicKey", "AWS::SNS::Topic.AlarmTopic"} <= scanned
     for name, spec in RESOURCES.items():
         for skip in spec.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert skip["id"].startswith("CKV") and len(skip.get("comment", "")) > 20, (name, skip)

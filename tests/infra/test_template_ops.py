@@ -307,3 +307,147 @@ def test_each_environment_has_a_dashboard_of_what_matters(environment: str) -> N
     assert "record.metrics.initDurationMs" in query
     text = str(body)
     assert f"echoes-{environment}-api" in text and "${" not in text.replace("${PROP('Dim.error_code')}", "")
+
+
+# --- data survives an operator ------------------------------------------------------------------
+
+RETAINED_IN_PROD = {
+    "EchoesTable",
+    "AudioBucket",
+    "AudioBucketPolicy",
+    "UserPool",
+    "ApiFunctionLogGroup",
+    "ApiAccessLogGroup",
+    "WafLogGroup",
+}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_resource_says_what_deleting_or_replacing_it_does(environment: str) -> None:
+    """No resource relies on CloudFormation's default (delete): each names its DeletionPolicy and
+    UpdateReplacePolicy, and prod keeps its data, its users, the bucket's TLS-only policy and the
+    logs (cleanup.sh leaves these in prod)."""
+    resolver = _resolver(environment)
+    for name, spec in RESOURCES.items():
+        for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
+            assert attribute in spec, f"{name} has no explicit {attribute}"
+            expected = "Retain" if environment == "prod" and name in RETAINED_IN_PROD else "Delete"
+            assert resolver.resolve(spec[attribute]) == expected, (name, attribute)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_prod_table_refuses_a_direct_delete(environment: str) -> None:
+    """Retain only acts when CloudFormation deletes the table; DeleteTable from a console or a
+    script is refused only by deletion protection."""
+    protected = _resolver(environment).resolve(
+        RESOURCES["EchoesTable"]["Properties"]["DeletionProtectionEnabled"]
+    )
+    assert protected is (environment == "prod")
+    pool = _resolver(environment).resolve(RESOURCES["UserPool"]["Properties"]["DeletionProtection"])
+    assert pool == ("ACTIVE" if environment == "prod" else "INACTIVE")
+
+
+# --- cost guardrails ----------------------------------------------------------------------------
+
+TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
+
+
+def _types_that_take_tags(types: set[str]) -> dict[str, str]:
+    """Each CloudFormation type among TYPES whose schema (cfn-lint's copy of the registry's) has a
+    tags property, and that property's name."""
+    script = (
+        "import json, sys\n"
+        "from cfnlint.schema import PROVIDER_SCHEMA_MANAGER as P\n"
+        "found = {}\n"
+        "for kind in json.loads(sys.argv[1]):\n"
+        "    properties = P.get_resource_schema('us-east-1', kind).schema['properties']\n"
+        "    found.update({kind: p for p in ('Tags', 'UserPoolTags', 'ResourceTags') if p in properties})\n"
+        "print(json.dumps(found))\n"
+    )
+    import json
+
+    result = subprocess.run(
+        [str(TOOLS_PYTHON), "-c", script, json.dumps(sorted(types))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def _tags(value: object) -> dict:
+    if isinstance(value, list):
+        return {tag["Key"]: tag["Value"] for tag in value}
+    assert isinstance(value, dict)
+    return value
+
+
+@pytest.mark.slow
+def test_everything_that_takes_tags_carries_the_cost_allocation_tags() -> None:
+    wanted = {"project": "echoes", "environment": {"Ref": "Environment"}}
+    plain = {spec["Type"] for spec in RESOURCES.values() if not spec["Type"].startswith("AWS::Serverless::")}
+    taggable = _types_that_take_tags(plain)
+    assert {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Cognito::UserPool", "AWS::KMS::Key"} <= set(
+        taggable
+    )
+    for name, spec in RESOURCES.items():
+        if spec["Type"] in taggable:
+            tags = _tags(spec["Properties"].get(taggable[spec["Type"]], []))
+            assert tags == wanted, name
+    # SAM: the functions take theirs from Globals, the API has its own; both pass them on to what
+    # SAM generates (the function's role, the stage).
+    function_globals = TEMPLATE["Globals"]["Function"]
+    assert (function_globals["Tags"], function_globals["PropagateTags"]) == (wanted, True)
+    for name, spec in RESOURCES.items():
+        if spec["Type"] == "AWS::Serverless::Function":
+            assert "Tags" not in spec["Properties"] or spec["Properties"]["Tags"] == wanted, name
+    api = RESOURCES["Api"]["Properties"]
+    assert (api["Tags"], api["PropagateTags"]) == (wanted, True)
+
+
+ACCOUNT_CONCURRENCY = 1000  # Lambda's default concurrency quota per account and region
+UNRESERVED_MINIMUM = 100  # Lambda keeps at least this much unreserved
+
+
+def test_reserved_concurrency_per_environment_leaves_the_account_its_unreserved_minimum() -> None:
+    """Every *RESERVED_CONCURRENCY key of every environment (the API function's, and any other
+    function's) is reserved in the same account and region when the environments share one:
+    together they must leave Lambda's unreserved minimum, or the deploy fails."""
+    total = 0
+    for environment in ENVIRONMENTS:
+        config = config_of(environment)
+        reserved = {
+            key: int(value) for key, value in config.items() if key.endswith("RESERVED_CONCURRENCY") and value
+        }
+        total += sum(reserved.values())
+        api = reserved.get("RESERVED_CONCURRENCY")
+        if environment == "dev":
+            assert api is None, "dev stays deployable in a new account (quota 10)"
+            continue
+        assert api is not None and api >= int(config["THROTTLE_BURST_LIMIT"]), (
+            f"{environment}: at least the stage's burst, so that the stage throttles (429) before Lambda (503)"
+        )
+    assert total <= ACCOUNT_CONCURRENCY - UNRESERVED_MINIMUM
+    reserved_property = RESOURCES["ApiFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    for environment in ENVIRONMENTS:
+        resolved = _resolver(environment).resolve({"value": reserved_property}).get("value")
+        assert resolved == (config_of(environment)["RESERVED_CONCURRENCY"] or None), environment
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_environment_has_a_budget_that_notifies_the_alarm_topic(environment: str) -> None:
+    resolver = Resolver(TEMPLATE, expected_overrides(environment), {"AlarmTopic": "arn:topic"})
+    budget = resolver.resolve(RESOURCES["Budget"]["Properties"])
+    assert "Condition" not in RESOURCES["Budget"]
+    data = budget["Budget"]
+    assert (data["BudgetType"], data["TimeUnit"]) == ("COST", "MONTHLY")
+    assert data["BudgetLimit"] == {"Amount": config_of(environment)["MONTHLY_BUDGET_USD"], "Unit": "USD"}
+    assert data["FilterExpression"]["And"] == [
+        {"Tags": {"Key": "project", "Values": ["echoes"]}},
+        {"Tags": {"Key": "environment", "Values": [environment]}},
+    ], "the stack's own cost-allocation tags"
+    kinds = set()
+    for notification in RESOURCES["Budget"]["Properties"]["NotificationsWithSubscribers"]:
+        assert notification["Subscribers"] == [{"SubscriptionType": "SNS", "Address": {"Ref": "AlarmTopic"}}]
+        kinds.add(notification["Notification"]["NotificationType"])
+    assert kinds == {"ACTUAL", "FORECASTED"}
