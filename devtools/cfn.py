@@ -130,6 +130,9 @@ class Resolver:
             return any(self.resolve(a) for a in argument)
         if key == "Fn::Condition":
             return self.condition(argument)
+        if key == "Fn::FindInMap":
+            mapping, first, second = (self.resolve(a) for a in argument)
+            return self._template["Mappings"][mapping][first][second]
         if key == "Fn::Split":
             separator, text = argument
             return self.resolve(text).split(separator)

@@ -73,6 +73,12 @@ API_KEYS_IGNORED = {
     "AccessLogSetting",
     "Tags",
     "PropagateTags",
+    # The local gateway serves plain HTTP on loopback and never compresses: a TLS policy and the
+    # compression threshold are checked in the template (tests/infra/test_template_ops.py), and a
+    # client that sends Accept-Encoding decompresses what API Gateway compresses.
+    "SecurityPolicy",
+    "EndpointAccessMode",
+    "MinimumCompressionSize",
 }
 AUTH_KEYS = {"DefaultAuthorizer", "AddDefaultAuthorizerToCorsPreflight", "Authorizers"}
 AUTHORIZER_KEYS = {"UserPoolArn", "AuthorizationScopes"}

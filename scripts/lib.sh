@@ -247,6 +247,7 @@ readonly CONFIG_PARAMETERS=(
   ENVIRONMENT:Environment
   DEBUG:Debug
   LOG_LEVEL:LogLevel
+  SYSTEM_LOG_LEVEL:SystemLogLevel
   LOG_RETENTION_DAYS:LogRetentionDays
   CORS_ALLOW_ORIGINS:CorsAllowOrigins
   MAX_AUDIO_BYTES:MaxAudioBytes
@@ -257,6 +258,8 @@ readonly CONFIG_PARAMETERS=(
   WRITE_THROTTLE_BURST_LIMIT:WriteThrottleBurstLimit
   WAF_ENABLED:WafEnabled
   WAF_RATE_LIMIT_PER_IP:WafRateLimitPerIp
+  WAF_COMMON_RULE_SET_VERSION:WafCommonRuleSetVersion
+  WAF_KNOWN_BAD_INPUTS_RULE_SET_VERSION:WafKnownBadInputsRuleSetVersion
   UPLOADS_PER_USER_PER_HOUR:UploadsPerUserPerHour
   RESERVED_CONCURRENCY:ReservedConcurrency
   MONTHLY_BUDGET_USD:MonthlyBudgetUsd
@@ -286,6 +289,8 @@ load_config() {
   [[ "${CONFIG[ENVIRONMENT]}" == "$environment" ]] || die "$file: ENVIRONMENT=${CONFIG[ENVIRONMENT]}, expected $environment"
   [[ " DEBUG INFO WARNING ERROR " == *" ${CONFIG[LOG_LEVEL]} "* ]] ||
     die "$file: LOG_LEVEL=${CONFIG[LOG_LEVEL]} is not DEBUG|INFO|WARNING|ERROR"
+  [[ " DEBUG INFO WARN " == *" ${CONFIG[SYSTEM_LOG_LEVEL]} "* ]] ||
+    die "$file: SYSTEM_LOG_LEVEL=${CONFIG[SYSTEM_LOG_LEVEL]} is not DEBUG|INFO|WARN"
   for key in DEBUG WAF_ENABLED ALARMS_ENABLED ALARM_EMAIL_OPT_OUT; do
     [[ "${CONFIG[$key]}" == "true" || "${CONFIG[$key]}" == "false" ]] || die "$file: $key must be true or false"
   done

@@ -524,7 +524,11 @@ def test_checkov_finds_nothing_and_every_skip_says_why(tmp_path: Path) -> None:
         check["resource"]
         for check in report["results"]["passed_checks"] + report["results"]["skipped_checks"]
     }
-    assert {"AWS::WAFv2::WebACL.WebAcl", "AWS::KMS::Key.AlarmTopicKey", "AWS::SNS::Topic.AlarmTopic"} <= scanned
+    assert {
+        "AWS::WAFv2::WebACL.WebAcl",
+        "AWS::KMS::Key.AlarmTopicKey",
+        "AWS::SNS::Topic.AlarmTopic",
+    } <= scanned
     for name, spec in RESOURCES.items():
         for skip in spec.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert skip["id"].startswith("CKV") and len(skip.get("comment", "")) > 20, (name, skip)

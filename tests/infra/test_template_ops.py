@@ -451,3 +451,148 @@ def test_each_environment_has_a_budget_that_notifies_the_alarm_topic(environment
         assert notification["Subscribers"] == [{"SubscriptionType": "SNS", "Address": {"Ref": "AlarmTopic"}}]
         kinds.add(notification["Notification"]["NotificationType"])
     assert kinds == {"ACTUAL", "FORECASTED"}
+
+
+# --- TLS, access log, compression, log levels, WAF ---------------------------------------------
+
+API = RESOURCES["Api"]["Properties"]
+
+
+def test_the_api_has_the_strictest_tls_policy_regional_rest_apis_take() -> None:
+    """TLS 1.3 only, on the API's own execute-api endpoint (not only on a custom domain); an
+    enhanced policy needs an endpoint access mode, STRICT unless a migration asks for BASIC."""
+    parameters = TEMPLATE["Parameters"]
+    assert API["SecurityPolicy"] == {"Ref": "TlsSecurityPolicy"}
+    assert parameters["TlsSecurityPolicy"]["Default"] == "SecurityPolicy_TLS13_1_3_2025_09"
+    assert API["EndpointAccessMode"] == {"Ref": "ApiEndpointAccessMode"}
+    assert parameters["ApiEndpointAccessMode"]["Default"] == "STRICT"
+    assert API["EndpointConfiguration"] == {"Type": "REGIONAL"}
+
+
+def test_the_access_log_tells_502_from_504_and_names_the_request_for_aws() -> None:
+    import json
+
+    fields = json.loads(API["AccessLogSetting"]["Format"])
+    wanted = {
+        "extendedRequestId": "$context.extendedRequestId",
+        "responseLength": "$context.responseLength",
+        "xrayTraceId": "$context.xrayTraceId",
+        "responseType": "$context.error.responseType",
+        "integrationStatus": "$context.integration.status",
+        "integrationError": "$context.integration.error",
+        "integrationErrorMessage": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+        "status": "$context.status",
+        "tlsVersion": "$context.tlsVersion",
+    }
+    assert wanted.items() <= fields.items()
+    assert all(value.startswith("$context.") for value in fields.values())
+    assert "$context.authorizer.claims.sub" in fields.values()  # who, never the token itself
+    assert not any("authorization" in value.lower() for value in fields.values())
+
+
+def test_responses_are_compressed_above_a_threshold() -> None:
+    size = API["MinimumCompressionSize"]
+    assert isinstance(size, int) and 0 < size <= 10485760  # API Gateway's range
+    assert size < 500 * 1024, "export pages (about 0.5 MB) are compressed"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_one_log_level_drives_the_app_powertools_and_lambda(environment: str) -> None:
+    """With advanced logging controls, Lambda drops records below ApplicationLogLevel and
+    Powertools' Logger takes AWS_LAMBDA_LOG_LEVEL over its own level: the two must agree. Checked
+    with Powertools itself: a Logger built as Lambda starts the function has the config's level and
+    warns of no mismatch."""
+    import logging
+    import warnings
+
+    from aws_lambda_powertools import Logger
+
+    config = config_of(environment)
+    logging_config = _resolver(environment).resolve(
+        {k: v for k, v in RESOURCES["ApiFunction"]["Properties"]["LoggingConfig"].items() if k != "LogGroup"}
+    )
+    assert logging_config == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": logging_config["ApplicationLogLevel"],
+        "SystemLogLevel": config["SYSTEM_LOG_LEVEL"],
+    }
+    assert config["SYSTEM_LOG_LEVEL"] == "INFO", "the dashboard's cold-start widget reads INFO records"
+    environment_variables = RESOURCES["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert (
+        environment_variables["LOG_LEVEL"]
+        == environment_variables["POWERTOOLS_LOG_LEVEL"]
+        == {"Ref": "LogLevel"}
+    )
+    patch = pytest.MonkeyPatch()
+    try:
+        patch.setenv("AWS_LAMBDA_LOG_LEVEL", logging_config["ApplicationLogLevel"])
+        patch.setenv("POWERTOOLS_LOG_LEVEL", config["LOG_LEVEL"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # Powertools warns when the two levels differ
+            logger = Logger(service=f"level-check-{environment}")
+            logger.setLevel(config["LOG_LEVEL"])  # what app.main does
+        assert logging.getLevelName(logger.log_level) == config["LOG_LEVEL"]
+    finally:
+        patch.undo()
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_managed_rule_groups_are_pinned_from_config(environment: str) -> None:
+    rules = {rule["Name"]: rule for rule in RESOURCES["WebAcl"]["Properties"]["Rules"]}
+    config = config_of(environment)
+    pins = {
+        "aws-common-rule-set": config["WAF_COMMON_RULE_SET_VERSION"],
+        "aws-known-bad-inputs": config["WAF_KNOWN_BAD_INPUTS_RULE_SET_VERSION"],
+    }
+    for name, version in pins.items():
+        statement = rules[name]["Statement"]["ManagedRuleGroupStatement"]
+        assert _resolver(environment).resolve(statement["Version"]) == version, name
+        assert re.fullmatch(r"Version_\d+\.\d+", version), name
+    if environment == "prod":  # prod runs what staging ran first
+        staging = config_of("staging")
+        assert pins == {
+            "aws-common-rule-set": staging["WAF_COMMON_RULE_SET_VERSION"],
+            "aws-known-bad-inputs": staging["WAF_KNOWN_BAD_INPUTS_RULE_SET_VERSION"],
+        }
+
+
+def _cors_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.startswith("Access-Control-")}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_waf_blocks_carry_the_gateway_responses_cors_headers(environment: str) -> None:
+    """Issue 22, item 10: WAF's 429 and 403 bypass API Gateway and the app, so without headers of
+    their own a browser can read neither them nor Retry-After. A WAF header is static text, as a
+    gateway response's is: both name the first allowed origin (what a browser on another listed
+    origin gets is said in docs/deployment.md)."""
+    resolver = _resolver(environment)
+    origins = config_of(environment)["CORS_ALLOW_ORIGINS"].split(",")
+    gateway = {
+        kind: _cors_headers(
+            {n: v.strip("'") for n, v in resolver.resolve(r["ResponseParameters"]["Headers"]).items()}
+        )
+        for kind, r in API["GatewayResponses"].items()
+    }
+    (expected,) = {tuple(sorted(headers.items())) for headers in gateway.values()}  # all alike
+    assert dict(expected)["Access-Control-Allow-Origin"] == origins[0]
+    blocking = [
+        rule for rule in RESOURCES["WebAcl"]["Properties"]["Rules"] if "Block" in rule.get("Action", {})
+    ]
+    assert {rule["Name"] for rule in blocking} == {"rate-limit-per-ip", "block-managed-rule-matches"}
+    for rule in blocking:
+        response = resolver.resolve(rule["Action"]["Block"]["CustomResponse"])
+        headers = {header["Name"]: header["Value"] for header in response["ResponseHeaders"]}
+        assert _cors_headers(headers) == dict(expected), rule["Name"]
+        assert "Retry-After" in headers["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.parametrize("level", TEMPLATE["Parameters"]["LogLevel"]["AllowedValues"])
+def test_every_app_log_level_maps_to_the_lambda_level_powertools_reads_as_the_same(level: str) -> None:
+    from aws_lambda_powertools.shared.constants import LAMBDA_ADVANCED_LOGGING_LEVELS
+
+    lambda_level = Resolver(TEMPLATE, {"LogLevel": level}).resolve(
+        RESOURCES["ApiFunction"]["Properties"]["LoggingConfig"]["ApplicationLogLevel"]
+    )
+    assert LAMBDA_ADVANCED_LOGGING_LEVELS[lambda_level] == level
