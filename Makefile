@@ -2,3 +2,7 @@
 # All packaging logic lives in scripts/package-function.sh, so SAM, build.sh and the tests share it.
 build-ApiFunction:
 	./scripts/package-function.sh "$(ARTIFACTS_DIR)"
+
+# The cursor-key rotation function: one file on the Lambda runtime's boto3 (template.yaml).
+build-CursorKeyRotationFunction:
+	cp rotation/cursor_key.py "$(ARTIFACTS_DIR)/"

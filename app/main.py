@@ -25,7 +25,7 @@ from app.service import EchoService
 from app.settings import Settings, get_settings
 from app.store.account import AccountEraser
 from app.store.audio import AudioStore
-from app.store.cursor import CursorCodec, secrets_manager_key
+from app.store.cursor import CursorCodec, secrets_manager_codec
 from app.store.echoes import EchoStore
 from app.store.limits import UploadLimit
 
@@ -64,12 +64,10 @@ def create_app(
         settings,
         EchoStore(clients.dynamodb, settings.dynamodb_table_name),
         AudioStore(clients.s3, settings.s3_bucket_name),
-        CursorCodec(
-            cursor_key
-            or secrets_manager_key(
-                settings.app_secret_name,
-                lambda: create_client("secretsmanager", settings.aws_region),
-            )
+        CursorCodec(cursor_key)
+        if cursor_key
+        else secrets_manager_codec(
+            settings.app_secret_name, lambda: create_client("secretsmanager", settings.aws_region)
         ),
         UploadLimit(clients.dynamodb, settings.dynamodb_table_name, settings.uploads_per_user_per_hour),
     )

@@ -263,6 +263,7 @@ readonly CONFIG_PARAMETERS=(
   UPLOADS_PER_USER_PER_HOUR:UploadsPerUserPerHour
   RESERVED_CONCURRENCY:ReservedConcurrency
   MONTHLY_BUDGET_USD:MonthlyBudgetUsd
+  CURSOR_KEY_ROTATION_DAYS:CursorKeyRotationDays
   ALARMS_ENABLED:AlarmsEnabled
   ALARM_EMAIL:AlarmEmail
   ALARM_EMAIL_OPT_OUT:AlarmEmailOptOut

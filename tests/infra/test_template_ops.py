@@ -596,3 +596,66 @@ def test_every_app_log_level_maps_to_the_lambda_level_powertools_reads_as_the_sa
         RESOURCES["ApiFunction"]["Properties"]["LoggingConfig"]["ApplicationLogLevel"]
     )
     assert LAMBDA_ADVANCED_LOGGING_LEVELS[lambda_level] == level
+
+
+# --- cursor-key rotation ------------------------------------------------------------------------
+
+
+def test_the_cursor_key_rotates_on_the_configured_schedule_with_the_rotation_function() -> None:
+    schedule = RESOURCES["CursorKeyRotationSchedule"]
+    assert schedule["DependsOn"] == "CursorKeyRotationPermission", "Secrets Manager may invoke it first"
+    props = schedule["Properties"]
+    assert props["SecretId"] == {"Ref": "AppSecret"}
+    assert props["RotationLambdaARN"] == {"Fn::GetAtt": ["CursorKeyRotationFunction", "Arn"]}
+    for environment in ENVIRONMENTS:
+        days = config_of(environment)["CURSOR_KEY_ROTATION_DAYS"]
+        assert _resolver(environment).resolve(props["RotationRules"]) == {
+            "ScheduleExpression": f"rate({days} days)"
+        }
+    permission = RESOURCES["CursorKeyRotationPermission"]["Properties"]
+    assert (permission["Principal"], permission["Action"]) == (
+        "secretsmanager.amazonaws.com",
+        "lambda:InvokeFunction",
+    )
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}, "no other account's Secrets Manager"
+
+
+def test_the_rotation_function_ships_alone_and_runs_the_rotation_code() -> None:
+    function = RESOURCES["CursorKeyRotationFunction"]
+    module, name = function["Properties"]["Handler"].split(".")
+    import rotation.cursor_key
+
+    assert module == "cursor_key" and callable(getattr(rotation.cursor_key, name))
+    assert function["Metadata"]["BuildMethod"] == "makefile"
+    makefile = (ROOT / "Makefile").read_text()
+    assert 'build-CursorKeyRotationFunction:\n\tcp rotation/cursor_key.py "$(ARTIFACTS_DIR)/"\n' in makefile
+
+
+def test_the_rotation_role_may_do_exactly_what_the_rotation_code_calls() -> None:
+    """Least privilege both ways, as IAM is what moto does not check: every Secrets Manager call of
+    rotation/cursor_key.py is granted, nothing else is, and only on the cursor key; logs only to its
+    own log group; no managed policy (SAM's basic execution role writes to every log group)."""
+    import botocore.session
+
+    role = RESOURCES["CursorKeyRotationRole"]["Properties"]
+    assert RESOURCES["CursorKeyRotationFunction"]["Properties"]["Role"] == {
+        "Fn::GetAtt": ["CursorKeyRotationRole", "Arn"]
+    }
+    assert "ManagedPolicyArns" not in role
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    statements = {s["Sid"]: s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]}
+    assert set(statements) == {"RotateTheCursorKey", "OwnLogGroup"}
+    model = botocore.session.get_session().get_service_model("secretsmanager")
+    by_method = {re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(): name for name in model.operation_names}
+    source = (ROOT / "rotation" / "cursor_key.py").read_text()
+    called = {by_method[method] for method in re.findall(r"client\.(\w+)\(", source) if method in by_method}
+    assert called == {"DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"}
+    rotate = statements["RotateTheCursorKey"]
+    assert set(rotate["Action"]) == {f"secretsmanager:{operation}" for operation in called}
+    assert rotate["Resource"] == {"Ref": "AppSecret"}
+    logs = statements["OwnLogGroup"]
+    assert set(logs["Action"]) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert logs["Resource"] == {"Fn::GetAtt": ["CursorKeyRotationLogGroup", "Arn"]}
+    logging_config = RESOURCES["CursorKeyRotationFunction"]["Properties"]["LoggingConfig"]
+    assert logging_config["LogGroup"] == {"Ref": "CursorKeyRotationLogGroup"}

@@ -1,0 +1,1 @@
+"""Secrets Manager rotation functions (their own Lambda functions, packaged by the Makefile)."""
