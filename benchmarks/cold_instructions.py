@@ -21,9 +21,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.bench import WORK, seed, start_aws
+from benchmarks.builds import RUNTIME_PYTHON, WORK
+from benchmarks.cold import child_env, events
 from benchmarks.compare import checkout, cold_build
-from devtools.events import rest_event
+from benchmarks.stack import seed, start_aws
 
 CHILD = """
 import json, os, sys
@@ -47,7 +48,7 @@ def instructions(folder: Path, module: str, event: dict | None, env: dict[str, s
             "valgrind",
             "--tool=callgrind",
             "--callgrind-out-file=/dev/null",
-            str(WORK / "runtime" / "bin" / "python"),
+            str(RUNTIME_PYTHON),
             "-c",
             CHILD,
             json.dumps(event),
@@ -56,13 +57,7 @@ def instructions(folder: Path, module: str, event: dict | None, env: dict[str, s
         capture_output=True,
         text=True,
         cwd="/",
-        env={
-            **env,
-            **SLOW_ENV,
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(folder),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
+        env=child_env({**env, **SLOW_ENV}, folder),
         check=False,
     )
     collected = re.search(r"Collected : (\d+)", result.stderr)
@@ -83,8 +78,8 @@ def main() -> None:
     env = start_aws()
     try:
         seed(env.stack.table_name, env.user_id, 25)
-        health = rest_event("GET", "/health")
-        listing = rest_event("GET", "/api/v1/echoes", None, {"Authorization": f"Bearer {env.token}"})
+        requests = events(env.token)
+        health, listing = requests["health"], requests["list"]
         variants = {"baseline (b) init": (WORK / "baseline", "hello_boto3", None)}
         variants["baseline (b) /health"] = (WORK / "baseline", "hello_boto3", health)
         for ref, folder in folders.items():

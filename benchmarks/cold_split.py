@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.bench import WORK, seed, start_aws
+from benchmarks.builds import RUNTIME_PYTHON, WORK
+from benchmarks.cold import child_env, events
 from benchmarks.compare import checkout, cold_build
-from devtools.events import rest_event
+from benchmarks.stack import seed, start_aws
 
 CHILD = """
 import json, sys, time
@@ -40,11 +41,11 @@ print(json.dumps({"init": (initialised - started) * 1000, "request": (answered -
 
 def _run(folder: Path, module: str, event: dict, env: dict[str, str]) -> dict:
     result = subprocess.run(
-        [str(WORK / "runtime" / "bin" / "python"), "-c", CHILD, json.dumps(event), module],
+        [str(RUNTIME_PYTHON), "-c", CHILD, json.dumps(event), module],
         capture_output=True,
         text=True,
         cwd="/",
-        env={**env, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(folder), "PYTHONDONTWRITEBYTECODE": "1"},
+        env=child_env(env, folder),
         check=False,
     )
     if result.returncode != 0:
@@ -64,8 +65,8 @@ def main() -> None:
     env = start_aws()
     try:
         seed(env.stack.table_name, env.user_id, 25)
-        health = rest_event("GET", "/health")
-        listing = rest_event("GET", "/api/v1/echoes", None, {"Authorization": f"Bearer {env.token}"})
+        requests = events(env.token)
+        health, listing = requests["health"], requests["list"]
         variants = {
             "baseline (b) /health": (WORK / "baseline", "hello_boto3", health),
             "echoes /health": (folder, "lambda_handler", health),

@@ -20,9 +20,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.bench import COLD, ROOT, WORK, B, cold_start, percentiles, seed, start_aws, warm_samples
+from benchmarks.builds import ROOT, RUNTIME_PYTHON, WORK
+from benchmarks.cold import COLD, B, cold_start, events
 from benchmarks.cpu_share import CpuShares
-from devtools.events import rest_event
+from benchmarks.stack import seed, start_aws
+from benchmarks.warm_runs import percentiles, warm_samples
 
 
 def checkout(ref: str) -> Path:
@@ -61,21 +63,18 @@ def cold_build(ref: str, source: Path) -> Path:
 
 def compare_cold(args: argparse.Namespace, sources: dict[str, Path]) -> None:
     folders = {ref: cold_build(ref, source) for ref, source in sources.items()}
-    runtime, baseline = WORK / "runtime" / "bin" / "python", WORK / "baseline"
+    runtime, baseline = RUNTIME_PYTHON, WORK / "baseline"
     env = start_aws()
     try:
         seed(env.stack.table_name, env.user_id, 25)
-        events = {
-            "health": rest_event("GET", "/health"),
-            "list": rest_event("GET", "/api/v1/echoes", None, {"Authorization": f"Bearer {env.token}"}),
-        }
+        requests = events(env.token)
         runs: dict[str, list[float]] = {}
         with CpuShares() as shares:
             print(shares.description, file=sys.stderr)
             for _ in range(args.rounds):
                 _, module, event = COLD[B]
                 ms, _ = cold_start(
-                    runtime, baseline, module, events[event], env.app_env(), shares.preexec(args.memory)
+                    runtime, baseline, module, requests[event], env.app_env(), shares.preexec(args.memory)
                 )
                 runs.setdefault(B, []).append(ms)
                 for ref, folder in folders.items():
@@ -84,7 +83,7 @@ def compare_cold(args: argparse.Namespace, sources: dict[str, Path]) -> None:
                             runtime,
                             folder,
                             "lambda_handler",
-                            events[name],
+                            requests[name],
                             env.app_env(),
                             shares.preexec(args.memory),
                         )

@@ -3,52 +3,21 @@ from/to and tag listings, and the time to erase an account, by number of the use
 
     python -m benchmarks.features [--sizes 10 1000 10000] [--erase 10000]
 
-bench.py adds the work rows to its DynamoDB-work table and the erasure time to its report.
+benchmarks/bench.py adds the work rows to its DynamoDB-work table and the erasure time to its
+report.
 """
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
-from typing import Any
 
 import boto3
 
+from benchmarks.work import Counter, Work, counted_handler
 from devtools.events import LambdaContext, rest_event
 from devtools.seed import seed_echoes
-
-Work = tuple[int, int]  # (DynamoDB calls, items read)
-
-
-class _Counter:
-    """Every DynamoDB call of the app's client, and the items each read (Query: ScannedCount)."""
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-
-    def __call__(self, parsed: dict, model: Any, **_: Any) -> None:
-        if model.name == "Query":
-            self.calls.append(parsed.get("ScannedCount", 0))
-        elif model.name == "GetItem":
-            self.calls.append(1 if "Item" in parsed else 0)
-        else:
-            self.calls.append(0)
-
-    def measure(self, request: Callable[[], dict]) -> tuple[dict, Work]:
-        self.calls.clear()
-        response = request()
-        assert response["statusCode"] in (200, 202, 204), response
-        return response, (len(self.calls), sum(self.calls))
-
-
-def _handler() -> tuple[Any, Any]:
-    from mangum import Mangum
-
-    from app.main import create_app
-    from app.settings import get_settings
-
-    app = create_app(get_settings())
-    return app, Mangum(app, lifespan="off")
 
 
 def feature_work(
@@ -56,9 +25,8 @@ def feature_work(
 ) -> dict[int, dict[str, Work]]:
     """Rows for each size: a user with that many seeded echoes (every one tagged "rain", one in ten
     also "night"), then one request of each kind."""
-    app, handler = _handler()
-    counter = _Counter()
-    app.state.aws_clients.dynamodb.meta.events.register("after-call.dynamodb", counter)
+    counter = Counter()
+    _, handler = counted_handler(counter)
     results: dict[int, dict[str, Work]] = {}
     for size in sizes:
         token, user_id = user_for(f"features-{size}@example.com")
@@ -106,7 +74,7 @@ def feature_work(
     return results
 
 
-def _next_page_work(counter: _Counter, call: Callable[..., Callable[[], dict]], query: dict) -> Work:
+def _next_page_work(counter: Counter, call: Callable[..., Callable[[], dict]], query: dict) -> Work:
     first, _ = counter.measure(call("GET", "/api/v1/echoes", query))
     cursor = json.loads(first["body"])["next_cursor"]
     if cursor is None:
@@ -121,7 +89,7 @@ def erasure_time(
     delete markers an echo), passes chained as the Lambda continuation chains them."""
     token, user_id = user_for(f"erase-{count}@example.com")
     seed_echoes(boto3.client("dynamodb"), table, user_id, count, boto3.client("s3"), bucket)
-    app, handler = _handler()
+    app, handler = counted_handler()
     events: list[dict] = []
     app.state.account_service.continuation = events.append
     event = rest_event("DELETE", "/api/v1/me", None, {"Authorization": f"Bearer {token}"})
@@ -138,10 +106,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 1_000, 10_000])
     parser.add_argument("--erase", type=int, nargs="*", default=[2_000, 10_000])
     args = parser.parse_args()
-    import os
-
-    from app.settings import get_settings
-    from benchmarks.bench import _user, start_aws
+    from benchmarks.stack import start_aws
     from devtools.dynamodb_local import DynamoDBLocal
 
     # DynamoDB Local for the table (moto's server copies every table on each transaction, which
@@ -149,14 +114,9 @@ def main() -> None:
     dynamodb = DynamoDBLocal().start()
     env = start_aws(dynamodb.url)
     os.environ.update(env.app_env())
-    get_settings.cache_clear()
     try:
-
-        def user_for(email: str) -> tuple[str, str]:
-            return _user(env.stack, email)
-
-        work = feature_work(env.stack.table_name, user_for, args.sizes)
-        erased = [erasure_time(env.stack.table_name, env.stack.bucket_name, user_for, n) for n in args.erase]
+        work = feature_work(env.stack.table_name, env.user, args.sizes)
+        erased = [erasure_time(env.stack.table_name, env.stack.bucket_name, env.user, n) for n in args.erase]
     finally:
         env.endpoint.stop()
         dynamodb.stop()

@@ -11,8 +11,9 @@ import subprocess
 import sys
 from collections import defaultdict
 
-from benchmarks.bench import PAGE_SIZE, ROOT, _listed_items, seed, start_aws
+from benchmarks.builds import ROOT
 from benchmarks.compare import checkout
+from benchmarks.stack import listed_items, seed, start_aws
 
 CHILD = """
 import cProfile, json, pstats, sys
@@ -56,7 +57,7 @@ def main() -> None:
             "root": str(ROOT),
             "env": env.app_env(),
             "token": env.token,
-            "listed": _listed_items(env, PAGE_SIZE),
+            "listed": listed_items(env),
             "invocations": args.invocations,
             "out": str(out),
         }
