@@ -10,27 +10,19 @@ than at init: /health and cold starts that never see a token need not load it. T
 checked here, as PyJWT checked them before (docs/performance.md says why it was replaced).
 """
 
-import json
 import math
-import ssl
 import threading
 import time
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.concurrency import run_blocking
 from app.errors import ApiError, ErrorCode, unavailable
+from app.jwks import JwksCache, JwksUnavailable
 from app.observability import logger
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 # The token rule, read by template.yaml's test and by devtools' gateway emulation's test.
 ACCEPTED_TOKEN_USE = "access"
@@ -40,29 +32,7 @@ ACCEPTED_SCOPE = "aws.cognito.signin.user.admin"  # every InitiateAuth/SRP acces
 CLOCK_SKEW_SECONDS = 5
 MAX_CACHED_TOKENS = 512
 
-JWKS_TIMEOUT_SECONDS = 3.0
-MIN_REFETCH_SECONDS = 60.0
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub", "token_use")
-
-JsonFetcher = Callable[[str], dict[str, Any]]
-
-
-# The key set decides whose tokens are accepted, so HTTPS to it trusts only the roots Cognito's
-# certificates chain to, not the ~140 of the system store, which also take longer to load at
-# every cold start (docs/performance.md).
-TRUSTED_ROOTS = Path(__file__).with_name("amazon_trust_roots.pem")
-
-
-@cache
-def _opener() -> urllib.request.OpenerDirector:
-    context = ssl.create_default_context(cafile=TRUSTED_ROOTS)
-    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
-
-
-def fetch_json(url: str) -> dict[str, Any]:
-    with _opener().open(url, timeout=JWKS_TIMEOUT_SECONDS) as response:
-        document: dict[str, Any] = json.load(response)
-    return document
 
 
 @dataclass(frozen=True)
@@ -70,74 +40,6 @@ class CurrentUser:
     user_id: str
     username: str | None
     token_use: str
-
-
-class JwksUnavailable(Exception):
-    """The key set could not be fetched: the caller's token is not at fault."""
-
-
-class JwksCache:
-    """Signing keys by kid. Fetched once; refetched for an unknown kid at most once a minute.
-
-    Entries stay JWK dicts until a token needs one: the health probe refreshes the set without
-    loading the crypto.
-    """
-
-    def __init__(self, url: str, fetch: JsonFetcher = fetch_json) -> None:
-        self._url = url
-        self._fetch = fetch
-        self._jwks: dict[str, dict[str, Any]] = {}
-        self._keys: dict[str, RSAPublicKey] = {}  # built on first use
-        self._fetched_at = float("-inf")
-        self._lock = threading.Lock()
-
-    def key_for(self, kid: str) -> "RSAPublicKey | None":
-        key = self._keys.get(kid)
-        if key is not None:
-            return key
-        jwk = self._jwks.get(kid)
-        fetched_at = self._fetched_at
-        if jwk is None and time.monotonic() - fetched_at >= MIN_REFETCH_SECONDS:
-            self.refresh(unless_fetched_after=fetched_at)
-            jwk = self._jwks.get(kid)
-        if jwk is None:
-            return None
-        from app import jws  # loads cryptography: the first token pays for it, not every cold start
-
-        try:
-            key = jws.public_key(jwk)
-        except jws.UnusableKey as exc:  # a key the set cannot deliver: the caller's token is not at fault
-            raise JwksUnavailable(f"JWKS key {kid!r} at {self._url} unusable: {exc}") from exc
-        with (
-            self._lock
-        ):  # a refresh may have replaced the set meanwhile: keep the key only if it is still there
-            if self._jwks.get(kid) == jwk:
-                self._keys[kid] = key
-        return key
-
-    def refresh(self, unless_fetched_after: float | None = None) -> None:
-        with self._lock:
-            # Concurrent tokens with unknown kids (uvicorn's workers) all saw the set stale:
-            # the first fetches, the others use its answer instead of fetching in turn.
-            if unless_fetched_after is not None and self._fetched_at > unless_fetched_after:
-                return
-            try:
-                document = self._fetch(self._url)
-                jwks = {
-                    str(entry["kid"]): entry
-                    for entry in document.get("keys", [])
-                    if entry.get("kty") == "RSA"
-                    and entry.get("alg", "RS256") == "RS256"
-                    and entry.get("use", "sig") == "sig"  # an "enc" key signs nothing (RFC 7517 4.2)
-                    and isinstance(entry.get("n"), str)
-                    and isinstance(entry.get("e"), str)
-                }
-            except Exception as exc:  # any failure to get usable keys means the same to callers
-                raise JwksUnavailable(f"JWKS at {self._url} unavailable: {exc!r}") from exc
-            # A key stays only while the set still holds the same JWK under its kid.
-            self._keys = {kid: key for kid, key in self._keys.items() if jwks.get(kid) == self._jwks.get(kid)}
-            self._jwks = jwks
-            self._fetched_at = time.monotonic()
 
 
 def _refused(reason: str) -> ApiError:
@@ -211,9 +113,9 @@ class TokenVerifier:
             raise _refused("malformed token")
         try:
             key = self.jwks.key_for(kid)
-        except JwksUnavailable:
-            logger.exception("Cannot verify tokens: JWKS unavailable")
-            raise unavailable("Token verification is temporarily unavailable") from None
+        except JwksUnavailable as failure:
+            logger.warning("Cannot verify tokens: JWKS unavailable", extra={"reason": str(failure)})
+            raise unavailable("Token verification is temporarily unavailable", failure.retry_after) from None
         if key is None:
             raise _refused("unknown signing key")
         # The reasons below keep the names clients saw while PyJWT verified tokens.
@@ -244,6 +146,17 @@ def _check_claims(claims: dict[str, Any], issuer: str, now: float) -> None:
     for name in REQUIRED_CLAIMS:
         if claims.get(name) is None:
             raise _refused("MissingRequiredClaimError")
+    _check_not_before(claims, now)
+    _check_identity(claims, issuer)
+    exp = _numeric_date(claims["exp"])
+    if exp is None:
+        raise _refused("malformed exp")
+    if now >= exp:  # no leeway: a token is never accepted after its exp
+        raise _refused("token expired")
+
+
+def _check_not_before(claims: dict[str, Any], now: float) -> None:
+    """iat, and nbf when present: finite numbers not ahead by more than CLOCK_SKEW_SECONDS."""
     iat = _numeric_date(claims["iat"])
     if iat is None:
         raise _refused("InvalidIssuedAtError")
@@ -255,17 +168,15 @@ def _check_claims(claims: dict[str, Any], issuer: str, now: float) -> None:
             raise _refused("DecodeError")
         if nbf > now + CLOCK_SKEW_SECONDS:
             raise _refused("ImmatureSignatureError")
+
+
+def _check_identity(claims: dict[str, Any], issuer: str) -> None:
     if claims["iss"] != issuer:
         raise _refused("InvalidIssuerError")
     if not isinstance(claims["sub"], str):
         raise _refused("InvalidSubjectError")
     if "jti" in claims and not isinstance(claims["jti"], str):
         raise _refused("InvalidJTIError")
-    exp = _numeric_date(claims["exp"])
-    if exp is None:
-        raise _refused("malformed exp")
-    if now >= exp:  # no leeway: a token is never accepted after its exp
-        raise _refused("token expired")
 
 
 def _user_from(claims: dict[str, Any], client_id: str) -> CurrentUser:

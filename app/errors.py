@@ -91,8 +91,11 @@ def account_erased() -> ApiError:
     return ApiError(ErrorCode.AUTHENTICATION_FAILED, "This account has been erased")
 
 
-def unavailable(message: str = "A backing service is unavailable; try again shortly") -> ApiError:
-    return ApiError(ErrorCode.SERVICE_UNAVAILABLE, message, headers={"Retry-After": RETRY_AFTER_SECONDS})
+def unavailable(
+    message: str = "A backing service is unavailable; try again shortly", retry_after: int | None = None
+) -> ApiError:
+    seconds = RETRY_AFTER_SECONDS if retry_after is None else str(retry_after)
+    return ApiError(ErrorCode.SERVICE_UNAVAILABLE, message, headers={"Retry-After": seconds})
 
 
 def error_body(code: ErrorCode, message: str, details: Any = None) -> dict[str, Any]:

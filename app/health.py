@@ -9,8 +9,8 @@ from functools import cached_property
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.auth import JwksCache, JwksUnavailable
 from app.aws import AwsClients
+from app.jwks import JwksCache, JwksUnavailable
 from app.store.records import HEALTH_PROBE_KEY
 
 CONNECTED = "connected"

@@ -13,11 +13,12 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.account import AccountService, lambda_continuation
-from app.auth import JsonFetcher, JwksCache, TokenVerifier, fetch_json
+from app.auth import TokenVerifier
 from app.aws import AwsClients, create_client, create_clients
 from app.cors import CorsMiddleware
 from app.errors import register_error_handlers
 from app.health import HealthChecker, cognito_probe, dynamodb_probe, s3_probe
+from app.jwks import JsonFetcher, JwksCache, fetch_json
 from app.middleware import REQUEST_ID_HEADER, LastResortMiddleware, RequestContextMiddleware
 from app.observability import logger
 from app.routes import echoes, me, system

@@ -17,19 +17,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from app.auth import (
-    CLOCK_SKEW_SECONDS,
-    MIN_REFETCH_SECONDS,
-    TRUSTED_ROOTS,
-    CurrentUser,
-    JwksCache,
-    JwksUnavailable,
-    TokenVerifier,
-    VerifiedTokens,
-    _opener,
-    fetch_json,
-)
+from app.auth import CLOCK_SKEW_SECONDS, CurrentUser, TokenVerifier, VerifiedTokens
 from app.errors import ApiError
+from app.jwks import MIN_REFETCH_SECONDS, TRUSTED_ROOTS, JwksCache, JwksUnavailable, _opener, fetch_json
 from app.main import create_app
 from app.settings import Settings
 from tests.support import User, access_claims, moto_jwks, pool_signed_token
@@ -306,7 +296,7 @@ def test_jwks_is_fetched_once_and_refetched_for_unknown_kid_at_most_once_a_minut
 ) -> None:
     fetches: list[str] = []
     clock = [1000.0]
-    monkeypatch.setattr("app.auth.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("app.jwks.time.monotonic", lambda: clock[0])
 
     def fetch(url: str) -> dict:
         fetches.append(url)

@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from app import jws
-from app.auth import CLOCK_SKEW_SECONDS, JwksCache, JwksUnavailable, TokenVerifier
+from app.auth import CLOCK_SKEW_SECONDS, TokenVerifier
 from app.errors import ApiError
+from app.jwks import JwksCache, JwksUnavailable
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool"
 CLIENT = "app-client"
