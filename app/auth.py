@@ -13,9 +13,12 @@ checked here, as PyJWT checked them before (docs/performance.md says why it was 
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 
+from botocore.exceptions import ClientError
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -33,6 +36,16 @@ CLOCK_SKEW_SECONDS = 5
 MAX_CACHED_TOKENS = 512
 
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub", "token_use")
+# GetUser's answers that mean "this token no longer opens a session": signed out (GlobalSignOut,
+# AdminUserGlobalSignOut, RevokeToken), user disabled or deleted, password reset forced.
+REVOKED_CODES = frozenset(
+    {
+        "NotAuthorizedException",
+        "UserNotFoundException",
+        "PasswordResetRequiredException",
+        "UserNotConfirmedException",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,28 @@ class TokenVerifier:
         return claims
 
 
+class CognitoSessions:
+    """Whether Cognito still honours an access token: GetUser, authorized by the token itself (no
+    IAM). A token's signature and exp, all that the API Gateway authorizer and TokenVerifier can
+    check, say nothing of a sign-out: until its exp a revoked token passes both. The routes that
+    cannot be undone (erasure) or hand out everything (export) ask Cognito first."""
+
+    def __init__(self, create_client: Callable[[], Any]) -> None:
+        self._create_client = create_client
+
+    @cached_property
+    def _client(self) -> Any:  # created on the first such request: most containers never need it
+        return self._create_client()
+
+    def check(self, token: str) -> None:
+        try:
+            self._client.get_user(AccessToken=token)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in REVOKED_CODES:
+                raise _refused("token revoked: sign in again") from None
+            raise  # throttled or failing: 503 (app/errors.py); anything else is ours to fix
+
+
 def _numeric_date(value: object) -> float | None:
     """A NumericDate (RFC 7519 section 2) as a float, or None for anything else. Python's json
     reads NaN, Infinity and integers of any size: NaN compares false with everything (an exp that
@@ -218,10 +253,10 @@ _bearer = HTTPBearer(
 )
 
 
-async def get_current_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> CurrentUser:
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def get_current_user(request: Request, credentials: BearerCredentials) -> CurrentUser:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(ErrorCode.AUTHENTICATION_FAILED, "A Bearer token is required")
     verifier: TokenVerifier = request.app.state.token_verifier
@@ -229,3 +264,16 @@ async def get_current_user(
 
 
 AuthenticatedUser = Annotated[CurrentUser, Depends(get_current_user)]
+
+
+async def get_signed_in_user(
+    request: Request, credentials: BearerCredentials, user: AuthenticatedUser
+) -> CurrentUser:
+    """The caller, whose token Cognito has also confirmed not revoked (one GetUser)."""
+    assert credentials is not None  # get_current_user refused the request otherwise
+    sessions: CognitoSessions = request.app.state.cognito_sessions
+    await run_blocking(request, sessions.check, credentials.credentials)
+    return user
+
+
+SignedInUser = Annotated[CurrentUser, Depends(get_signed_in_user)]

@@ -46,7 +46,7 @@ STATUS_OF: dict[ErrorCode, int] = {
 }
 
 RETRY_AFTER_SECONDS = "5"
-# DynamoDB and S3 error codes that mean "back off and try again", not "your request is wrong".
+# DynamoDB, S3 and Cognito error codes that mean "back off and try again", not "your request is wrong".
 THROTTLING_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -57,6 +57,8 @@ THROTTLING_CODES = frozenset(
         "ServiceUnavailable",
         "InternalServerError",
         "TransactionInProgressException",
+        "TooManyRequestsException",  # Cognito's throttling
+        "InternalErrorException",  # Cognito's "try again"
     }
 )
 

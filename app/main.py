@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.account import AccountService, lambda_continuation
-from app.auth import TokenVerifier
+from app.auth import CognitoSessions, TokenVerifier
 from app.aws import AwsClients, create_client, create_clients
 from app.cors import CorsMiddleware
 from app.errors import register_error_handlers
@@ -61,6 +61,7 @@ def create_app(
     app.state.settings = settings
     app.state.aws_clients = clients
     app.state.token_verifier = TokenVerifier(settings.cognito_issuer, settings.cognito_app_client_id, jwks)
+    app.state.cognito_sessions = CognitoSessions(lambda: create_client("cognito-idp", settings.aws_region))
     app.state.echo_service = echo_service = EchoService(
         settings,
         EchoStore(clients.dynamodb, settings.dynamodb_table_name),

@@ -137,9 +137,10 @@ def _create_user_pool(client: Any, pool: dict[str, Any], resolve_app: Any) -> tu
         ExplicitAuthFlows=app["ExplicitAuthFlows"],
         PreventUserExistenceErrors=app["PreventUserExistenceErrors"],
         EnableTokenRevocation=app["EnableTokenRevocation"],
-        AccessTokenValidity=app["AccessTokenValidity"],
-        IdTokenValidity=app["IdTokenValidity"],
-        RefreshTokenValidity=app["RefreshTokenValidity"],
+        # Number parameters resolve to strings, as CloudFormation passes them; Cognito wants ints.
+        AccessTokenValidity=int(app["AccessTokenValidity"]),
+        IdTokenValidity=int(app["IdTokenValidity"]),
+        RefreshTokenValidity=int(app["RefreshTokenValidity"]),
         TokenValidityUnits=app["TokenValidityUnits"],
     )["UserPoolClient"]["ClientId"]
     return pool_id, client_id

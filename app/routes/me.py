@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from app.account import AccountService, report_refused_continuation
-from app.auth import AuthenticatedUser
+from app.account import CHAIN_KEY, AccountService, report_refused_continuation
+from app.auth import AuthenticatedUser, BearerCredentials, CurrentUser, SignedInUser, get_signed_in_user
 from app.concurrency import run_blocking
 from app.errors import ApiError, ErrorCode
 from app.models import ERROR_RESPONSES, ErasureProgress, ExportPage
@@ -33,6 +33,15 @@ async def _watch_continuation(request: Request) -> AsyncIterator[None]:
         raise
 
 
+async def _eraser(request: Request, credentials: BearerCredentials, user: AuthenticatedUser) -> CurrentUser:
+    """The caller, whose token Cognito confirms not revoked before the erasure starts. A continued
+    pass (the function replaying the first pass's request) does not ask again: by then the token
+    may name a Cognito user the erasure itself has deleted."""
+    if CHAIN_KEY in (request.scope.get("aws.event") or {}):
+        return user
+    return await get_signed_in_user(request, credentials, user)
+
+
 @router.delete(
     "",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -42,12 +51,14 @@ async def _watch_continuation(request: Request) -> AsyncIterator[None]:
 async def erase_account(
     request: Request,
     _: Annotated[None, Depends(_watch_continuation)],
-    user: AuthenticatedUser,
+    user: Annotated[CurrentUser, Depends(_eraser)],
     service: Service,
 ) -> Response:
     """Erase every echo, every version of its audio, the counters, slots, tag items, pending
     uploads and the Cognito user. 204 when complete; 202 with progress when the pass ran out of
-    time: repeat the request to continue. Afterwards the old token is refused (401)."""
+    time: repeat the request to continue. Afterwards the old token is refused (401). A token
+    revoked by a sign-out is refused here (Cognito is asked), though data routes accept it until
+    it expires."""
     if not user.username:
         raise ApiError(ErrorCode.AUTHENTICATION_FAILED, "The token names no Cognito user")
     # In Lambda, Mangum puts the API Gateway event in the scope (the continuation replays it) and
@@ -67,11 +78,12 @@ async def erase_account(
 @router.get("/export", response_model=ExportPage)
 async def export_account(
     request: Request,
-    user: AuthenticatedUser,
+    user: SignedInUser,
     service: Service,
     cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the last page")] = None,
 ) -> Response:
     """Everything the caller has, as JSON pages (each well under Lambda's 6 MB response limit):
-    follow next_cursor until it is null. Audio URLs are fresh, short-lived presigned GETs."""
+    follow next_cursor until it is null. Audio URLs are fresh, short-lived presigned GETs. A token
+    revoked by a sign-out is refused (Cognito is asked)."""
     page = await run_blocking(request, service.export, user.user_id, cursor)
     return Response(page.model_dump_json(), media_type="application/json")
