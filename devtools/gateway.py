@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
+from app.auth import CLOCK_SKEW_SECONDS
 from devtools.cfn import Resolver, load_template
 
 PAYLOAD_LIMIT_BYTES = 10 * 1024 * 1024  # API Gateway quota for a REST API request, not configurable
@@ -292,7 +293,13 @@ def new_request_id() -> str:
 
 class CognitoTokens:
     """What a Cognito authorizer checks before its rule: RS256 by a key of the pool's JWKS, the
-    pool as issuer, not expired (no leeway). Returns the claims, or None."""
+    pool as issuer, not expired (no leeway), iat and nbf not ahead by more than the app's
+    CLOCK_SKEW_SECONDS. Returns the claims, or None.
+
+    AWS does not document the authorizer's clock leeway; Cognito sets iat from AWS's clock, so on
+    AWS a fresh token is not ahead of the authorizer by more than their drift. Locally the token
+    can come from another clock than the gateway's, so the gateway applies the app's one rule, and
+    a token the app accepts is never refused here first (tests/unit/test_gateway_tokens.py)."""
 
     def __init__(self, issuer: str, jwks_url: str) -> None:
         import jwt
@@ -308,12 +315,14 @@ class CognitoTokens:
         token = authorization.removeprefix("Bearer ").strip()  # API Gateway takes either form
         try:
             key = self._keys.get_signing_key_from_jwt(token).key
-            return jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=["RS256"],
                 issuer=self._issuer,
+                leeway=CLOCK_SKEW_SECONDS,  # PyJWT applies it to exp as well: exp is checked below
                 options={"verify_aud": False, "require": ["exp", "iss", "token_use"]},
             )
         except jwt.PyJWTError:
             return None
+        return claims if time.time() < claims["exp"] else None
