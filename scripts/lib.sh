@@ -133,6 +133,29 @@ ensure_dynamodb_local() {
   printf '%s' "$DYNAMODB_LOCAL_PACKAGE" >"$stamp"
 }
 
+# --- the web client's npm packages (clients/web) --------------------------------------------------
+# Its type generator and tsc for the tests, amazon-cognito-identity-js for the demo page. npm ci
+# from the lockfile, and only when the lockfile changed (the stamp keeps its hash); npm's own cache
+# makes a reinstall cheap.
+ensure_web_client() {
+  local dir="$ECHOES_ROOT/clients/web" wanted
+  local stamp="$dir/node_modules/.installed"
+  wanted="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    log_warn "npm not found: cannot install clients/web's packages (the web client's tests fail, the demo cannot sign in)"
+    return 1
+  fi
+  log_info "Installing clients/web's npm packages (npm ci)"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2 || {
+    log_warn "npm ci failed in clients/web"
+    return 1
+  }
+  printf '%s' "$wanted" >"$stamp"
+}
+
 ensure_dev_venv() { ensure_venv "$ECHOES_ROOT/.venv" requirements-dev.txt requirements-lambda.txt; }
 # The infrastructure tools; checkov in a virtualenv of its own (see requirements-checkov.txt).
 ensure_tools_venv() { ensure_venv "$ECHOES_ROOT/.venv-tools" requirements-tools.txt; }

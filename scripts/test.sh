@@ -9,8 +9,9 @@ usage() {
   cat <<USAGE
 Usage: ./scripts/test.sh [-h|--help] [PYTEST_ARGS...]
 Creates .venv (app + test requirements), .venv-tools (SAM CLI, cfn-lint, shellcheck, AWS CLI)
-and .venv-checkov with uv when missing or out of date, installs DynamoDB Local (npm) and Chromium
-for the browser tests (as root, with apt-get) when missing, all side by side, then runs the whole
+and .venv-checkov with uv when missing or out of date, installs DynamoDB Local (npm), the web
+client's npm packages (clients/web, npm ci) and Chromium for the browser tests (as root, with
+apt-get) when missing, all side by side, then runs the whole
 suite with pytest on two workers (TEST_WORKERS=N for another number, -n 0 for none).
 USAGE
 }
@@ -21,8 +22,10 @@ fi
 
 # The tests that need DynamoDB Local fail saying what is missing when it cannot be installed.
 optional_dynamodb_local() { ensure_dynamodb_local || true; }
+# So do the web client's (tests/infra/test_web_client.py) when its packages cannot be installed.
+optional_web_client() { ensure_web_client || true; }
 ensure_uv # once, before the virtualenvs that use it are made side by side
-in_parallel ensure_dev_venv ensure_tools_venv ensure_checkov_venv optional_dynamodb_local ensure_chromium ||
+in_parallel ensure_dev_venv ensure_tools_venv ensure_checkov_venv optional_dynamodb_local optional_web_client ensure_chromium ||
   die "setting up the tests failed (see above)"
 cd "$ECHOES_ROOT"
 export PATH="$ECHOES_ROOT/.venv-tools/bin:$PATH"
