@@ -4,10 +4,12 @@ missing), moto's server for the rest of AWS, the stack from template.yaml, the A
     python -m devtools.local_stack [--lambda]      run until Ctrl-C
     python -m devtools.local_stack token EMAIL [PASSWORD]
 
-Ports come from AWS_PORT (moto, default 5005) and API_PORT (API, default 8000).
+Ports come from AWS_PORT (moto, default 5005), API_PORT (API, default 8000) and DEMO_PORT (the
+web client's demo page, default 5500).
 """
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -18,6 +20,7 @@ import boto3
 
 from devtools import dynamodb_local
 from devtools.cognito import WrongPassword, access_token
+from devtools.demo_server import DemoServer, demo_origins
 from devtools.dynamodb_local import DynamoDBLocal
 from devtools.local_aws import LocalStack, provision
 from devtools.moto import MotoEndpoint, port_is_free
@@ -67,11 +70,22 @@ def start_dynamodb_local() -> DynamoDBLocal | None:
     return None
 
 
-def start_aws(aws_port: int, api_port: int) -> tuple[MotoEndpoint, DynamoDBLocal | None, LocalStack]:
+def allowed_origins(configured: str, demo_port: int) -> str:
+    """The configured origins, then the demo page's (devtools/demo_server.py) unless listed."""
+    origins = [origin for origin in configured.split(",") if origin]
+    return ",".join(origins + [origin for origin in demo_origins(demo_port) if origin not in origins])
+
+
+def start_aws(
+    aws_port: int, api_port: int, demo_port: int
+) -> tuple[MotoEndpoint, DynamoDBLocal | None, LocalStack]:
     config = read_env_file(ROOT / "config" / f"{ENVIRONMENT}.env")
     # A frontend served elsewhere (the browser test's page, a dev server on another port) may
     # replace the allowed origins: they reach the app, the bucket's CORS and the gateway errors.
-    config["CORS_ALLOW_ORIGINS"] = os.environ.get("CORS_ALLOW_ORIGINS", config["CORS_ALLOW_ORIGINS"])
+    # The demo page's origin comes last: the gateway's own errors carry the first one only.
+    config["CORS_ALLOW_ORIGINS"] = allowed_origins(
+        os.environ.get("CORS_ALLOW_ORIGINS", config["CORS_ALLOW_ORIGINS"]), demo_port
+    )
     endpoint = MotoEndpoint(aws_port).start()
     dynamodb = start_dynamodb_local()
     os.environ.update(FAKE_CREDENTIALS)
@@ -87,12 +101,13 @@ def start_aws(aws_port: int, api_port: int) -> tuple[MotoEndpoint, DynamoDBLocal
     return endpoint, dynamodb, stack
 
 
-def _banner(base_url: str, stack: LocalStack, endpoint: MotoEndpoint) -> str:
+def _banner(base_url: str, stack: LocalStack, endpoint: MotoEndpoint, demo: DemoServer) -> str:
     dynamodb = stack.dynamodb_endpoint or f"{endpoint.url} (moto)"
     return f"""
 Echoes API       {base_url}
 Docs             {base_url}/docs
 Health           {base_url}/health
+Demo page        {demo.url}   (the web client: docs/frontend.md)
 Local AWS (moto) {endpoint.url}   bucket {stack.bucket_name}
 DynamoDB         {dynamodb}   table {stack.table_name}
 Get a token      TOKEN=$(./scripts/local.sh token you@example.com)
@@ -101,9 +116,36 @@ Ctrl-C stops everything.
 """
 
 
+def _demo_config(base_url: str, stack: LocalStack, endpoint: MotoEndpoint) -> dict[str, str]:
+    """Where the demo page finds the API and Cognito (moto; unsigned Cognito calls reach moto's
+    us-east-1, the region config/dev.env deploys to)."""
+    return {
+        "api": base_url,
+        "userPoolId": stack.user_pool_id,
+        "clientId": stack.app_client_id,
+        "cognitoEndpoint": endpoint.url,
+    }
+
+
+def _run_uvicorn(api_port: int) -> None:
+    import uvicorn
+
+    reload = os.environ.get("LOCAL_RELOAD", "true") == "true"
+    uvicorn.run(
+        "devtools.local_app:app",
+        host="127.0.0.1",
+        port=api_port,
+        reload=reload,
+        reload_dirs=[str(ROOT / "app")] if reload else None,
+        log_level="info",
+    )
+
+
 def serve(lambda_mode: bool) -> None:
     aws_port, api_port = _port("AWS_PORT", 5005), _port("API_PORT", 8000)
-    endpoint, dynamodb, stack = start_aws(aws_port, api_port)
+    demo_port = _port("DEMO_PORT", 5500)
+    endpoint, dynamodb, stack = start_aws(aws_port, api_port, demo_port)
+    demo = None
     try:
         if lambda_mode:
             from devtools.gateway import ApiGateway, CognitoTokens
@@ -115,24 +157,18 @@ def serve(lambda_mode: bool) -> None:
             issuer = f"https://cognito-idp.{stack.region}.amazonaws.com/{stack.user_pool_id}"
             tokens = CognitoTokens(issuer, os.environ["COGNITO_JWKS_URL"])
             base_url = f"http://127.0.0.1:{api_port}/{gateway.stage}"
-            print(_banner(base_url, stack, endpoint), flush=True)
-            serve_through_handler(api_port, gateway, tokens, ASSETS_PATH)
+            run = functools.partial(serve_through_handler, api_port, gateway, tokens, ASSETS_PATH)
         else:
-            import uvicorn
-
-            print(_banner(f"http://127.0.0.1:{api_port}", stack, endpoint), flush=True)
-            reload = os.environ.get("LOCAL_RELOAD", "true") == "true"
-            uvicorn.run(
-                "devtools.local_app:app",
-                host="127.0.0.1",
-                port=api_port,
-                reload=reload,
-                reload_dirs=[str(ROOT / "app")] if reload else None,
-                log_level="info",
-            )
+            base_url = f"http://127.0.0.1:{api_port}"
+            run = functools.partial(_run_uvicorn, api_port)
+        demo = DemoServer(demo_port, _demo_config(base_url, stack, endpoint)).start()
+        print(_banner(base_url, stack, endpoint, demo), flush=True)
+        run()
     except KeyboardInterrupt:
         pass
     finally:
+        if demo is not None:
+            demo.stop()
         if dynamodb is not None:
             dynamodb.stop()
         endpoint.stop()

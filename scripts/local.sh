@@ -14,7 +14,8 @@ Usage: ./scripts/local.sh [--lambda] [-h|--help]
 Starts moto's server on 127.0.0.1:\${AWS_PORT:-5005} as AWS (S3, Cognito, Secrets Manager) and
 Amazon's DynamoDB Local (Java 17+; on a free port) for DynamoDB, or moto for it too where Java is
 missing, creates the stack's resources from template.yaml, and serves the API on
-http://127.0.0.1:\${API_PORT:-8000} with auto-reload. Ctrl-C stops everything.
+http://127.0.0.1:\${API_PORT:-8000} with auto-reload and the web client's demo page on
+http://127.0.0.1:\${DEMO_PORT:-5500}/demo/. Ctrl-C stops everything.
 
   --lambda   serve every request through lambda_handler.handler as an API Gateway REST event
              under the stage prefix: http://127.0.0.1:\${API_PORT:-8000}/dev/...
@@ -41,6 +42,7 @@ if [[ "${1:-}" == "token" ]]; then
 else
   ensure_dev_venv
   ensure_dynamodb_local || true # without it, DynamoDB runs on moto (devtools.local_stack says so)
+  ensure_web_client || true     # without it, the demo page cannot sign in (it says so)
 fi
 cd "$ECHOES_ROOT"
 exec "$ECHOES_ROOT/.venv/bin/python" -m devtools.local_stack "$@"

@@ -28,16 +28,17 @@ class RunningStack:
     state_file: Path
     log: Path
     origin: str  # the first allowed origin: the browser test's page is served from it
+    demo_url: str  # the web client's demo page, served by the stack (devtools/demo_server.py)
 
     def state(self) -> dict:
         import json
 
         return json.loads(self.state_file.read_text())
 
-    def token(self, email: str) -> str:
-        """Through the documented command: ./scripts/local.sh token EMAIL."""
+    def token(self, email: str, password: str | None = None) -> str:
+        """Through the documented command: ./scripts/local.sh token EMAIL [PASSWORD]."""
         result = subprocess.run(
-            [str(ROOT / "scripts" / "local.sh"), "token", email],
+            [str(ROOT / "scripts" / "local.sh"), "token", email, *([password] if password else [])],
             capture_output=True,
             text=True,
             timeout=60,
@@ -82,7 +83,7 @@ def local_stack(
 ) -> Iterator[RunningStack]:
     mode = request.param
     workdir = tmp_path_factory.mktemp(f"stack-{mode}")
-    aws_port, api_port, page_port = free_port(), free_port(), free_port()
+    aws_port, api_port, page_port, demo_port = free_port(), free_port(), free_port(), free_port()
     origin = f"http://127.0.0.1:{page_port}"
     log = workdir / "stack.log"
     state_file = workdir / "state.json"
@@ -90,6 +91,7 @@ def local_stack(
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         "AWS_PORT": str(aws_port),
         "API_PORT": str(api_port),
+        "DEMO_PORT": str(demo_port),
         "LOCAL_RELOAD": "false",
         "ECHOES_LOCAL_STATE": str(state_file),
         "CORS_ALLOW_ORIGINS": f"{origin},http://localhost:3000",
@@ -98,14 +100,15 @@ def local_stack(
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{api_port}" + ("/dev" if mode == "lambda" else "")
-    stack = RunningStack(mode, base_url, (aws_port, api_port), state_file, log, origin)
+    demo_url = f"http://127.0.0.1:{demo_port}/demo/"
+    stack = RunningStack(mode, base_url, (aws_port, api_port), state_file, log, origin, demo_url)
     try:
         _wait_until_up(process, f"{base_url}/health", log)
         yield stack
     finally:
         _stop(process)
     assert process.returncode is not None
-    assert port_is_free(aws_port) and port_is_free(api_port), "something was left running"
+    assert all(map(port_is_free, (aws_port, api_port, demo_port))), "something was left running"
     assert not state_file.exists(), "the stack's state file was left behind"
 
 

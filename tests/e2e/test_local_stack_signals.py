@@ -21,12 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_terminated_local_stack_stops_dynamodb_local_too(tmp_path: Path, signum: signal.Signals) -> None:
-    aws_port, api_port = free_port(), free_port()
+    aws_port, api_port, demo_port = free_port(), free_port(), free_port()
     state_file = tmp_path / "state.json"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         "AWS_PORT": str(aws_port),
         "API_PORT": str(api_port),
+        "DEMO_PORT": str(demo_port),
         "LOCAL_RELOAD": "false",
         "ECHOES_LOCAL_STATE": str(state_file),
     }
@@ -63,5 +64,5 @@ def test_a_terminated_local_stack_stops_dynamodb_local_too(tmp_path: Path, signu
     while not port_is_free(dynamodb_port) and time.monotonic() < stopped:
         time.sleep(0.2)
     assert port_is_free(dynamodb_port), "DynamoDB Local was left running"
-    assert port_is_free(aws_port) and port_is_free(api_port)
+    assert all(map(port_is_free, (aws_port, api_port, demo_port)))
     assert not state_file.exists(), "the stack's state file was left behind"
