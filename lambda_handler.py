@@ -10,12 +10,14 @@ gc.disable()
 try:
     from mangum import Mangum
 
+    from app import snapstart
     from app.main import app
     from app.observability import logger
 
     # Powertools adds the Lambda context (function name, ARN, memory, request id, cold_start) to
     # every log line of the invocation; the request-context layer adds the correlation id.
     handler = logger.inject_lambda_context(Mangum(app, lifespan="off"))
+    snapstart.install(app)  # Lambda runs its hooks where SnapStart is on (docs/performance.md)
 finally:
     gc.freeze()
     gc.enable()

@@ -79,6 +79,12 @@ class HealthChecker:
             return None
         return self._cached
 
+    def forget(self) -> None:
+        """Probe again on the next request (after a SnapStart restore: the clock it was cached
+        against is the snapshot's)."""
+        with self._lock:
+            self._cached, self._checked_at = None, float("-inf")
+
     def report(self) -> HealthReport:
         with self._lock:
             fresh = self.cached()

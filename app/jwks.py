@@ -110,6 +110,13 @@ class JwksCache:
                 self._keys[kid] = key
         return key
 
+    def forget(self) -> None:
+        """Drop the keys and when they were fetched (or failed to be): the next token fetches the
+        set (after a SnapStart restore, the clock these were measured on is the snapshot's)."""
+        with self._lock:
+            self._jwks, self._keys = {}, {}
+            self._fetched_at = self._failed_until = float("-inf")
+
     def refresh(self, unless_fetched_after: float | None = None) -> None:
         self._refuse_while_failed()  # before the lock: do not queue behind a fetch that is failing
         with self._lock:

@@ -7,7 +7,7 @@ importing create_app (the tests, the local stack) needs no settings.
 """
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from fastapi import FastAPI
 
@@ -60,6 +60,8 @@ def create_app(
     jwks = JwksCache(settings.jwks_url, fetch_jwks)
     app.state.settings = settings
     app.state.aws_clients = clients
+    # Made on the first cursor (or before a SnapStart snapshot, app/snapstart.py), then kept.
+    app.state.secrets_manager = cache(lambda: create_client("secretsmanager", settings.aws_region))
     app.state.token_verifier = TokenVerifier(settings.cognito_issuer, settings.cognito_app_client_id, jwks)
     app.state.cognito_sessions = CognitoSessions(lambda: create_client("cognito-idp", settings.aws_region))
     app.state.echo_service = echo_service = EchoService(
@@ -68,9 +70,7 @@ def create_app(
         AudioStore(clients.s3, settings.s3_bucket_name),
         CursorCodec(cursor_key)
         if cursor_key
-        else secrets_manager_codec(
-            settings.app_secret_name, lambda: create_client("secretsmanager", settings.aws_region)
-        ),
+        else secrets_manager_codec(settings.app_secret_name, app.state.secrets_manager),
         UploadLimit(clients.dynamodb, settings.dynamodb_table_name, settings.uploads_per_user_per_hour),
     )
     app.state.account_service = AccountService(

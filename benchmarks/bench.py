@@ -25,6 +25,7 @@ from benchmarks.cold import COLD, cold_start, events, import_time_top
 from benchmarks.cpu_share import CpuShares
 from benchmarks.parallel import parallel_deletes
 from benchmarks.report import chosen_size, column_name, report
+from benchmarks.restore import RESTORED, restored_start
 from benchmarks.stack import Environment, dynamodb_local_table, seed, start_aws
 from benchmarks.warm_runs import percentiles, warm_samples
 from benchmarks.work import read_work
@@ -76,12 +77,15 @@ class Run:
 
 
 def cold_runs(run: Run) -> dict[str, Any]:
-    """Cold starts, interleaved: a, b, echoes /health, echoes list at each column, then again."""
+    """Cold starts, interleaved: a, b, echoes /health, echoes list and the list after a SnapStart
+    restore at each column, then again."""
     requests = events(run.env.token)
-    cold = {column_name(c): {name: [] for name in COLD} for c in run.columns}
+    cold = {column_name(c): {name: [] for name in [*COLD, RESTORED]} for c in run.columns}
+    hooks: dict[str, list[float]] = {column_name(c): [] for c in run.columns}
     rss: dict[str, list[int]] = {name: [] for name in COLD}
     for _ in range(run.plan.cold_rounds):
         for memory in run.columns:
+            column = column_name(memory)
             for name, (build, module, event) in COLD.items():
                 ms, kb = cold_start(
                     run.builds["runtime"],
@@ -91,10 +95,19 @@ def cold_runs(run: Run) -> dict[str, Any]:
                     run.env.app_env(),
                     run.shares.preexec(memory),
                 )
-                cold[column_name(memory)][name].append(ms)
+                cold[column][name].append(ms)
                 if memory is None:
                     rss[name].append(kb)
-    return {"cold_ms": cold, "rss_kb": rss}
+            ms, hooks_ms = restored_start(
+                run.builds["runtime"],
+                run.builds["echoes"],
+                requests["list"],
+                run.env.app_env(),
+                run.shares.preexec(memory),
+            )
+            cold[column][RESTORED].append(ms)
+            hooks[column].append(hooks_ms)
+    return {"cold_ms": cold, "rss_kb": rss, "restore_hooks_ms": hooks}
 
 
 def warm_runs(run: Run) -> dict[str, Any]:

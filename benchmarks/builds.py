@@ -1,6 +1,6 @@
 """What a benchmark run measures, built the way it ships: the Echoes artifact (package-function.sh),
 the baselines packaged the same way, and a runtime virtualenv holding only what Lambda's python3.13
-runtime provides (boto3, not even pip)."""
+runtime provides (boto3 and snapshot-restore-py, not even pip)."""
 
 import os
 import shutil
@@ -27,7 +27,7 @@ def pins(requirements: str) -> dict[str, str]:
 LAMBDA_PINS = pins("requirements-lambda.txt")
 BASELINE_PACKAGES = [LAMBDA_PINS[name] for name in ("fastapi", "starlette", "mangum", "pydantic")]
 # What the managed runtime holds besides the standard library (the dev pins of the same packages).
-RUNTIME_PACKAGES = ("boto3",)
+RUNTIME_PACKAGES = ("boto3", "snapshot-restore-py")
 
 
 def run(command: list[str], **kwargs: Any) -> str:

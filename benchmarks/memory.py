@@ -9,14 +9,24 @@ from dataclasses import dataclass
 PRICE_PER_GB_SECOND = 0.0000133334
 PRICE_PER_MILLION_REQUESTS = 0.20
 
+# SnapStart for Python, us-east-1, from the same page's SnapStart section (2026-12-05; the page draws
+# its price tables with script, so these were taken from a copy quoting them: check them there):
+# caching a published version's snapshot, per GB of memory per second while the version is active
+# (at least 3 hours; a version not invoked for 14 days goes inactive), and each restore of it, per GB.
+# The duration of a restored environment's after-restore hooks is billed as duration too.
+SNAPSTART_CACHE_PER_GB_SECOND = 0.0000015046
+SNAPSTART_RESTORE_PER_GB = 0.0001397998
+SECONDS_PER_MONTH = 30 * 24 * 3600
+
 # The stated mix of one million requests: share of requests by kind.
-MIX = {"cold first authenticated list": 0.01, "warm list of 20": 0.89, "warm /health": 0.10}
+COLD = "cold first authenticated list"
+MIX = {COLD: 0.01, "warm list of 20": 0.89, "warm /health": 0.10}
 # Time spent waiting on AWS per request, which the benchmark does not measure (moto is local, the
 # warm runs answer DynamoDB in-process) but Lambda bills: assumed, not measured. A list makes two
 # DynamoDB calls; /health serves its cached probe round; a cold start also opens TLS connections
 # and fetches the JWKS and the cursor key.
 ASSUMED_AWS_WAIT_MS = {
-    "cold first authenticated list": 150.0,
+    COLD: 150.0,  # after a restore as after a cold start: new connections, the JWKS, the key
     "warm list of 20": 10.0,
     "warm /health": 0.0,
 }
@@ -38,16 +48,34 @@ class SizeFigures:
     cold_list_ms: float  # median, process start to the first answer
     warm_list_p99_ms: float
     mean_ms: dict[str, float]  # by MIX kind: what one such request takes on average
+    restored_list_ms: float | None = None  # median, after-restore hooks to the answer (SnapStart)
 
-    def cost_per_million(self) -> float:
+    @property
+    def gigabytes(self) -> float:
+        return self.memory_mb / 1024
+
+    def cost_per_million(self, snapstart: bool = False) -> float:
         """Dollars for one million requests of MIX: billed duration (rounded up to 1 ms) at the
-        arm64 price per GB-second, plus the request price."""
-        gigabytes = self.memory_mb / 1024
+        arm64 price per GB-second, plus the request price. With SNAPSTART, each cold start is a
+        restore instead: billed from its after-restore hooks, plus the restore's own price."""
+        mean = dict(self.mean_ms)
+        restores = 0.0
+        if snapstart:
+            if self.restored_list_ms is None:
+                raise ValueError("no figure for a first request after restore")
+            mean[COLD] = self.restored_list_ms
+            restores = 1_000_000 * MIX[COLD] * self.gigabytes * SNAPSTART_RESTORE_PER_GB
         seconds = sum(
-            share * math.ceil(self.mean_ms[kind] + ASSUMED_AWS_WAIT_MS[kind]) / 1000
-            for kind, share in MIX.items()
+            share * math.ceil(mean[kind] + ASSUMED_AWS_WAIT_MS[kind]) / 1000 for kind, share in MIX.items()
         )
-        return 1_000_000 * seconds * gigabytes * PRICE_PER_GB_SECOND + PRICE_PER_MILLION_REQUESTS
+        return (
+            1_000_000 * seconds * self.gigabytes * PRICE_PER_GB_SECOND + PRICE_PER_MILLION_REQUESTS + restores
+        )
+
+    def snapstart_cache_per_month(self) -> float:
+        """Dollars a month for one active SnapStart version's snapshot (a deploy leaves the one
+        before it active until it has not been invoked for 14 days)."""
+        return self.gigabytes * SECONDS_PER_MONTH * SNAPSTART_CACHE_PER_GB_SECOND
 
     def meets_rule(self) -> bool:
         return self.cold_list_ms < COLD_LIST_LIMIT_MS and self.warm_list_p99_ms < WARM_LIST_P99_LIMIT_MS

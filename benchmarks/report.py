@@ -13,13 +13,17 @@ from benchmarks.memory import (
     PRICE_PER_GB_SECOND,
     PRICE_PER_MILLION_REQUESTS,
     RULE,
+    SNAPSTART_CACHE_PER_GB_SECOND,
+    SNAPSTART_RESTORE_PER_GB,
     SizeFigures,
     pick,
 )
+from benchmarks.restore import RESTORED
 from benchmarks.stack import PAGE_SIZE
 from scripts.artifact_size import describe_largest
 
 LIST, HEALTH = "echoes first authenticated list", "echoes /health"
+RESTORE_TARGET_MB = 1024
 
 
 def column_name(memory_mb: int | None) -> str:
@@ -42,6 +46,7 @@ def size_figures(memory: int, figures: dict[str, Any]) -> SizeFigures:
             "warm list of 20": warm["echoes list of 20"]["mean"],
             "warm /health": warm["echoes /health"]["mean"],
         },
+        restored_list_ms=cold.get(RESTORED),
     )
 
 
@@ -77,6 +82,10 @@ def measures(figures: dict[str, Any], memories: list[int]) -> list[str]:
                 f"{cold[c][n]:,.0f} ms" + (f" ({cold[c][n] / cold[c][B]:.2f} x b)" if r else "")
             ),
         )
+    table.row(
+        f"SnapStart: {RESTORED} (from the after-restore hooks)",
+        lambda c: f"{cold[c][RESTORED]:,.0f} ms ({cold[c][RESTORED] / cold[c][LIST]:.2f} x cold)",
+    )
     for name in warm["2 cores"]:
         table.row(
             f"warm: {name} p50 / p99",
@@ -86,6 +95,14 @@ def measures(figures: dict[str, Any], memories: list[int]) -> list[str]:
     table.row(
         "cost of 1M requests (mix below)",
         lambda c: f"${by_column[c].cost_per_million():.2f}" if c in by_column else "",
+    )
+    table.row(
+        "cost of 1M requests with SnapStart, + snapshot cache a month",
+        lambda c: (
+            f"${by_column[c].cost_per_million(snapstart=True):.2f} + ${by_column[c].snapstart_cache_per_month():.2f}"
+            if c in by_column
+            else ""
+        ),
     )
     table.row(
         "meets the rule", lambda c: ("yes" if by_column[c].meets_rule() else "no") if c in by_column else ""
@@ -100,7 +117,10 @@ def cost_and_rule(chosen: SizeFigures | None) -> list[str]:
         f"Cost: one million requests of {mix}; billed duration is the measured mean (cold: the "
         f"median cold start) plus an assumed wait on AWS ({waits}), rounded up to 1 ms, at "
         f"${PRICE_PER_GB_SECOND:.10f} per GB-s (arm64, us-east-1) plus ${PRICE_PER_MILLION_REQUESTS:.2f} "
-        "per million requests.",
+        "per million requests. With SnapStart, each cold start is a restore: billed from its "
+        "after-restore hooks (the runtime's own restore work, also billed, is not measured), plus "
+        f"${SNAPSTART_RESTORE_PER_GB:.10f} per GB restored; each active version's snapshot costs "
+        f"${SNAPSTART_CACHE_PER_GB_SECOND:.10f} per GB-s cached (a month shown).",
         f"Rule: {RULE}.",
         f"Pick: FUNCTION_MEMORY_MB={chosen.memory_mb}"
         if chosen
@@ -160,7 +180,17 @@ def cold_targets(figures: dict[str, Any], memories: list[int], chosen: SizeFigur
             worst_health <= 1.05,
             f"worst {worst_health:.2f} x at {health_at}",
         ),
+        _restored_target(figures),
     ]
+
+
+def _restored_target(figures: dict[str, Any]) -> Target:
+    at = cold_medians(figures).get(column_name(RESTORE_TARGET_MB), {}).get(RESTORED)
+    return (
+        f"first authenticated list after a SnapStart restore <= 100 ms at {RESTORE_TARGET_MB} MB",
+        None if at is None else at <= 100,
+        "not measured at that size" if at is None else f"{at:,.0f} ms",
+    )
 
 
 def other_targets(figures: dict[str, Any]) -> list[Target]:

@@ -11,6 +11,7 @@ DEV_ONLY = {
     "uvicorn",
     "boto3",
     "botocore",
+    "snapshot_restore_py",  # the managed runtime has it (SnapStart hooks)
     "devtools",
     "tests",
     "yaml",

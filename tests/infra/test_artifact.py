@@ -1,5 +1,6 @@
 """The built function ships everything it needs and nothing more, and runs as Lambda runs it:
-a Python with only boto3, PYTHONPATH at the function folder, events from `sam local generate-event`."""
+a Python with only what the runtime provides (boto3, snapshot-restore-py), PYTHONPATH at the
+function folder, events from `sam local generate-event`."""
 
 import json
 import os
@@ -17,9 +18,12 @@ from tests.support import ORIGINS, sign_up
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 UV = ROOT / ".uv" / "bin" / "uv"
-BOTO3_PIN = next(
-    line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("boto3==")
-)
+# What the managed python3.13 runtime holds besides the standard library, at the dev pins.
+RUNTIME_PINS = [
+    line.split("#")[0].strip()
+    for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+    if line.startswith(("boto3==", "snapshot-restore-py=="))
+]
 
 # Runs inside the Lambda-like interpreter: invoke the handler with each event, print the answers.
 INVOKE = """
@@ -54,12 +58,13 @@ def x86_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def lambda_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtualenv holding only boto3 (and what it needs), as the Lambda runtime provides:
-    not even pip. Made with the uv that ./scripts/test.sh installs (scripts/lib.sh, ensure_uv)."""
+    """A fresh virtualenv holding only boto3 and snapshot-restore-py (and what they need), as the
+    Lambda runtime provides: not even pip. Made with the uv that ./scripts/test.sh installs
+    (scripts/lib.sh, ensure_uv)."""
     where = tmp_path_factory.mktemp("runtime")
     _run([str(UV), "venv", "--quiet", "--no-python-downloads", "--python", sys.executable, str(where)])
     python = where / "bin" / "python"
-    _run([str(UV), "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), BOTO3_PIN])
+    _run([str(UV), "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), *RUNTIME_PINS])
     return python
 
 
@@ -90,7 +95,7 @@ def _generated_event(kind: str, method: str, path: str, headers: dict[str, str])
     return event
 
 
-def test_built_function_runs_with_only_boto3(
+def test_built_function_runs_with_only_what_the_runtime_provides(
     x86_build: Path, lambda_python: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert_ships_only_the_function(x86_build)

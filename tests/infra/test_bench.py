@@ -33,6 +33,9 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
     for heading in (
         "| cold: echoes /health |",
         "| cold: echoes first authenticated list |",
+        "| SnapStart: echoes first authenticated list after restore (from the after-restore hooks) |",
+        "| cost of 1M requests with SnapStart, + snapshot cache a month |",
+        "| first authenticated list after a SnapStart restore <= 100 ms at 1024 MB |",
         "| warm: echoes /health p50 / p99 |",
         "| warm: echoes list of 20 p50 / p99 |",
         "| cost of 1M requests (mix below) |",
@@ -52,6 +55,9 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
     assert set(data["cold_ms"]) == {"2 cores", "1024 MB", "1769 MB"}
     assert all(
         len(runs) == QUICK.cold_rounds for column in data["cold_ms"].values() for runs in column.values()
+    )
+    assert all(
+        "echoes first authenticated list after restore" in column for column in data["cold_ms"].values()
     )
     assert all(set(column["echoes list of 20"]) == {"p50", "p99", "mean"} for column in data["warm"].values())
     assert data["pick_mb"] in (None, 1024, 1769)

@@ -7,6 +7,8 @@ from benchmarks.memory import (
     MIX,
     PRICE_PER_GB_SECOND,
     PRICE_PER_MILLION_REQUESTS,
+    SNAPSTART_CACHE_PER_GB_SECOND,
+    SNAPSTART_RESTORE_PER_GB,
     SizeFigures,
     pick,
 )
@@ -23,6 +25,22 @@ def test_cost_is_billed_gb_seconds_plus_requests() -> None:
         1e6 * seconds * 1.0 * PRICE_PER_GB_SECOND + PRICE_PER_MILLION_REQUESTS
     )
     assert figures(2048, 500.0, 10.0, mean=1.2).cost_per_million() > size.cost_per_million()
+
+
+def test_with_snapstart_cold_starts_are_restores_billed_from_the_hooks_plus_the_restore() -> None:
+    cold, restored = 700.0, 50.0
+    means = dict.fromkeys(MIX, 2.0) | {"cold first authenticated list": cold}
+    on_demand = SizeFigures(2048, cold, 10.0, means, restored_list_ms=restored)
+    saved_seconds = MIX["cold first authenticated list"] * 1e6 * (cold - restored) / 1000
+    restores = MIX["cold first authenticated list"] * 1e6 * 2 * SNAPSTART_RESTORE_PER_GB
+    assert on_demand.cost_per_million(snapstart=True) == pytest.approx(
+        on_demand.cost_per_million() - saved_seconds * 2 * PRICE_PER_GB_SECOND + restores
+    )
+    assert on_demand.snapstart_cache_per_month() == pytest.approx(
+        2 * 30 * 86400 * SNAPSTART_CACHE_PER_GB_SECOND
+    )
+    with pytest.raises(ValueError):
+        figures(1024, cold, 10.0).cost_per_million(snapstart=True)
 
 
 def test_pick_is_the_cheapest_size_meeting_the_rule() -> None:
