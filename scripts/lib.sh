@@ -286,6 +286,8 @@ readonly CONFIG_PARAMETERS=(
   ACCESS_TOKEN_MINUTES:AccessTokenMinutes
   UPLOADS_PER_USER_PER_HOUR:UploadsPerUserPerHour
   RESERVED_CONCURRENCY:ReservedConcurrency
+  SNAPSTART_ENABLED:SnapStartEnabled
+  DEPLOYMENT_TYPE:DeploymentType
   MONTHLY_BUDGET_USD:MonthlyBudgetUsd
   CURSOR_KEY_ROTATION_DAYS:CursorKeyRotationDays
   ALARMS_ENABLED:AlarmsEnabled
@@ -316,7 +318,7 @@ load_config() {
     die "$file: LOG_LEVEL=${CONFIG[LOG_LEVEL]} is not DEBUG|INFO|WARNING|ERROR"
   [[ " DEBUG INFO WARN " == *" ${CONFIG[SYSTEM_LOG_LEVEL]} "* ]] ||
     die "$file: SYSTEM_LOG_LEVEL=${CONFIG[SYSTEM_LOG_LEVEL]} is not DEBUG|INFO|WARN"
-  for key in DEBUG WAF_ENABLED ALARMS_ENABLED ALARM_EMAIL_OPT_OUT; do
+  for key in DEBUG WAF_ENABLED ALARMS_ENABLED ALARM_EMAIL_OPT_OUT SNAPSTART_ENABLED; do
     [[ "${CONFIG[$key]}" == "true" || "${CONFIG[$key]}" == "false" ]] || die "$file: $key must be true or false"
   done
   # The template's ProdAlarmsReachSomeone rule, checked here too so that deploy fails at once.
