@@ -20,16 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import features
-from benchmarks.builds import WORK, build_all, commit, package_function
+from benchmarks.builds import ROOT, WORK, build_all, commit, package_function
 from benchmarks.cold import COLD, cold_start, events, import_time_top
 from benchmarks.cpu_share import CpuShares
+from benchmarks.latency import DEFAULT_RTT_MS, latency_run
 from benchmarks.parallel import parallel_deletes
 from benchmarks.report import chosen_size, column_name, report
 from benchmarks.restore import RESTORED, restored_start
 from benchmarks.stack import Environment, dynamodb_local_table, seed, start_aws
 from benchmarks.warm_runs import percentiles, warm_samples
 from benchmarks.work import read_work
+from devtools.local_stack import read_env_file
 from scripts.artifact_size import measure
+
+# The latency mode runs at the size the function is deployed with.
+LATENCY_MB = int(read_env_file(ROOT / "config" / "prod.env")["FUNCTION_MEMORY_MB"])
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Plan:
     work_sizes: list[int]
     parallel_writers: int  # parallel DELETEs by one user, on DynamoDB Local
     erase_echoes: int  # echoes of the user whose account erasure is timed
+    latency_requests: int  # warm requests per route in the latency mode
 
 
 # --quick proves that every section still runs (the test command runs it): one cold run of each
@@ -53,6 +59,7 @@ QUICK = Plan(
     work_sizes=[10, 100],  # more than a page of 20: the list's next page by cursor is measured
     parallel_writers=4,
     erase_echoes=50,
+    latency_requests=3,
 )
 FULL = Plan(
     cold_rounds=10,
@@ -62,6 +69,7 @@ FULL = Plan(
     work_sizes=[10, 1_000, 10_000],
     parallel_writers=16,
     erase_echoes=10_000,
+    latency_requests=50,
 )
 
 
@@ -138,7 +146,15 @@ def dynamodb_local_runs(run: Run) -> dict[str, Any]:
         erasure = features.erasure_time(
             env.stack.table_name, env.stack.bucket_name, env.user, run.plan.erase_echoes
         )
+        latency = latency_run(
+            env,
+            run.builds["echoes"],
+            DEFAULT_RTT_MS,
+            run.plan.latency_requests,
+            run.shares.preexec(LATENCY_MB),
+        )
     return {
+        "latency": {"memory_mb": LATENCY_MB, "rtt_ms": DEFAULT_RTT_MS, "routes": latency},
         "dynamodb": {str(size): row for size, row in work.items()},
         "parallel_writes": writes,
         "account_erasure": erasure,

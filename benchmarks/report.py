@@ -7,6 +7,7 @@ from typing import Any
 
 from benchmarks import features
 from benchmarks.cold import COLD, B
+from benchmarks.latency import latency_lines
 from benchmarks.memory import (
     ASSUMED_AWS_WAIT_MS,
     MIX,
@@ -278,6 +279,7 @@ def report(figures: dict[str, Any], memories: list[int], header: str) -> list[st
         targets(figures, memories, chosen),
         artifact_and_memory(figures),
         dynamodb_work(figures["dynamodb"]),
+        latency_lines(figures["latency"]),
         writes_erasure_imports(figures),
     ]
     return [line for section in sections for line in [*section, ""]][:-1]

@@ -49,6 +49,9 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
         "Parallel writes on DynamoDB Local",
         "Account erasure",
         "importtime of lambda_handler",
+        "Latency mode (1024 MB's CPU share; round trips: dynamodb 5 ms, s3 20 ms",
+        "| list, first page | ",
+        "| create | ",
     ):
         assert heading in table, heading
     data = json.loads(figures.read_text())
@@ -74,6 +77,12 @@ def test_quick_benchmark_prints_every_section(tmp_path: Path) -> None:
         "list by tag, 1 in 10 echoes (page of 20)",
     } <= set(work["10"])
     assert data["account_erasure"]["status"] == 204
+    latency = data["latency"]["routes"]
+    # Each route's requests were held to the round trips and their calls counted: a warm get
+    # reads one echo, in one DynamoDB round trip.
+    assert all(len(route["ms"]) == QUICK.latency_requests for route in latency.values())
+    assert latency["get"]["calls"] == [1] * QUICK.latency_requests
+    assert latency["get"]["by_service"] == {"dynamodb": 1}
     writes = data["parallel_writes"]
     assert (
         writes["writers"] == QUICK.parallel_writers
