@@ -7,7 +7,6 @@ exactly one thing; tests/api/test_auth.py covers real tokens from moto's Cognito
 import base64
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,73 +17,7 @@ from app import jws
 from app.auth import CLOCK_SKEW_SECONDS, TokenVerifier
 from app.errors import ApiError
 from app.jwks import JwksCache, JwksUnavailable
-
-ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool"
-CLIENT = "app-client"
-KID = "key-1"
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def jwk_of(key: rsa.RSAPrivateKey, kid: str = KID) -> dict[str, Any]:
-    numbers = key.public_key().public_numbers()
-
-    def uint(value: int) -> str:
-        return b64(value.to_bytes((value.bit_length() + 7) // 8, "big"))
-
-    return {
-        "kty": "RSA",
-        "alg": "RS256",
-        "use": "sig",
-        "kid": kid,
-        "n": uint(numbers.n),
-        "e": uint(numbers.e),
-    }
-
-
-def claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base = {
-        "sub": "user-1",
-        "iss": ISSUER,
-        "client_id": CLIENT,
-        "token_use": "access",
-        "scope": "aws.cognito.signin.user.admin",
-        "iat": now,
-        "exp": now + 600,
-        "jti": "jti-1",
-        "username": "alice",
-    }
-    return {key: value for key, value in (base | overrides).items() if value is not _DROP}
-
-
-_DROP = object()
-
-
-def token(
-    payload: dict[str, Any] | bytes | None = None,
-    header: dict[str, Any] | None = None,
-    key: rsa.RSAPrivateKey = KEY,
-    digest: hashes.HashAlgorithm | None = None,
-) -> str:
-    head = b64(json.dumps({"alg": "RS256", "kid": KID} if header is None else header).encode())
-    raw = (
-        payload
-        if isinstance(payload, bytes)
-        else json.dumps(claims() if payload is None else payload).encode()
-    )
-    signing_input = f"{head}.{b64(raw)}"
-    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), digest or hashes.SHA256())
-    return f"{signing_input}.{b64(signature)}"
-
-
-def verifier(fetch: Callable[[str], dict[str, Any]] | None = None) -> TokenVerifier:
-    return TokenVerifier(
-        ISSUER, CLIENT, JwksCache("https://jwks", fetch or (lambda _: {"keys": [jwk_of(KEY)]}))
-    )
+from tests.jws_tokens import CLIENT, DROP, ISSUER, KEY, KID, b64, claims, jwk_of, token, verifier
 
 
 def refusal(raw: str) -> str:
@@ -310,7 +243,7 @@ def test_a_key_the_set_declares_for_another_use_verifies_nothing(entry: dict[str
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "iss", "sub", "token_use"])
 def test_each_required_claim_is_required(claim: str) -> None:
-    assert refusal(token(claims(**{claim: _DROP}))) == "MissingRequiredClaimError"
+    assert refusal(token(claims(**{claim: DROP}))) == "MissingRequiredClaimError"
     assert refusal(token(claims(**{claim: None}))) == "MissingRequiredClaimError"
 
 
@@ -379,7 +312,7 @@ def test_the_token_rule_is_applied_after_the_signature() -> None:
     assert refusal(token(claims(token_use="id"))).startswith("ID tokens are not accepted")
     assert refusal(token(claims(token_use="refresh"))) == "unexpected token_use"
     assert (
-        refusal(token(claims(scope=_DROP))) == "access token without the aws.cognito.signin.user.admin scope"
+        refusal(token(claims(scope=DROP))) == "access token without the aws.cognito.signin.user.admin scope"
     )
     assert refusal(token(claims(client_id="another"))) == "token issued for another client"
 
