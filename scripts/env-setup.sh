@@ -1,33 +1,36 @@
 #!/usr/bin/env bash
-# Prepares an environment for deployment: prerequisites, credentials, config, artifacts bucket,
-# samconfig.toml. Safe to run again: a second run changes nothing.
+# Prepares an account and region for deploying one environment: what the first deploy needs, created
+# when missing, and samconfig.toml. Safe to run again: a second run changes nothing.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: ./scripts/env-setup.sh -e ENV [-r REGION] [-p PROFILE] [-c] [-h]
+Usage: ./scripts/env-setup.sh -e ENV [-r REGION] [-p PROFILE] [--check] [-h]
 
-Checks prerequisites (AWS CLI, SAM CLI, Python $PYTHON_VERSION; Docker only with SAM_USE_CONTAINER=true)
-and AWS credentials, validates config/ENV.env, and writes ENV's section of samconfig.toml from
-samconfig.toml.template.
+Checks prerequisites (AWS CLI, SAM CLI, Python $PYTHON_VERSION) and AWS credentials, validates
+config/ENV.env, makes sure the account has what a deploy needs in the region, creating what is
+missing, and writes ENV's section of samconfig.toml from samconfig.toml.template:
+  - the artifacts bucket echoes-sam-artifacts-ACCOUNT-REGION (private, encrypted, versioned);
+  - API Gateway's CloudWatch role for the region (an account setting the stage's access log needs),
+    with the IAM role $APIGATEWAY_LOGS_ROLE when the account has none.
 
   -e, --environment ENV   dev | staging | prod (required)
   -r, --region REGION     AWS region (default: AWS_REGION in config/ENV.env)
   -p, --profile PROFILE   AWS CLI profile
-  -c, --create            create missing resources the first deploy needs (the artifacts bucket)
+      --check             create nothing: fail, naming what is missing
   -h, --help              show this help
 USAGE
 }
 
-CREATE=false
+CREATE=true
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -e | --environment) take_environment "$1" "${2:-}" && shift ;;
     -r | --region) take_region "$1" "${2:-}" && shift ;;
     -p | --profile) take_profile "$1" "${2:-}" && shift ;;
-    -c | --create) CREATE=true ;;
+    --check) CREATE=false ;;
     -h | --help) usage && exit 0 ;;
     *) usage_error "unknown option: $1" ;;
   esac
@@ -42,24 +45,9 @@ account="$(account_id)"
 log_info "AWS account $account, region $REGION${PROFILE:+, profile $PROFILE}"
 
 bucket="$(artifacts_bucket_name "$account")"
-if aws_cli s3api head-bucket --bucket "$bucket" >/dev/null 2>&1; then
-  log_info "artifacts bucket $bucket exists"
-elif [[ "$CREATE" == "true" ]]; then
-  log_info "creating artifacts bucket $bucket"
-  if [[ "$REGION" == "us-east-1" ]]; then
-    run aws_cli s3api create-bucket --bucket "$bucket" >/dev/null
-  else
-    run aws_cli s3api create-bucket --bucket "$bucket" --create-bucket-configuration "LocationConstraint=$REGION" >/dev/null
-  fi
-  run aws_cli s3api put-public-access-block --bucket "$bucket" --public-access-block-configuration \
-    BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true
-  run aws_cli s3api put-bucket-encryption --bucket "$bucket" --server-side-encryption-configuration \
-    '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
-  run aws_cli s3api put-bucket-versioning --bucket "$bucket" --versioning-configuration Status=Enabled
-else
-  log_warn "artifacts bucket $bucket does not exist: run again with -c to create it"
-fi
+ensure_artifacts_bucket "$bucket" "$account" "$CREATE"
+ensure_apigateway_logs_role "$account" "$CREATE"
 
 "$(find_python)" "$ECHOES_ROOT/scripts/samconfig.py" write "$ECHOES_ROOT/samconfig.toml.template" \
   "$ECHOES_ROOT/samconfig.toml" "$ENVIRONMENT" "$REGION" "$bucket" "$(parameter_overrides)"
-log_info "samconfig.toml [$ENVIRONMENT] ready: ./scripts/deploy.sh -e $ENVIRONMENT"
+log_info "samconfig.toml [$ENVIRONMENT] written; $ENVIRONMENT is ready to deploy to $REGION: ./scripts/deploy.sh -e $ENVIRONMENT${PROFILE:+ -p $PROFILE}"

@@ -242,17 +242,26 @@ run() {
   "$@"
 }
 
+# run_quietly COMMAND...: run, without COMMAND's own output; a dry run still prints the command.
+run_quietly() {
+  if [[ "$DRY_RUN" == "true" ]]; then
+    run "$@"
+  else
+    run "$@" >/dev/null
+  fi
+}
+
 require_commands() {
   local missing=() command
   for command in "$@"; do command -v "$command" >/dev/null 2>&1 || missing+=("$command"); done
   [[ ${#missing[@]} -eq 0 ]] || die "missing prerequisites: ${missing[*]} (see docs/deployment.md)"
 }
 
-# check_prerequisites: AWS CLI, SAM CLI, Python 3.13; Docker only when a container build is asked for.
+# check_prerequisites: AWS CLI, SAM CLI, Python 3.13. No Docker: the build picks Lambda's wheels by
+# platform (scripts/package-function.sh), so it needs no build container.
 check_prerequisites() {
   require_commands aws sam
   find_python >/dev/null
-  if [[ "${SAM_USE_CONTAINER:-false}" == "true" ]]; then require_commands docker; fi
 }
 
 # account_id: the caller's account, proving the credentials work.
@@ -262,6 +271,94 @@ account_id() {
 }
 
 artifacts_bucket_name() { printf 'echoes-sam-artifacts-%s-%s' "$1" "$REGION"; }
+
+partition() {
+  case "$REGION" in
+    cn-*) printf 'aws-cn' ;;
+    us-gov-*) printf 'aws-us-gov' ;;
+    *) printf 'aws' ;;
+  esac
+}
+
+# ensure_artifacts_bucket BUCKET ACCOUNT CREATE: BUCKET exists in REGION and belongs to ACCOUNT; when
+# it is missing and CREATE is true, it is created (private, encrypted, versioned). Fails when the
+# bucket is missing and CREATE is false, in another region, or someone else's: nothing says ready
+# over a bucket the deploy cannot use.
+ensure_artifacts_bucket() {
+  local bucket="$1" account="$2" create="$3" errors where
+  errors="$(mktemp)"
+  if where="$(aws_cli s3api head-bucket --bucket "$bucket" --expected-bucket-owner "$account" \
+    --query BucketRegion --output text 2>"$errors")"; then
+    rm -f "$errors"
+    [[ "$where" == "$REGION" || "$DRY_RUN" == "true" ]] ||
+      die "artifacts bucket $bucket is in $where, not $REGION: a deploy to $REGION needs its own"
+    log_info "artifacts bucket $bucket exists in $REGION"
+    return 0
+  fi
+  local why
+  why="$(cat "$errors")"
+  rm -f "$errors"
+  case "$why" in
+    *"(404)"*) ;;
+    *"(403)"*) die "artifacts bucket $bucket exists but is not account $account's, or this identity may not read it: $why" ;;
+    *) die "cannot tell whether artifacts bucket $bucket exists: $why" ;;
+  esac
+  [[ "$create" == "true" ]] || die "artifacts bucket $bucket does not exist in $REGION (run without --check to create it)"
+  log_info "creating artifacts bucket $bucket in $REGION"
+  if [[ "$REGION" == "us-east-1" ]]; then
+    run_quietly aws_cli s3api create-bucket --bucket "$bucket"
+  else
+    run_quietly aws_cli s3api create-bucket --bucket "$bucket" --create-bucket-configuration "LocationConstraint=$REGION"
+  fi
+  run aws_cli s3api put-public-access-block --bucket "$bucket" --public-access-block-configuration \
+    BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true
+  run aws_cli s3api put-bucket-encryption --bucket "$bucket" --server-side-encryption-configuration \
+    '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+  run aws_cli s3api put-bucket-versioning --bucket "$bucket" --versioning-configuration Status=Enabled
+}
+
+# The account's API Gateway CloudWatch role, which a REST API stage with access logging needs, set
+# once per region (account setting cloudwatchRoleArn): a fresh account has none, and the stage fails
+# to create ("CloudWatch Logs role ARN must be set in account settings"). The role is IAM's (global).
+readonly APIGATEWAY_LOGS_ROLE="apigateway-cloudwatch-logs"
+
+# ensure_apigateway_logs_role ACCOUNT CREATE: the region's setting names a role; when it names none
+# and CREATE is true, the role is created (or reused) and set, retried while IAM propagates it.
+ensure_apigateway_logs_role() {
+  local account="$1" create="$2" current
+  current="$(aws_cli apigateway get-account --query cloudwatchRoleArn --output text)" ||
+    die "cannot read API Gateway's account settings in $REGION"
+  if [[ -n "$current" && "$current" != "None" ]]; then
+    log_info "API Gateway's CloudWatch role in $REGION: $current"
+    return 0
+  fi
+  [[ "$create" == "true" ]] ||
+    die "API Gateway has no CloudWatch role in $REGION, which the stage's access log needs (run without --check to set one)"
+  local role_arn
+  role_arn="arn:$(partition):iam::$account:role/$APIGATEWAY_LOGS_ROLE"
+  if aws_cli iam get-role --role-name "$APIGATEWAY_LOGS_ROLE" >/dev/null 2>&1; then
+    log_info "reusing IAM role $APIGATEWAY_LOGS_ROLE"
+  else
+    log_info "creating IAM role $APIGATEWAY_LOGS_ROLE (API Gateway writes logs to CloudWatch with it)"
+    local trust='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+    run_quietly aws_cli iam create-role --role-name "$APIGATEWAY_LOGS_ROLE" --assume-role-policy-document "$trust" \
+      --description "API Gateway writes access and execution logs to CloudWatch Logs (account setting)"
+    run aws_cli iam attach-role-policy --role-name "$APIGATEWAY_LOGS_ROLE" \
+      --policy-arn "arn:$(partition):iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+  fi
+  log_info "setting API Gateway's CloudWatch role in $REGION: $role_arn"
+  # A role just created takes seconds to be assumable: API Gateway refuses it until then.
+  local attempt
+  for attempt in 1 2 3 4 5 6 7 8; do
+    if run_quietly aws_cli apigateway update-account \
+      --patch-operations "op=replace,path=/cloudwatchRoleArn,value=$role_arn"; then
+      return 0
+    fi
+    log_warn "API Gateway refused the role (IAM may not have propagated it yet); retrying in $((attempt * 2)) s"
+    sleep $((attempt * 2))
+  done
+  die "API Gateway did not accept $role_arn as its CloudWatch role in $REGION"
+}
 
 # --- config/<env>.env ---------------------------------------------------------------------------
 # Every key of a config file, and the template.yaml parameter it sets (docs/deployment.md says what

@@ -1,11 +1,14 @@
-"""Edit one environment's section of samconfig.toml, leaving the others as they are.
+"""Edit one environment's section of samconfig.toml, leaving the others as they are, or read it.
 
 samconfig.py write TEMPLATE TARGET ENV REGION BUCKET OVERRIDES
 samconfig.py remove TARGET ENV
+samconfig.py get TARGET ENV KEY          prints the deploy parameter KEY (exit 1 when absent)
+samconfig.py changed TARGET ENV OVERRIDES   prints the parameters whose value differs, one a line
 """
 
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 SECTION = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$", re.MULTILINE)
@@ -48,11 +51,38 @@ def remove(target: Path, environment: str) -> None:
     target.write_text(head + "".join(kept.values()).rstrip() + "\n")
 
 
+def deploy_parameters(target: Path, environment: str) -> dict[str, object]:
+    if not target.exists():
+        return {}
+    parameters: dict[str, object] = (
+        tomllib.loads(target.read_text()).get(environment, {}).get("deploy", {}).get("parameters", {})
+    )
+    return parameters
+
+
+def _overrides(text: str) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in text.split())
+
+
+def changed(target: Path, environment: str, overrides: str) -> list[str]:
+    """The parameters whose value in samconfig.toml differs from OVERRIDES (what config gives now)."""
+    written = _overrides(str(deploy_parameters(target, environment).get("parameter_overrides", "")))
+    wanted = _overrides(overrides)
+    return sorted(name for name in written.keys() | wanted.keys() if written.get(name) != wanted.get(name))
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "write" and len(args) == 6:
         write(Path(args[0]), Path(args[1]), *args[2:])
     elif command == "remove" and len(args) == 2:
         remove(Path(args[0]), args[1])
+    elif command == "get" and len(args) == 3:
+        value = deploy_parameters(Path(args[0]), args[1]).get(args[2])
+        if value is None:
+            sys.exit(1)
+        print(value)
+    elif command == "changed" and len(args) == 3:
+        print("\n".join(changed(Path(args[0]), args[1], args[2])))
     else:
         sys.exit(__doc__)
