@@ -1,5 +1,6 @@
 """Request and response models, emotions and the audio formats the API accepts."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http import HTTPStatus
@@ -38,6 +39,40 @@ AUDIO_FORMATS: dict[str, tuple[str, ...]] = {
 }
 
 
+# RFC 9110 section 8.3.1: type "/" subtype *( OWS ";" OWS [ name "=" ( token / quoted-string ) ] ),
+# ASCII only (obs-text left out): no CR, LF or NUL can reach a signed header or a header we return.
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_QUOTED_STRING = r'"(?:[\t !#-\[\]-~]|\\[\t -~])*"'
+_MEDIA_TYPE = re.compile(rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*(?:{_TOKEN}=(?:{_TOKEN}|{_QUOTED_STRING}))?)*")
+
+
+def _media_type(value: str) -> str:
+    """A media type as RFC 9110 defines it, lower-cased (the one form signed into the upload URL
+    and returned in upload_headers). Spacing is kept: the client sends this value byte for byte in
+    the PUT, and S3 compares it with the signed one."""
+    if _MEDIA_TYPE.fullmatch(value) is None:
+        raise ValueError("must be a media type such as audio/webm or audio/webm;codecs=opus (ASCII)")
+    return value.lower()
+
+
+MediaType = Annotated[
+    str, Field(min_length=1, max_length=100, examples=["audio/webm"]), AfterValidator(_media_type)
+]
+
+
+def _in_utc_range(moment: datetime) -> datetime:
+    """Every datetime is stored and compared in UTC: an offset can carry one past year 1 or 9999
+    once converted (0001-01-01T00:00:00+05:00), which would fail later as an OverflowError."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+    return moment
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -52,7 +87,7 @@ AudioExtension = Annotated[
 
 class InitUploadRequest(StrictModel):
     file_extension: AudioExtension
-    content_type: str = Field(min_length=1, max_length=100, examples=["audio/webm"])
+    content_type: MediaType
     file_size: int = Field(
         ge=1,
         description="Size in bytes of the file to upload: the presigned PUT is signed for exactly this "
@@ -108,7 +143,7 @@ def _not_in_future(moment: datetime) -> datetime:
 
 Tags = Annotated[list[str], Field(max_length=MAX_TAGS), AfterValidator(_normalise_tags)]
 RecordedAt = Annotated[
-    AwareDatetime,
+    UtcDatetime,
     Field(description="When the sound was recorded (ISO 8601 with offset); defaults to created_at"),
     AfterValidator(_not_in_future),
 ]

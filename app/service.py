@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import time
 import uuid
 from dataclasses import replace
@@ -77,6 +78,12 @@ def _check_extension(extension: str) -> str:
     return extension
 
 
+# The ETags this API issues: a version number, quoted. Matched as ASCII digits of bounded length
+# before int(): str.isdigit() also accepts digits such as '²' that int() refuses, and int() refuses
+# a string of more than 4,300 digits (both were 500s).
+_ISSUED_ETAG = re.compile(r'"([0-9]{1,18})"')
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 
@@ -86,12 +93,8 @@ def expected_versions(if_match: str | None) -> frozenset[int] | None:
     tags (W/...) and tags this API never issued match nothing."""
     if if_match is None or if_match.strip() == "*":
         return None
-    versions = set()
-    for tag in if_match.split(","):
-        tag = tag.strip()
-        if len(tag) > 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
-            versions.add(int(tag[1:-1]))
-    return frozenset(versions)
+    tags = (_ISSUED_ETAG.fullmatch(tag.strip()) for tag in if_match.split(","))
+    return frozenset(int(tag[1]) for tag in tags if tag)
 
 
 def _quota_error(exceeded: QuotaExceeded) -> ApiError:

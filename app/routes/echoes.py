@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from app.auth import AuthenticatedUser
 from app.concurrency import run_blocking
@@ -18,6 +18,7 @@ from app.models import (
     InitUploadRequest,
     InitUploadResponse,
     UpdateEchoRequest,
+    UtcDatetime,
     iso_millis,
     normalise_tag,
 )
@@ -74,11 +75,11 @@ async def list_echoes(
         str | None, Query(max_length=1024, description="next_cursor of the previous page")
     ] = None,
     since: Annotated[
-        AwareDatetime | None,
+        UtcDatetime | None,
         Query(alias="from", description="created_at at or after (ISO 8601 with offset)"),
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(alias="to", description="created_at before (exclusive)")
+        UtcDatetime | None, Query(alias="to", description="created_at before (exclusive)")
     ] = None,
     tag: Annotated[
         str | None, Query(min_length=1, max_length=64, description="One tag (case-insensitive)")
