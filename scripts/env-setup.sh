@@ -40,6 +40,7 @@ require_environment
 
 check_prerequisites
 load_config "$ENVIRONMENT"
+check_custom_domain_region
 log_info "config/$ENVIRONMENT.env is valid"
 account="$(account_id)"
 log_info "AWS account $account, region $REGION${PROFILE:+, profile $PROFILE}"

@@ -390,8 +390,11 @@ readonly CONFIG_PARAMETERS=(
   ALARMS_ENABLED:AlarmsEnabled
   ALARM_EMAIL:AlarmEmail
   ALARM_EMAIL_OPT_OUT:AlarmEmailOptOut
+  CUSTOM_DOMAIN_NAME:CustomDomainName
+  CUSTOM_DOMAIN_CERTIFICATE_ARN:CustomDomainCertificateArn
 )
-readonly OPTIONAL_CONFIG_KEYS="ALARM_EMAIL RESERVED_CONCURRENCY" # may be empty: the parameter keeps its default
+# may be empty: the parameter keeps its default
+readonly OPTIONAL_CONFIG_KEYS="ALARM_EMAIL RESERVED_CONCURRENCY CUSTOM_DOMAIN_NAME CUSTOM_DOMAIN_CERTIFICATE_ARN"
 declare -A CONFIG=()
 
 # load_config ENV: read config/ENV.env into CONFIG after checking it; REGION defaults to its AWS_REGION.
@@ -425,6 +428,10 @@ load_config() {
       die "$file: prod alarms must reach someone: set ALARM_EMAIL, or ALARM_EMAIL_OPT_OUT=true (docs/deployment.md, Alarms)"
   fi
   is_region "${CONFIG[AWS_REGION]}" || die "$file: AWS_REGION=${CONFIG[AWS_REGION]} is not an AWS region"
+  # The template's CustomDomainNeedsItsCertificate rule, checked here too.
+  local domain="${CONFIG[CUSTOM_DOMAIN_NAME]:-}" certificate="${CONFIG[CUSTOM_DOMAIN_CERTIFICATE_ARN]:-}"
+  [[ (-n "$domain" && -n "$certificate") || (-z "$domain" && -z "$certificate") ]] ||
+    die "$file: CUSTOM_DOMAIN_NAME and CUSTOM_DOMAIN_CERTIFICATE_ARN go together (both set, or both empty)"
   local origin origins pattern='^https://[^,*[:space:]]+$'
   [[ "$environment" == "dev" ]] && pattern='^https?://[^,*[:space:]]+$'
   IFS=',' read -ra origins <<<"${CONFIG[CORS_ALLOW_ORIGINS]}"
@@ -432,6 +439,13 @@ load_config() {
     [[ "$origin" =~ $pattern ]] || die "$file: CORS origin '$origin' is not allowed in $environment"
   done
   REGION="${REGION:-${CONFIG[AWS_REGION]}}"
+}
+
+# check_custom_domain_region: a regional custom domain needs its ACM certificate in REGION.
+check_custom_domain_region() {
+  local certificate="${CONFIG[CUSTOM_DOMAIN_CERTIFICATE_ARN]:-}"
+  [[ -z "$certificate" || "$certificate" == arn:*:acm:"$REGION":* ]] ||
+    die "CUSTOM_DOMAIN_CERTIFICATE_ARN is not in $REGION: a regional custom domain needs a certificate issued there"
 }
 
 # parameter_overrides: the template parameters from CONFIG, as sam deploy --parameter-overrides

@@ -277,3 +277,28 @@ def test_deploy_to_prod_needs_confirmation(repo: Path, moto_aws: MotoEndpoint) -
     result = run_script(repo, "deploy", "-e", "prod", endpoint=moto_aws.url, DRY_RUN="true")
     assert result.returncode == 1 and "needs confirmation" in result.stderr
     assert not (repo / ".aws-sam").exists(), "nothing built before the answer"
+
+
+@pytest.mark.parametrize(
+    ("domain", "certificate", "refusal"),
+    [
+        ("api.echoes.test", "", "CUSTOM_DOMAIN_NAME and CUSTOM_DOMAIN_CERTIFICATE_ARN go together"),
+        ("", "arn:aws:acm:us-east-1:123456789012:certificate/abc", "go together"),
+        ("api.echoes.test", "arn:aws:acm:eu-west-1:123456789012:certificate/abc", "is not in us-east-1"),
+    ],
+    ids=["name-only", "certificate-only", "certificate-of-another-region"],
+)
+def test_env_setup_refuses_a_custom_domain_the_template_or_api_gateway_would(
+    repo: Path, domain: str, certificate: str, refusal: str
+) -> None:
+    """Refused before any AWS call (the endpoint is closed): the template's rule, and a regional
+    custom domain's need for a certificate of its own region, checked at once."""
+    config = repo / "config" / "dev.env"
+    config.write_text(
+        config.read_text()
+        .replace("CUSTOM_DOMAIN_NAME=\n", f"CUSTOM_DOMAIN_NAME={domain}\n")
+        .replace("CUSTOM_DOMAIN_CERTIFICATE_ARN=\n", f"CUSTOM_DOMAIN_CERTIFICATE_ARN={certificate}\n")
+    )
+    result = run_script(repo, "env-setup", "-e", "dev")
+    assert result.returncode == 1 and refusal in result.stderr, result.stderr
+    assert not (repo / "samconfig.toml").exists()
