@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis.config import SchemathesisConfig
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.config import SchemathesisConfig
 
 from devtools.local_aws import LocalStack
 from tests.api.conftest import new_user
