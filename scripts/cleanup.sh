@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Deletes what a deployment left: the stack, its emptied buckets (every object version), its log
-# groups, its uploaded artifacts and samconfig.toml entries; or only local build output (-l).
+# groups, its uploaded artifacts and samconfig.toml entries; or only local build output (-l). What the
+# deployed template retains (prod's data) it leaves, and says so.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,7 +19,9 @@ Usage: ./scripts/cleanup.sh -e ENV [-r REGION] [-s STACK] [-p PROFILE] [-l] [-f]
   -d, --dry-run           list everything that would be deleted, delete nothing
   -h, --help              show this help
 
-Without -f it asks before deleting anything remote, and refuses where it cannot ask.
+Without -f it asks before deleting anything remote, and refuses where it cannot ask. What the
+deployed template retains (DeletionPolicy Retain: in prod the table, the audio bucket, the user pool
+and the log groups) it never empties or deletes: it lists it as left, with why.
 USAGE
 }
 
@@ -92,44 +95,73 @@ require_commands aws
 load_config "$ENVIRONMENT"
 STACK_NAME="${STACK_NAME:-$(stack_name_for "$ENVIRONMENT")}"
 account="$(account_id)"
-# One AWS CLI call per question (a CLI start costs more than most calls): the stack's buckets and
-# log groups in one listing, which fails saying "does not exist" when there is no such stack; the
-# environment's log groups in one listing (AWS narrows it to names holding "echoes-ENV-", the query
-# keeps the three prefixes); the artifacts in one listing, which fails with NoSuchBucket when there
-# is no artifacts bucket.
+# One AWS CLI call per question (a CLI start costs more than most calls): the stack's resources in
+# one listing, which fails saying "does not exist" when there is no such stack; what its deployed
+# template retains; the environment's log groups in one listing (AWS narrows it to names holding
+# "echoes-ENV-", the query keeps the three prefixes); the artifacts in one listing, which fails with
+# NoSuchBucket when there is no artifacts bucket.
 # A stack whose creation rolled back (ROLLBACK_COMPLETE) or whose deletion failed (DELETE_FAILED)
 # still lists the resources already deleted (DELETE_COMPLETE), and one never created without a
 # physical id: neither is there to empty or to be deleted with the stack.
-stack_exists=false resources="" environment_log_groups="" artifacts=0
-stack_resources="StackResourceSummaries[?ResourceStatus != 'DELETE_COMPLETE' && PhysicalResourceId"
-stack_resources+=" && (ResourceType == 'AWS::S3::Bucket' || ResourceType == 'AWS::Logs::LogGroup')]"
+stack_exists=false resources="" template="" retained="" environment_log_groups="" artifacts=0
 listing resources "Stack with id $STACK_NAME does not exist" \
   aws_cli cloudformation list-stack-resources --stack-name "$STACK_NAME" \
-  --query "$stack_resources.[ResourceType, PhysicalResourceId]" --output text && stack_exists=true
-mapfile -t buckets < <(awk '$1 == "AWS::S3::Bucket" { print $2 }' <<<"$resources")
+  --query "StackResourceSummaries[?ResourceStatus != 'DELETE_COMPLETE' && PhysicalResourceId].[ResourceType, PhysicalResourceId, LogicalResourceId]" \
+  --output text && stack_exists=true
+# What the deployed template retains (DeletionPolicy Retain: the prod data): CloudFormation keeps it
+# when it deletes the stack, and so does this script: it never empties a retained bucket.
+if [[ "$stack_exists" == "true" ]]; then
+  listing template "" aws_cli cloudformation get-template --stack-name "$STACK_NAME" \
+    --template-stage Processed --query "TemplateBody.Resources" --output json
+  retained="$("$(find_python)" -c 'import json, sys
+for name, spec in (json.load(sys.stdin) or {}).items():
+    if spec.get("DeletionPolicy") == "Retain":
+        print(name)' <<<"$template")"
+fi
+# kept TYPE PHYSICAL_ID: the resources of TYPE the template retains, or (with -v) those it does not.
+kept() {
+  awk -v type="$1" -v retained=" $(tr '\n' ' ' <<<"$retained") " -v keep="$2" \
+    '$1 == type && (index(retained, " " $3 " ") > 0) == keep { print $2 }' <<<"$resources"
+}
+mapfile -t buckets < <(kept AWS::S3::Bucket 0)
 # The stack's own log groups go with the stack; others of the environment's (written before the
-# template owned them, or by a stack deleted earlier) are deleted one by one.
-mapfile -t stack_log_groups < <(awk '$1 == "AWS::Logs::LogGroup" { print $2 }' <<<"$resources")
+# template owned them, or by a stack deleted earlier) are deleted one by one, except in prod, whose
+# template retains its log groups: one left by an earlier stack is kept.
+mapfile -t stack_log_groups < <(kept AWS::Logs::LogGroup 0)
+mapfile -t left_behind < <(awk -v retained=" $(tr '\n' ' ' <<<"$retained") " \
+  'index(retained, " " $3 " ") > 0 { print $1 " " $2 }' <<<"$resources")
 environment_groups="starts_with(logGroupName, '/aws/lambda/echoes-$ENVIRONMENT-')"
 environment_groups+=" || starts_with(logGroupName, '/aws/apigateway/echoes-$ENVIRONMENT-')"
 environment_groups+=" || starts_with(logGroupName, 'aws-waf-logs-echoes-$ENVIRONMENT-')"
 listing environment_log_groups "" aws_cli logs describe-log-groups --log-group-name-pattern "echoes-$ENVIRONMENT-" \
   --query "logGroups[?$environment_groups].logGroupName" --output text
-log_groups=()
+log_groups=() kept_log_groups=()
 while IFS= read -r group; do
-  [[ -z "$group" || " ${stack_log_groups[*]} " == *" $group "* ]] || log_groups+=("$group")
+  [[ -z "$group" ]] && continue
+  [[ -n "$(awk -v g="$group" '$1 == "AWS::Logs::LogGroup" && $2 == g' <<<"$resources")" ]] && continue
+  if [[ "$ENVIRONMENT" == "prod" ]]; then kept_log_groups+=("$group"); else log_groups+=("$group"); fi
 done < <(tr '\t' '\n' <<<"$environment_log_groups")
 artifacts_bucket="$(artifacts_bucket_name "$account")"
 listing artifacts "(NoSuchBucket)" aws_cli s3api list-objects-v2 --bucket "$artifacts_bucket" \
   --prefix "$STACK_NAME/" --query "length(Contents || \`[]\`)" --output text || artifacts=0
 artifacts="$(total <<<"$artifacts")"
 
+# would_leave WHAT WHY: a line of the plan for what stays.
+would_leave() { printf '%s %s (%s)\n' "$([[ "$DRY_RUN" == "true" ]] && echo "would leave" || echo "leaving")" "$1" "$2"; }
+for resource in "${left_behind[@]}"; do
+  would_leave "${resource#* } (${resource%% *})" "the $ENVIRONMENT template retains it: CloudFormation keeps it when the stack is deleted"
+done
+for group in "${kept_log_groups[@]}"; do
+  would_leave "log group $group" "prod's template retains its log groups; this one outlived an earlier stack"
+done
+
 if [[ "$stack_exists" == "false" && ${#log_groups[@]} -eq 0 && "$artifacts" == "0" ]]; then
   log_info "nothing remote to delete for $ENVIRONMENT (no stack $STACK_NAME, log groups or artifacts)"
 else
   if [[ "$DRY_RUN" != "true" && "$FORCE" != "true" ]]; then
     warning="Delete the $ENVIRONMENT stack $STACK_NAME and everything listed above"
-    [[ "$ENVIRONMENT" == "prod" ]] && warning="PRODUCTION: $warning, including users' audio"
+    [[ ${#left_behind[@]} -gt 0 ]] && warning+=" (what it retains stays, as listed)"
+    [[ "$ENVIRONMENT" == "prod" ]] && warning="PRODUCTION: $warning"
     for bucket in "${buckets[@]}"; do printf 'bucket %s (emptied: every version)\n' "$bucket"; done
     confirm "$warning (account $account)?"
   fi

@@ -17,6 +17,7 @@ from tests.infra.scripts import (
     LEFTOVER_LOG_GROUP,
     bucket_names,
     deployed_dev_stack,
+    deployed_stack,
     dry_run_commands,
     run_script,
 )
@@ -250,3 +251,54 @@ def test_cleanup_local_only_touches_nothing_remote(repo: Path) -> None:
     result = run_script(repo, "cleanup", "-l")  # closed endpoint: any AWS call would fail
     assert result.returncode == 0, result.stderr
     assert not (repo / ".aws-sam").exists() and not (repo / "artifacts").exists()
+
+
+def _versions(bucket: str) -> list[tuple[str, str]]:
+    listed = boto3.client("s3").list_object_versions(Bucket=bucket)
+    return sorted(
+        (v["Key"], v["VersionId"]) for v in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+    )
+
+
+@pytest.mark.slow
+def test_cleanup_of_prod_leaves_what_the_template_retains_untouched(
+    repo: Path, moto_aws: MotoEndpoint
+) -> None:
+    """Issue 25: prod's template retains the table, the audio bucket and the log groups
+    (DeletionPolicy Retain); cleanup used to empty the bucket before delete-stack, so the retained
+    table pointed at audio that no longer existed. It now empties nothing the template retains,
+    deletes nothing it retains (nor a prod log group an earlier stack left), and says so."""
+    deployed = deployed_stack("prod")
+    before = _versions(deployed["bucket"])
+    assert len(before) == 4
+    assert run_script(repo, "env-setup", "-e", "prod", endpoint=moto_aws.url).returncode == 0
+    retained = [
+        f"{deployed['bucket']} (AWS::S3::Bucket)",
+        f"{deployed['table']} (AWS::DynamoDB::Table)",
+        f"{deployed['ApiFunctionLogGroup']} (AWS::Logs::LogGroup)",
+        f"{deployed['ApiAccessLogGroup']} (AWS::Logs::LogGroup)",
+    ]
+    planned = run_script(repo, "cleanup", "-e", "prod", "-d", endpoint=moto_aws.url)
+    assert planned.returncode == 0, planned.stderr
+    result = run_script(repo, "cleanup", "-e", "prod", "-f", endpoint=moto_aws.url)
+    assert result.returncode == 0, result.stderr
+    assert _stacks() == []
+    assert _versions(deployed["bucket"]) == before, "every version of the retained bucket is still there"
+    assert deployed["table"] in boto3.client("dynamodb").list_tables()["TableNames"]
+    assert {
+        deployed["ApiFunctionLogGroup"],
+        deployed["ApiAccessLogGroup"],
+        deployed["leftover"],
+    } <= _log_groups()
+    # What it leaves, and why, said before (-d) and while (-f) it deletes the rest.
+    left = _plan(planned.stdout, "would leave")
+    assert sorted(
+        line.split(" (the prod template")[0] for line in left if "(the prod template" in line
+    ) == sorted(retained)
+    assert f"log group {deployed['leftover']} (prod's template retains its log groups" in "\n".join(left)
+    assert _plan(result.stdout, "leaving") == left
+    assert _plan(planned.stdout, "would delete") == [
+        "stack echoes-prod-backend",
+        f"1 deployment artifacts in s3://{ARTIFACTS_BUCKET}/echoes-prod-backend/",
+        "samconfig.toml [prod] entries",
+    ]
