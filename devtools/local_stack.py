@@ -1,7 +1,7 @@
 """The whole backend on this machine: Amazon's DynamoDB Local for DynamoDB (moto where Java is
 missing), moto's server for the rest of AWS, the stack from template.yaml, the API.
 
-    python -m devtools.local_stack [--lambda]      run until Ctrl-C
+    python -m devtools.local_stack [--lambda] [--listen ADDRESS]     run until Ctrl-C
     python -m devtools.local_stack token EMAIL [PASSWORD]
 
 Ports come from AWS_PORT (moto, default 5005), API_PORT (API, default 8000) and DEMO_PORT (the
@@ -22,6 +22,7 @@ from devtools import dynamodb_local
 from devtools.cognito import WrongPassword, access_token
 from devtools.demo_server import DemoServer, demo_origins
 from devtools.dynamodb_local import DynamoDBLocal
+from devtools.listen import EVERY_INTERFACE, LOOPBACK, ListenError, listen_address
 from devtools.local_aws import LocalStack, provision
 from devtools.moto import MotoEndpoint, port_is_free
 
@@ -48,13 +49,14 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _port(name: str, default: int) -> int:
+def _port(name: str, default: int, address: str = LOOPBACK) -> int:
     raw = os.environ.get(name, str(default))
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise StartError(f"{name}={raw!r} is not a port number")
     port = int(raw)
-    if not port_is_free(port):
-        raise StartError(f"port {port} ({name}) is already in use; stop what uses it or set {name}")
+    if not port_is_free(port, address):
+        where = "" if address == LOOPBACK else f" on {address} (or that address is not this machine's)"
+        raise StartError(f"port {port} ({name}) is already in use{where}; stop what uses it or set {name}")
     return port
 
 
@@ -77,7 +79,7 @@ def allowed_origins(configured: str, demo_port: int) -> str:
 
 
 def start_aws(
-    aws_port: int, api_port: int, demo_port: int
+    aws_port: int, api_port: int, demo_port: int, listen: str = LOOPBACK
 ) -> tuple[MotoEndpoint, DynamoDBLocal | None, LocalStack]:
     config = read_env_file(ROOT / "config" / f"{ENVIRONMENT}.env")
     # A frontend served elsewhere (the browser test's page, a dev server on another port) may
@@ -86,7 +88,7 @@ def start_aws(
     config["CORS_ALLOW_ORIGINS"] = allowed_origins(
         os.environ.get("CORS_ALLOW_ORIGINS", config["CORS_ALLOW_ORIGINS"]), demo_port
     )
-    endpoint = MotoEndpoint(aws_port).start()
+    endpoint = MotoEndpoint(aws_port, listen).start()
     dynamodb = start_dynamodb_local()
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.update(AWS_ENDPOINT_URL=endpoint.url, AWS_DEFAULT_REGION=config["AWS_REGION"])
@@ -97,7 +99,10 @@ def start_aws(
     os.environ.update(stack.app_env(endpoint.url, ENVIRONMENT, config["CORS_ALLOW_ORIGINS"]))
     # Swagger UI's assets from this machine, since the CDN FastAPI uses may be out of reach.
     os.environ["DOCS_ASSETS_URL"] = f"http://127.0.0.1:{api_port}{ASSETS_PATH}"
-    STATE_FILE.write_text(json.dumps({"endpoint": endpoint.url, **stack.__dict__}, indent=2))
+    # `listen`: where containers find moto (devtools/sam_local.py).
+    STATE_FILE.write_text(
+        json.dumps({"endpoint": endpoint.url, "listen": listen, **stack.__dict__}, indent=2)
+    )
     return endpoint, dynamodb, stack
 
 
@@ -141,10 +146,10 @@ def _run_uvicorn(api_port: int) -> None:
     )
 
 
-def serve(lambda_mode: bool) -> None:
-    aws_port, api_port = _port("AWS_PORT", 5005), _port("API_PORT", 8000)
+def serve(lambda_mode: bool, listen: str = LOOPBACK) -> None:
+    aws_port, api_port = _port("AWS_PORT", 5005, listen), _port("API_PORT", 8000)
     demo_port = _port("DEMO_PORT", 5500)
-    endpoint, dynamodb, stack = start_aws(aws_port, api_port, demo_port)
+    endpoint, dynamodb, stack = start_aws(aws_port, api_port, demo_port, listen)
     demo = None
     try:
         if lambda_mode:
@@ -201,6 +206,13 @@ def main(argv: list[str]) -> int:
         help="serve every request through lambda_handler.handler as an API Gateway "
         "REST event under the stage prefix (/dev), like sam local start-api",
     )
+    parser.add_argument(
+        "--listen",
+        default=LOOPBACK,
+        metavar="ADDRESS",
+        help="where moto listens, for `sam local` containers: `docker` (Docker's bridge gateway), "
+        f"{EVERY_INTERFACE} (every interface, with a warning) or an IPv4 address (default {LOOPBACK})",
+    )
     if argv[:1] == ["token"]:
         token_parser = argparse.ArgumentParser(prog="./scripts/local.sh token")
         token_parser.add_argument("email")
@@ -221,8 +233,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGHUP, signal.default_int_handler)
     try:
-        serve(args.lambda_mode)
-    except StartError as exc:
+        serve(args.lambda_mode, listen_address(args.listen))
+    except (StartError, ListenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -15,13 +15,13 @@ def free_port() -> int:
         return port
 
 
-def port_is_free(port: int) -> bool:
-    """Free to listen on, as the servers do (SO_REUSEADDR): a port left in TIME_WAIT by closed
-    connections counts as free, one that something listens on does not."""
+def port_is_free(port: int, address: str = "127.0.0.1") -> bool:
+    """Free to listen on at ADDRESS, as the servers do (SO_REUSEADDR): a port left in TIME_WAIT by
+    closed connections counts as free, one that something listens on does not."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((address, port))
         except OSError:
             return False
         return True
@@ -31,10 +31,13 @@ class MotoEndpoint:
     """moto's HTTP server in a thread of this process. Servers in one process share moto's state
     (its backends are module-level), so starting one resets it: a new endpoint is an empty account."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, listen: str = "127.0.0.1") -> None:
+        """LISTEN: the address the server binds (0.0.0.0: every interface); URL names one this
+        machine reaches it at."""
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.listen = listen
+        self.url = f"http://{'127.0.0.1' if listen == '0.0.0.0' else listen}:{self.port}"
+        self._server = ThreadedMotoServer(ip_address=listen, port=self.port, verbose=False)
 
     def start(self) -> "MotoEndpoint":
         if not os.environ.get("MOTO_LOG_REQUESTS"):

@@ -39,6 +39,7 @@ BAD_INVOCATIONS = [
     ("cleanup", ["-e", "dev", "-s"]),
     ("local", ["token"]),
     ("local", ["--lambda", "extra"]),
+    ("local", ["--listen"]),
 ]
 
 
