@@ -173,16 +173,27 @@ in_parallel() {
   return "$failed"
 }
 
-# ensure_chromium: Debian's headless Chromium for the browser tests (tests/e2e), installed with
-# apt-get when missing and this runs as root (CI); elsewhere those tests skip, saying why.
+# ensure_chromium: a headless Chromium for the browser tests (tests/e2e), installed with apt-get when
+# missing: as root, or with sudo where it asks no password (GitHub's runners, whose image has
+# /usr/bin/chromium already); elsewhere those tests skip, saying why.
 ensure_chromium() {
   command -v chromium >/dev/null 2>&1 && return 0
-  if [[ "$(id -u)" -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-    log_warn "chromium is not installed (needs root and apt-get): the browser tests will skip"
+  local as_root=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      as_root=(sudo -n)
+    else
+      log_warn "chromium is not installed (installing it needs root or passwordless sudo): the browser tests will skip"
+      return 0
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log_warn "chromium is not installed and there is no apt-get: the browser tests will skip"
     return 0
   fi
-  log_info "Installing chromium for the browser tests"
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+  log_info "Installing chromium for the browser tests${as_root[*]:+ (with sudo)}"
+  if ! { "${as_root[@]}" apt-get update -qq &&
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
     log_warn "apt-get could not install chromium: the browser tests will skip"
   fi
 }
@@ -358,6 +369,73 @@ ensure_apigateway_logs_role() {
     sleep $((attempt * 2))
   done
   die "API Gateway did not accept $role_arn as its CloudWatch role in $REGION"
+}
+
+# --- GitHub Actions' deploy role (env-setup.sh --github) -----------------------------------------
+readonly GITHUB_OIDC_HOST="token.actions.githubusercontent.com"
+
+# ensure_github_deploy_role ACCOUNT OWNER/REPO: GitHub's OIDC provider (created when the account
+# lacks it, audience sts.amazonaws.com), and ENVIRONMENT's deploy role, which only OWNER/REPO's jobs
+# in the GitHub environment ENVIRONMENT may assume, with the permissions scripts/deploy_policy.py
+# derives from template.yaml (customer managed policies, IAM's 6,144 characters each). Prints its
+# ARN on stdout. Its name is outside the stack's roles' (echoes-ENV-*), so it cannot edit itself.
+ensure_github_deploy_role() {
+  local account="$1" repository="$2" provider role audiences errors
+  provider="arn:$(partition):iam::$account:oidc-provider/$GITHUB_OIDC_HOST"
+  role="github-deploy-echoes-$ENVIRONMENT"
+  errors="$(mktemp)"
+  if audiences="$(aws_cli iam get-open-id-connect-provider --open-id-connect-provider-arn "$provider" \
+    --query ClientIDList --output text 2>"$errors")"; then
+    log_info "GitHub's OIDC provider exists: $provider"
+    [[ " $audiences " == *" sts.amazonaws.com "* ]] || run aws_cli iam add-client-id-to-open-id-connect-provider \
+      --open-id-connect-provider-arn "$provider" --client-id sts.amazonaws.com
+  elif grep -q NoSuchEntity "$errors"; then
+    log_info "creating GitHub's OIDC provider ($GITHUB_OIDC_HOST, audience sts.amazonaws.com)"
+    # No thumbprint: IAM verifies GitHub's certificate with its library of trusted CAs.
+    run_quietly aws_cli iam create-open-id-connect-provider --url "https://$GITHUB_OIDC_HOST" --client-id-list sts.amazonaws.com
+  else
+    die "cannot tell whether the account has GitHub's OIDC provider: $(cat "$errors")"
+  fi
+  rm -f "$errors"
+  ensure_tools_venv
+  local documents
+  documents="$(mktemp -d)"
+  "$ECHOES_ROOT/.venv-tools/bin/python" "$ECHOES_ROOT/scripts/deploy_policy.py" \
+    "$ENVIRONMENT" "$account" "$REGION" "$repository" "$documents" 2>/dev/null ||
+    die "scripts/deploy_policy.py could not derive the deploy role's permissions from template.yaml"
+  if aws_cli iam get-role --role-name "$role" >/dev/null 2>&1; then
+    log_info "updating the deploy role $role (trust: $repository, environment $ENVIRONMENT)"
+    run aws_cli iam update-assume-role-policy --role-name "$role" --policy-document "file://$documents/trust.json"
+  else
+    log_info "creating the deploy role $role (trust: $repository, environment $ENVIRONMENT)"
+    run_quietly aws_cli iam create-role --role-name "$role" --max-session-duration 3600 \
+      --assume-role-policy-document "file://$documents/trust.json" \
+      --description "GitHub Actions deploys echoes-$ENVIRONMENT-backend from $repository (environment $ENVIRONMENT)"
+  fi
+  local document name arn versions
+  for document in "$documents"/deploy-*.json; do
+    name="$role-$(basename "$document" .json | sed 's/^deploy-//')"
+    arn="arn:$(partition):iam::$account:policy/$name"
+    if aws_cli iam get-policy --policy-arn "$arn" >/dev/null 2>&1; then
+      # IAM keeps at most 5 versions of a policy: the oldest that is not the default goes first.
+      versions="$(aws_cli iam list-policy-versions --policy-arn "$arn" \
+        --query "[length(Versions), sort_by(Versions[?!IsDefaultVersion], &CreateDate)[0].VersionId]" --output text)"
+      [[ "${versions%%$'\t'*}" -lt 5 ]] ||
+        run aws_cli iam delete-policy-version --policy-arn "$arn" --version-id "${versions##*$'\t'}"
+      run_quietly aws_cli iam create-policy-version --policy-arn "$arn" --set-as-default \
+        --policy-document "file://$document"
+    else
+      run_quietly aws_cli iam create-policy --policy-name "$name" --policy-document "file://$document" \
+        --description "What deploying echoes-$ENVIRONMENT-backend needs (scripts/deploy_policy.py)"
+    fi
+    run aws_cli iam attach-role-policy --role-name "$role" --policy-arn "$arn"
+  done
+  rm -rf "$documents"
+  local role_arn
+  role_arn="arn:$(partition):iam::$account:role/$role"
+  log_info "set AWS_DEPLOY_ROLE_ARN=$role_arn (and AWS_REGION=$REGION) as variables of the GitHub environment" \
+    "$ENVIRONMENT of $repository (docs/deployment.md, GitHub Actions from zero)"
+  printf 'AWS_DEPLOY_ROLE_ARN=%s\n' "$role_arn"
 }
 
 # --- config/<env>.env ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ as the exact command line the script would run (DRY_RUN=true)."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -204,3 +205,67 @@ def test_deploy_workflow_deploys_dev_on_push_and_others_by_dispatch() -> None:
     job = deploy["jobs"]["deploy"]
     assert job["needs"] == "test" and "environment" in job
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    steps = {step.get("name", ""): step for step in job["steps"]}
+    assert "--check" in steps["Check the account, write samconfig.toml"]["run"], (
+        "the deploy role creates nothing"
+    )
+    smoke = steps["Deploy and smoke-test (prod is approved through the GitHub environment, hence -y)"]
+    assert (
+        smoke["env"]["SMOKE_JOURNEY"] == "${{ github.event_name == 'push' || inputs.environment != 'prod' }}"
+    )
+    for workflow in WORKFLOWS:  # the browser tests run on GitHub's runners: their image has Chromium
+        for name, test_job in yaml.safe_load(workflow.read_text())["jobs"].items():
+            runs = [step.get("run", "") for step in test_job["steps"]]
+            if "./scripts/test.sh" in runs:
+                assert runs.index("chromium --version") < runs.index("./scripts/test.sh"), (
+                    workflow.name,
+                    name,
+                )
+
+
+# --- the browser tests' Chromium (lib.sh ensure_chromium) ----------------------------------------
+
+
+def _ensure_chromium(tmp_path: Path, *, sudo: bool, chromium: bool = False) -> tuple[str, list[str]]:
+    """ensure_chromium as a non-root user, with stand-ins for id, sudo and apt-get that record
+    their calls (installing a browser here is no test's business)."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    stubs = {
+        "id": "echo 1001",
+        "apt-get": f'echo "apt-get $*" >> {calls}',
+        "sudo": f'echo "sudo $*" >> {calls}; ' + ('[ "$1" = -n ] && shift; exec "$@"' if sudo else "exit 1"),
+        **({"chromium": "exit 0"} if chromium else {}),
+    }
+    for name, body in stubs.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    for tool in ("dirname", "env", "true"):
+        (bin_dir / tool).symlink_to(shutil.which(tool) or tool)
+    result = subprocess.run(
+        ["/bin/bash", "-c", f"source {ROOT / 'scripts' / 'lib.sh'} && ensure_chromium"],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(bin_dir)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stderr, calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_chromium_is_installed_with_passwordless_sudo_as_on_githubs_runners(tmp_path: Path) -> None:
+    log, calls = _ensure_chromium(tmp_path, sudo=True)
+    assert "sudo -n apt-get update -qq" in calls
+    assert "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium" in calls
+    assert "apt-get install -y -qq chromium" in calls and "with sudo" in log
+
+
+def test_without_root_or_sudo_chromium_is_left_and_the_browser_tests_skip(tmp_path: Path) -> None:
+    log, calls = _ensure_chromium(tmp_path, sudo=False)
+    assert not any(call.startswith("apt-get") for call in calls)
+    assert "the browser tests will skip" in log
+
+
+def test_an_installed_chromium_is_left_as_it_is(tmp_path: Path) -> None:
+    log, calls = _ensure_chromium(tmp_path, sudo=True, chromium=True)
+    assert calls == [] and log == ""
