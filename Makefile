@@ -3,6 +3,10 @@
 build-ApiFunction:
 	./scripts/package-function.sh "$(ARTIFACTS_DIR)"
 
+# The erasure function runs the same code (its handler is erasure_handler.handler).
+build-ErasureFunction:
+	./scripts/package-function.sh "$(ARTIFACTS_DIR)"
+
 # The cursor-key rotation function: one file on the Lambda runtime's boto3 (template.yaml).
 build-CursorKeyRotationFunction:
 	cp rotation/cursor_key.py "$(ARTIFACTS_DIR)/"

@@ -68,8 +68,11 @@ def _session() -> botocore.session.Session:
     return session
 
 
-def create_client(service: str, region: str) -> Any:
+def create_client(service: str, region: str, config_override: Config | None = None) -> Any:
+    """A client of SERVICE with the common configuration, and CONFIG_OVERRIDE's where given."""
     config = _COMMON.merge(_PER_SERVICE[service]) if service in _PER_SERVICE else _COMMON
+    if config_override is not None:
+        config = config.merge(config_override)
     # A User-Agent given once (Config's documented `user_agent`, botocore's own short form): left
     # unset, botocore rebuilds its detailed one, with per-call feature flags, twice on every call.
     config = config.merge(Config(user_agent=_session().user_agent()))

@@ -9,13 +9,15 @@ importing create_app (the tests, the local stack) needs no settings.
 from collections.abc import Callable
 from functools import cache, lru_cache
 
+from botocore.config import Config
 from fastapi import FastAPI
 
 from app import __version__
-from app.account import AccountService, lambda_continuation
+from app.account import AccountService, LambdaErasure, StartErasure, in_process
 from app.auth import CognitoSessions, TokenVerifier
 from app.aws import AwsClients, create_client, create_clients
 from app.cors import CorsMiddleware
+from app.erasure import build_passes
 from app.errors import register_error_handlers
 from app.health import HealthChecker, cognito_probe, dynamodb_probe, s3_probe
 from app.jwks import JsonFetcher, JwksCache, fetch_json
@@ -24,11 +26,22 @@ from app.observability import logger
 from app.routes import echoes, me, system
 from app.service import EchoService
 from app.settings import Settings, get_settings
-from app.store.account import AccountEraser
 from app.store.audio import AudioStore
 from app.store.cursor import CursorCodec, secrets_manager_codec
 from app.store.echoes import EchoStore
 from app.store.limits import UploadLimit
+
+
+def _erasure_starter(settings: Settings, clients: AwsClients) -> StartErasure:
+    """The erasure function in Lambda (invoked synchronously for the first pass: the read timeout
+    covers a pass, and a retried Invoke would only find the first one's lease); passes in this
+    process elsewhere."""
+    if not settings.erasure_function_name:  # unset, or empty (sam local's env.json)
+        return in_process(build_passes(settings, clients.dynamodb, clients.s3))
+    waits = Config(read_timeout=settings.function_timeout_seconds, retries={"total_max_attempts": 1})
+    return LambdaErasure(
+        settings.erasure_function_name, lambda: create_client("lambda", settings.aws_region, waits)
+    )
 
 
 def create_app(
@@ -74,21 +87,7 @@ def create_app(
         UploadLimit(clients.dynamodb, settings.dynamodb_table_name, settings.uploads_per_user_per_hour),
     )
     app.state.account_service = AccountService(
-        settings,
-        echo_service,
-        lambda: AccountEraser(
-            clients.dynamodb,
-            clients.s3,
-            create_client("cognito-idp", settings.aws_region),
-            settings.dynamodb_table_name,
-            settings.s3_bucket_name,
-            settings.cognito_user_pool_id,
-        ),
-        lambda_continuation(
-            settings.aws_lambda_function_name, lambda: create_client("lambda", settings.aws_region)
-        )
-        if settings.aws_lambda_function_name
-        else None,
+        echo_service, _erasure_starter(settings, clients), settings.export_page_size
     )
     app.state.health = HealthChecker(
         {

@@ -86,19 +86,32 @@ def erasure_time(
     table: str, bucket: str, user_for: Callable[[str], tuple[str, str]], count: int
 ) -> dict[str, float]:
     """Seconds to erase an account of COUNT echoes (with versioned audio: 1.2 versions and 0.2
-    delete markers an echo), passes chained as the Lambda continuation chains them."""
-    token, user_id = user_for(f"erase-{count}@example.com")
+    delete markers an echo), passes chained as the erasure function chains them (app/erasure.py),
+    the first one started by the API's DELETE /api/v1/me as outside Lambda (in process)."""
+    from app.aws import create_clients
+    from app.erasure import ErasureEvent, build_passes, handle
+    from app.settings import get_settings
+
+    _token, user_id = user_for(f"erase-{count}@example.com")
     seed_echoes(boto3.client("dynamodb"), table, user_id, count, boto3.client("s3"), bucket)
-    app, handler = counted_handler()
-    events: list[dict] = []
-    app.state.account_service.continuation = events.append
-    event = rest_event("DELETE", "/api/v1/me", None, {"Authorization": f"Bearer {token}"})
-    started, passes, status = time.perf_counter(), 0, 0
-    while status != 204 and passes < 100:
-        passes += 1
-        status = handler(event, LambdaContext.fresh())["statusCode"]
-        event = events.pop(0) if events else event
-    return {"echoes": count, "seconds": time.perf_counter() - started, "passes": passes, "status": status}
+    get_settings.cache_clear()
+    settings = get_settings()
+    clients = create_clients(settings.aws_region)
+    queued: list[ErasureEvent] = []
+    passes = build_passes(settings, clients.dynamodb, clients.s3, queued.append)
+    username = f"erase-{count}@example.com"
+    started, answer = time.perf_counter(), handle(passes, ErasureEvent(user_id, username).to_json(), 10.0)
+    count_passes = 1
+    while queued and count_passes < 100:
+        count_passes += 1
+        answer = handle(passes, queued.pop(0).to_json(), 10.0)
+    status = 204 if answer.get("done") else 202
+    return {
+        "echoes": count,
+        "seconds": time.perf_counter() - started,
+        "passes": count_passes,
+        "status": status,
+    }
 
 
 def main() -> None:

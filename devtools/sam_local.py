@@ -86,6 +86,8 @@ def env_vars(state: dict[str, Any], host: str, config: dict[str, str]) -> dict[s
         state.get("dynamodb_endpoint") or state["endpoint"], host
     )
     variables["COGNITO_JWKS_URL"] = f"{endpoint}/{state['user_pool_id']}/.well-known/jwks.json"
+    # sam local runs no erasure function: DELETE /api/v1/me runs its passes in the API's process.
+    variables["ERASURE_FUNCTION_NAME"] = ""
     return variables
 
 

@@ -43,6 +43,7 @@ SERVICES = {
     "Logs": "logs",
     "S3": "s3",
     "SNS": "sns",
+    "SQS": "sqs",
     "SecretsManager": "secretsmanager",
     "WAFv2": "wafv2",
 }
@@ -200,6 +201,7 @@ def scopes(environment: str, account: str, region: str, partition: str) -> dict[
         "s3": [f"{arn}:s3:::{name}-*", f"{arn}:s3:::{name}-*/*"],
         "secretsmanager": [f"{arn}:secretsmanager:{region}:{account}:secret:{name}/*"],
         "sns": [f"{arn}:sns:{region}:{account}:{name}-*"],
+        "sqs": [f"{arn}:sqs:{region}:{account}:{name}-*"],
         "wafv2": [
             f"{arn}:wafv2:{region}:{account}:regional/webacl/{name}-*/*",
             f"{arn}:wafv2:{region}:{account}:regional/managedruleset/*/*",

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Packages the Lambda function into DIR: lambda_handler.py, app/ and requirements-lambda.txt's
+# Packages the Lambda functions' code into DIR: lambda_handler.py (the API), erasure_handler.py (the
+# account erasure), app/ and requirements-lambda.txt's
 # packages as Lambda wheels, compiled to .pyc files that stay valid after zipping.
 # Called by `sam build` (Makefile); also directly by the tests to build for this machine.
 #   ARCH=aarch64|x86_64   wheels' architecture (default aarch64, as template.yaml's arm64)
@@ -25,7 +26,7 @@ log_info "Installing requirements-lambda.txt for $arch into $out"
   --platform "manylinux_2_17_$arch" --platform "manylinux2014_$arch" \
   --upgrade
 
-cp "$ECHOES_ROOT/lambda_handler.py" "$out/"
+cp "$ECHOES_ROOT/lambda_handler.py" "$ECHOES_ROOT/erasure_handler.py" "$out/"
 rm -rf "$out/app"
 cp -R "$ECHOES_ROOT/app" "$out/app"
 find "$out" -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -10,6 +10,11 @@ Each step is idempotent and the steps run in an order that a repetition can alwa
 5. the marker keeps only what refuses the old token until it expires (no counts, no content).
 A pass starts no round after its stop time and reports how far it got; the next pass continues
 from there.
+
+One chain of passes at a time per account: a pass holds a lease in the marker (the chain's id and
+an expiry) from its first write to its last, renewed by every pass of its chain. A pass of another
+chain finds the lease held and does nothing (ErasureUnderWay); a chain that stops releases it, and
+one that dies lets it expire.
 """
 
 import time
@@ -38,6 +43,20 @@ ITEMS_PER_ROUND = 1000
 RESERVE_SECONDS = 3.0
 ERASED_ATTRIBUTE = "erased_at"
 PHASE_ATTRIBUTE = "erasure_phase"
+LEASE_OWNER_ATTRIBUTE = "erasure_chain"
+LEASE_UNTIL_ATTRIBUTE = "erasure_lease_until"
+
+
+class ErasureUnderWay(Exception):
+    """Another chain holds the account's erasure lease: it is erasing, this pass need not."""
+
+    def __init__(self, phase: str) -> None:
+        super().__init__(phase)
+        self.phase = phase
+
+
+class LeaseLost(Exception):
+    """This chain's lease expired and another chain took it over mid-pass: stop, it goes on."""
 
 
 # Pauses between BatchWriteItem retries of unprocessed items (full jitter, capped), as the
@@ -60,6 +79,14 @@ def _map_in_context[T, R](
 
 
 @dataclass(frozen=True)
+class Lease:
+    """A chain's hold on an account's erasure: its id, and until when (epoch seconds)."""
+
+    chain_id: str
+    until: float
+
+
+@dataclass(frozen=True)
 class ErasureResult:
     done: bool
     phase: str  # where the pass stopped: "audio", "records", "user" or "done"
@@ -78,19 +105,22 @@ class AccountEraser:
         self._bucket = bucket
         self._pool = user_pool_id
 
-    def erase(self, user_id: str, username: str, marker_ttl_seconds: int, stop_at: float) -> ErasureResult:
-        """One pass: rounds until done or time.monotonic() passes STOP_AT (no round starts after
-        it); raises account_erased() if the erasure is already complete."""
-        self._mark(user_id, "audio")
+    def erase(
+        self, user_id: str, username: str, marker_ttl_seconds: int, stop_at: float, lease: Lease
+    ) -> ErasureResult:
+        """One pass of LEASE's chain: rounds until done or time.monotonic() passes STOP_AT (no round
+        starts after it). Raises account_erased() if the erasure is already complete,
+        ErasureUnderWay if another chain holds the lease, LeaseLost if it was taken over."""
+        self._mark(user_id, "audio", lease, claim=True)
         with ThreadPoolExecutor(WORKERS) as pool:
             versions, complete = self._erase_audio(user_id, pool, stop_at)
             if not complete:
                 return ErasureResult(False, "audio", versions, 0)
-            self._mark(user_id, "records")
+            self._mark(user_id, "records", lease)
             items, complete = self._erase_items(user_id, pool, stop_at)
             if not complete:
                 return ErasureResult(False, "records", versions, items)
-        self._mark(user_id, "user")
+        self._mark(user_id, "user", lease)
         try:
             self._cognito.admin_delete_user(UserPoolId=self._pool, Username=username)
         except ClientError as error:
@@ -102,26 +132,63 @@ class AccountEraser:
 
     # --- the marker ---------------------------------------------------------------------------
 
-    def _mark(self, user_id: str, phase: str) -> None:
+    def _mark(self, user_id: str, phase: str, lease: Lease, claim: bool = False) -> None:
+        """Record the phase under LEASE: CLAIM takes the lease if it is free or expired (a pass's
+        first write; the phase already reached stays), later writes need it still held."""
         now = int(time.time())
+        held = "#lo = :me" + (" OR attribute_not_exists(#lo) OR #lu < :now" if claim else "")
         try:
             self._dynamodb.update_item(
                 TableName=self._table,
                 Key=key(user_id, COUNTS_SK),
                 # No expires_at yet: an unfinished erasure's marker must not expire before it ends.
-                UpdateExpression="SET #e = if_not_exists(#e, :now), #p = :phase",
-                ConditionExpression="attribute_not_exists(#p) OR #p <> :done",
-                ExpressionAttributeNames={"#e": ERASED_ATTRIBUTE, "#p": PHASE_ATTRIBUTE},
+                UpdateExpression="SET #e = if_not_exists(#e, :now), #p = "
+                + ("if_not_exists(#p, :phase)" if claim else ":phase")
+                + ", #lo = :me, #lu = :until",
+                ConditionExpression=f"(attribute_not_exists(#p) OR #p <> :done) AND ({held})",
+                ExpressionAttributeNames={
+                    "#e": ERASED_ATTRIBUTE,
+                    "#p": PHASE_ATTRIBUTE,
+                    "#lo": LEASE_OWNER_ATTRIBUTE,
+                    "#lu": LEASE_UNTIL_ATTRIBUTE,
+                },
                 ExpressionAttributeValues={
                     ":now": {"N": str(now)},
                     ":phase": {"S": phase},
                     ":done": {"S": "done"},
+                    ":me": {"S": lease.chain_id},
+                    ":until": {"N": str(int(lease.until))},
                 },
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise account_erased() from None
+                raise self._why_refused(user_id, claim) from None
             raise
+
+    def _why_refused(self, user_id: str, claim: bool) -> Exception:
+        """After a refused marker write: the erasure is complete, or another chain holds the lease."""
+        item = self._dynamodb.get_item(
+            TableName=self._table, Key=key(user_id, COUNTS_SK), ConsistentRead=True
+        ).get("Item", {})
+        phase = item.get(PHASE_ATTRIBUTE, {}).get("S", "audio")
+        if phase == "done":
+            return account_erased()
+        return ErasureUnderWay(phase) if claim else LeaseLost()
+
+    def release(self, user_id: str, lease: Lease) -> None:
+        """Give LEASE up (its chain stopped): the caller's next DELETE starts a chain at once."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=key(user_id, COUNTS_SK),
+                UpdateExpression="REMOVE #lo, #lu",
+                ConditionExpression="#lo = :me",
+                ExpressionAttributeNames={"#lo": LEASE_OWNER_ATTRIBUTE, "#lu": LEASE_UNTIL_ATTRIBUTE},
+                ExpressionAttributeValues={":me": {"S": lease.chain_id}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise  # not ours any more (taken over or finished): nothing to give up
 
     def _finish(self, user_id: str, ttl_seconds: int) -> None:
         """Replace the counters with a bare marker: it only refuses the old token, then expires."""

@@ -157,10 +157,10 @@ export interface paths {
         /**
          * Erase Account
          * @description Erase every echo, every version of its audio, the counters, slots, tag items, pending
-         *     uploads and the Cognito user. 204 when complete; 202 with progress when the pass ran out of
-         *     time: repeat the request to continue. Afterwards the old token is refused (401). A token
-         *     revoked by a sign-out is refused here (Cognito is asked), though data routes accept it until
-         *     it expires.
+         *     uploads and the Cognito user. 204 when complete; 202 with progress while it goes on (in
+         *     Lambda it continues by itself): repeat the request to see progress or continue it. Afterwards
+         *     the old token is refused (401). A token revoked by a sign-out is refused here (Cognito is
+         *     asked), though data routes accept it until it expires.
          */
         delete: operations["erase_account_api_v1_me_delete"];
         options?: never;

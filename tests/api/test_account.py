@@ -7,10 +7,13 @@ eraser); DynamoDB Local never throttles. moto's S3 answers DeleteObjects without
 (SlowDown, InternalError): tests/faults.py injects them; a pass that meets one fails as that AWS
 error would, and the next pass repeats its work."""
 
+import io
 import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import boto3
 import pytest
@@ -19,23 +22,36 @@ from fastapi.testclient import TestClient
 from mangum import Mangum
 
 from app import deadline
-from app.account import CHAIN_KEY, MAX_CHAIN_PASSES, PASS_OVERHEAD_SECONDS
+from app.account import LambdaErasure
+from app.aws import create_clients
+from app.erasure import (
+    MAX_CHAIN_PASSES,
+    PASS_OVERHEAD_SECONDS,
+    ErasureEvent,
+    ErasurePasses,
+    build_passes,
+    handle,
+)
 from app.main import create_app
 from app.settings import Settings
-from app.store.account import ITEMS_PER_ROUND, RESERVE_SECONDS, S3_BATCH, audio_prefix
-from devtools.events import LambdaContext, rest_event
+from app.store.account import (
+    ITEMS_PER_ROUND,
+    LEASE_OWNER_ATTRIBUTE,
+    RESERVE_SECONDS,
+    S3_BATCH,
+    audio_prefix,
+)
+from devtools.events import LambdaContext, response_headers, rest_event
 from devtools.local_aws import LocalStack
 from devtools.seed import seed_echoes
 from tests.faults import CallProbe, EndlessUnprocessedItems, PerKeyDeleteErrors
 from tests.support import (
     EchoFactory,
     User,
-    access_claims,
     echo_record,
     invariant_violations,
     moto_jwks,
     partition_items,
-    pool_signed_token,
     settings_for,
 )
 
@@ -175,11 +191,47 @@ def test_erasing_an_account_of_more_than_a_page_of_everything_interrupted_then_r
     assert invariant_violations(settings, bob) == []
 
 
+class _ErasureFunction:
+    """The erasure function as Lambda runs it, in process: `invoke` is a Lambda client's Invoke
+    (RequestResponse runs a pass and answers; Event collects the event, as Lambda's queue would
+    hold it), `deliver` runs the next collected asynchronous event (a failure raises, as it would
+    reach the on-failure destination)."""
+
+    def __init__(self, stack: LocalStack, settings: Settings, **overrides: object) -> None:
+        self.settings = settings_for(stack, max_audio_bytes=settings.max_audio_bytes, **overrides)
+        self.clients = create_clients(self.settings.aws_region)
+        self.queued: list[dict[str, Any]] = []
+        self.passes: ErasurePasses = build_passes(
+            self.settings, self.clients.dynamodb, self.clients.s3, self._continue
+        )
+
+    def _continue(self, event: ErasureEvent) -> None:
+        # The real continuation is a Lambda Invoke: botocore refuses calls past the deadline.
+        left = deadline.remaining()
+        assert left is not None and left > 0, "the Invoke would be refused by the deadline"
+        self.queued.append(json.loads(json.dumps(event.to_json())))
+
+    def invoke(self, **request: Any) -> dict[str, Any]:
+        assert request["InvocationType"] == "RequestResponse" and request["FunctionName"]
+        left = LambdaContext.fresh().get_remaining_time_in_millis() / 1000
+        answer = handle(self.passes, json.loads(request["Payload"]), left)
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(answer).encode())}
+
+    def deliver(self) -> dict[str, Any]:
+        return handle(self.passes, self.queued.pop(0), 10.0)
+
+    def api(self) -> Mangum:
+        """The API in Lambda, whose DELETE /api/v1/me invokes this function."""
+        app = create_app(self.settings, fetch_jwks=moto_jwks)
+        app.state.account_service.start_erasure = LambdaErasure("echoes-dev-erasure", lambda: self)
+        return Mangum(app, lifespan="off")
+
+
 def test_in_lambda_an_unfinished_erasure_continues_by_invoking_itself(
     stack: LocalStack, settings: Settings, alice: User
 ) -> None:
-    """The continuation is the same API Gateway event, invoked asynchronously: here the events
-    handed to Lambda's Invoke are collected and run through Mangum as Lambda would run them."""
+    """The API invokes the erasure function for the first pass; each unfinished pass invokes the
+    function again asynchronously with the chain's next pass, until the erasure is complete."""
     seed_echoes(
         boto3.client("dynamodb"),
         settings.dynamodb_table_name,
@@ -188,30 +240,64 @@ def test_in_lambda_an_unfinished_erasure_continues_by_invoking_itself(
         boto3.client("s3"),
         settings.s3_bucket_name,
     )
-    app = create_app(
-        settings_for(stack, max_audio_bytes=settings.max_audio_bytes, erasure_budget_seconds=0.01),
-        fetch_jwks=moto_jwks,
-    )
-    invoked: list[bytes] = []
-
-    def invoke(event: dict) -> None:
-        # The real continuation is a Lambda Invoke: botocore refuses calls past the deadline.
-        left = deadline.remaining()
-        assert left is not None and left > 0, "the Invoke would be refused by the deadline"
-        invoked.append(json.dumps(event).encode())
-
-    app.state.account_service.continuation = invoke
-    handler = Mangum(app, lifespan="off")
-    first = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
+    function = _ErasureFunction(stack, settings, erasure_budget_seconds=0.01)
+    first = function.api()(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
     assert first["statusCode"] == 202 and json.loads(first["body"])["continuing"] is True
-    statuses = []
-    while invoked and len(statuses) < 50:
-        event = json.loads(invoked.pop(0))  # what Lambda's asynchronous Invoke delivers
-        statuses.append(handler(event, LambdaContext.fresh())["statusCode"])
-    assert statuses[-1] == 204 and set(statuses[:-1]) <= {202}, statuses
-    assert not invoked and _versions(settings, alice) == 0 and not _cognito_user_exists(stack, alice)
-    # a late duplicate (Lambda retries an asynchronous invocation) is refused and ends the chain
-    assert handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())["statusCode"] == 401
+    answers = []
+    while function.queued and len(answers) < 50:
+        answers.append(function.deliver())
+    assert answers[-1] == {"done": True} and all("progress" in answer for answer in answers[:-1]), answers
+    assert not function.queued and _versions(settings, alice) == 0 and not _cognito_user_exists(stack, alice)
+    # a late duplicate of a pass finds the erasure complete and ends there
+    assert handle(function.passes, ErasureEvent(alice.user_id, alice.email).to_json(), 10.0) == {
+        "erased": True
+    }
+
+
+def test_parallel_erasures_of_one_account_make_one_chain(
+    stack: LocalStack, settings: Settings, alice: User
+) -> None:
+    """Issue 22, finding 4: each DELETE /api/v1/me made while an erasure was unfinished started a
+    chain of its own (3 requests gave 297 invocations). The first pass's lease in the marker
+    (a conditioned write, on DynamoDB Local as in DynamoDB) lets one chain work at a time."""
+    _seed_unfinished_after_two_passes(settings, alice)
+    function = _ErasureFunction(stack, settings, erasure_budget_seconds=0.01)
+    request = ErasureEvent(alice.user_id, alice.email).to_json()
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(lambda _: handle(function.passes, request, 10.0), range(5)))
+    assert all(answer["progress"]["continuing"] for answer in answers), answers
+    assert len(function.queued) == 1, f"{len(function.queued)} chains for 5 parallel requests"
+    # While the chain runs, another DELETE only reports progress: no second chain.
+    assert "progress" in handle(function.passes, request, 10.0) and len(function.queued) == 1
+    delivered = 0
+    while function.queued and delivered < 50:
+        function.deliver()
+        delivered += 1
+    assert delivered < 50 and not _cognito_user_exists(stack, alice)
+
+
+def test_a_chain_whose_lease_expired_is_taken_over(
+    stack: LocalStack, settings: Settings, alice: User
+) -> None:
+    """A chain that died without releasing its lease (its Invoke lost, the function killed) holds
+    the account only until the lease expires: then the caller's DELETE starts a new chain, and a
+    late pass of the dead chain stops at its next write instead of working beside it."""
+    _seed_unfinished_after_two_passes(settings, alice)
+    function = _ErasureFunction(stack, settings, erasure_budget_seconds=0.01)
+    request = ErasureEvent(alice.user_id, alice.email).to_json()
+    assert "progress" in handle(function.passes, request, 10.0)
+    dead = function.queued.pop(0)  # never delivered
+    assert handle(function.passes, request, 10.0)["progress"]["items_deleted"] == 0  # held
+    boto3.client("dynamodb").update_item(
+        TableName=settings.dynamodb_table_name,
+        Key={"pk": {"S": f"USER#{alice.user_id}"}, "sk": {"S": "COUNTS"}},
+        UpdateExpression="SET erasure_lease_until = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
+    )
+    taken = handle(function.passes, request, 10.0)
+    assert taken["progress"]["items_deleted"] > 0 and len(function.queued) == 1
+    late = handle(function.passes, dead, 10.0)  # the dead chain's pass, delivered late
+    assert late["progress"]["items_deleted"] == 0 and len(function.queued) == 1
 
 
 def test_erasing_a_new_account_in_one_pass(
@@ -361,19 +447,9 @@ def test_a_per_key_delete_error_answers_as_that_aws_error_and_the_next_pass_goes
     assert app.delete(ME, headers=alice.headers).status_code == 204
 
 
-def _lambda_app(stack: LocalStack, settings: Settings, **overrides: object) -> tuple[Mangum, list[dict]]:
-    """The app behind Mangum, with the continuation's events collected instead of invoked."""
-    app = create_app(
-        settings_for(stack, max_audio_bytes=settings.max_audio_bytes, **overrides), fetch_jwks=moto_jwks
-    )
-    invoked: list[dict] = []
-    app.state.account_service.continuation = lambda event: invoked.append(json.loads(json.dumps(event)))
-    return Mangum(app, lifespan="off"), invoked
-
-
 def _stopped_chain(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> logging.LogRecord:
     """The one error log of a stopped chain, after checking its one ErasureChainStopped metric (EMF)."""
-    [stopped] = [record for record in caplog.records if record.levelname == "ERROR"]
+    [stopped] = [record for record in caplog.records if "the caller's DELETE" in record.getMessage()]
     assert capsys.readouterr().out.count('"ErasureChainStopped":[1.0]') == 1
     return stopped
 
@@ -388,24 +464,27 @@ def test_a_chain_of_failing_passes_stops_after_three(
     """Before, only the token's expiry ended a chain whose every pass failed (AWS's recursive
     loop detection covers loops through SQS, SNS and S3, not a function invoking itself)."""
     seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 30)
-    handler, invoked = _lambda_app(stack, settings)
-    dynamodb = handler.app.state.aws_clients.dynamodb  # type: ignore[attr-defined]
+    function = _ErasureFunction(stack, settings)
 
     def down(**_: object) -> None:
         raise EndpointConnectionError(endpoint_url="https://dynamodb")
 
-    dynamodb.meta.events.register("before-call.dynamodb.BatchWriteItem", down)
-    statuses = [handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())["statusCode"]]
-    while invoked and len(statuses) < 20:
-        statuses.append(handler(invoked.pop(0), LambdaContext.fresh())["statusCode"])
-    assert statuses == [503, 503, 503] and not invoked
+    function.clients.dynamodb.meta.events.register("before-call.dynamodb.BatchWriteItem", down)
+    request = ErasureEvent(alice.user_id, alice.email).to_json()
+    assert "failed" in handle(function.passes, request, 10.0)  # the API answers 503
+    failures = 0
+    while function.queued and failures < 20:
+        with pytest.raises(EndpointConnectionError):  # to the on-failure destination
+            function.deliver()
+        failures += 1
+    assert failures == 2 and not function.queued
     stopped = _stopped_chain(caplog, capsys)
     assert "Account erasure chain stopped" in stopped.getMessage()
     assert stopped.__dict__["reason"] == "3 failed passes in a row"
-
-    # The caller's own DELETE starts a new chain, which completes once DynamoDB is back.
-    dynamodb.meta.events.unregister("before-call.dynamodb.BatchWriteItem", down)
-    assert handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())["statusCode"] == 204
+    # The stopped chain gave its lease up: the caller's DELETE starts a new chain at once, which
+    # completes once DynamoDB is back.
+    function.clients.dynamodb.meta.events.unregister("before-call.dynamodb.BatchWriteItem", down)
+    assert handle(function.passes, request, 10.0) == {"done": True}
 
 
 def test_a_chain_ends_after_max_passes_even_while_it_progresses(
@@ -416,42 +495,31 @@ def test_a_chain_ends_after_max_passes_even_while_it_progresses(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     _seed_unfinished_after_two_passes(settings, alice)
-    handler, invoked = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
-    first = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
-    assert first["statusCode"] == 202 and invoked[0][CHAIN_KEY] == {"passes": 2, "failed_in_a_row": 0}
+    function = _ErasureFunction(stack, settings, erasure_budget_seconds=0.01)
+    assert "progress" in handle(function.passes, ErasureEvent(alice.user_id, alice.email).to_json(), 10.0)
+    [queued] = function.queued
+    assert queued["chain"][1:] == [2, 0]
     # The last pass a chain may have, as Lambda would deliver it.
-    last = invoked.pop(0) | {CHAIN_KEY: {"passes": MAX_CHAIN_PASSES, "failed_in_a_row": 0}}
-    answer = handler(last, LambdaContext.fresh())
-    assert answer["statusCode"] == 202 and json.loads(answer["body"])["continuing"] is False
-    assert not invoked
+    function.queued[0] = queued | {"chain": [queued["chain"][0], MAX_CHAIN_PASSES, 0]}
+    answer = function.deliver()
+    assert answer["progress"]["continuing"] is False and not function.queued
     stopped = _stopped_chain(caplog, capsys)
     assert stopped.__dict__["reason"] == f"{MAX_CHAIN_PASSES} passes"
-
-
-class _LateContext(LambdaContext):
-    """A Lambda context of an invocation that has already spent SPENT seconds of a 10 s timeout
-    before the route runs (a cold container's token verification fetches the JWKS, whose own
-    timeout is 3 s)."""
-
-    spent = 2.0
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((10.0 - self.spent) * 1000)
 
 
 def test_a_pass_is_sized_from_the_time_the_invocation_has_left(
     stack: LocalStack, settings: Settings, alice: User
 ) -> None:
-    """The pass measured its budget from its own start: time the invocation had spent before
-    (verifying the token, the counters) came on top, so budget + overhead could pass the
-    function's timeout and Lambda would kill the pass mid-round (no answer, no continuation)."""
+    """The pass measured its budget from its own start: time the invocation had spent before came
+    on top, so budget + overhead could pass the function's timeout and Lambda would kill the pass
+    mid-round (no answer, no continuation). The API's synchronous first pass is also held to the
+    time the API waits (the event's time_left)."""
     seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 30)
-    handler, _ = _lambda_app(stack, settings)
-    clients = handler.app.state.aws_clients  # type: ignore[attr-defined]
-    probe = CallProbe([clients.dynamodb, clients.s3])
-    context = _LateContext.fresh()
-    left = context.get_remaining_time_in_millis() / 1000
-    assert handler(rest_event("DELETE", ME, None, alice.headers), context)["statusCode"] == 204
+    function = _ErasureFunction(stack, settings)
+    probe = CallProbe([function.clients.dynamodb, function.clients.s3])
+    left = 8.0
+    request = ErasureEvent(alice.user_id, alice.email, time_left=left).to_json()
+    assert handle(function.passes, request, 10.0) == {"done": True}
     seen = [remaining for _, _, remaining in probe.calls if remaining is not None]
     assert seen, probe.calls
     # The calls' deadline (budget + RESERVE_SECONDS) leaves the rest of the overhead under what
@@ -467,73 +535,59 @@ def test_a_continuation_that_lambda_refuses_still_answers_the_pass(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Only DeadlineExceeded was caught around the Invoke: Lambda's refusal (throttled, payload
-    over the 1 MB asynchronous limit) turned a pass that did its work into a 500 without a word
-    of the chain having stopped."""
+    too large) turned a pass that did its work into a failure without a word of the chain having
+    stopped. Now the pass answers, the chain's stop is reported, and its lease is released."""
     _seed_unfinished_after_two_passes(settings, alice)
-    handler, _ = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
+    function = _ErasureFunction(stack, settings, erasure_budget_seconds=0.01)
 
-    def refused(event: dict) -> None:
+    def refused(event: ErasureEvent) -> None:
         raise ClientError(
-            {"Error": {"Code": "RequestEntityTooLargeException", "Message": "Request must be smaller"}},
-            "Invoke",
+            {"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke"
         )
 
-    handler.app.state.account_service.continuation = refused  # type: ignore[attr-defined]
-    answer = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
-    assert answer["statusCode"] == 202, answer["body"]
-    assert json.loads(answer["body"])["continuing"] is False
+    function.passes.continuation = refused
+    answer = handle(function.passes, ErasureEvent(alice.user_id, alice.email).to_json(), 10.0)
+    assert answer["progress"]["continuing"] is False, answer
     stopped = _stopped_chain(caplog, capsys)
     assert "not continued" in stopped.getMessage()
+    marker = partition_items(settings.dynamodb_table_name, alice)[0]
+    assert marker["sk"]["S"] == "COUNTS" and LEASE_OWNER_ATTRIBUTE not in marker
 
 
-def test_the_continuation_does_not_replay_the_request_body(
+def test_the_continuation_carries_no_token_and_no_body(
     stack: LocalStack, settings: Settings, alice: User
 ) -> None:
-    """The route reads no body, but the replayed event carried the caller's: API Gateway passes up
-    to 6 MB to a function, and an asynchronous Invoke takes at most 1 MB, so a caller's DELETE
-    with a large body made every continuation fail."""
+    """The erasure function is invoked with whose account and which pass, nothing the caller sent:
+    an asynchronous Invoke takes at most 1 MB, and no token can expire while the chain runs."""
     _seed_unfinished_after_two_passes(settings, alice)
-    handler, invoked = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
+    function = _ErasureFunction(stack, settings, erasure_budget_seconds=0.01)
+    handler = function.api()
     event = rest_event("DELETE", ME, None, alice.headers, body=b"x" * (2 * 1024 * 1024))
     assert handler(event, LambdaContext.fresh())["statusCode"] == 202
-    [continued] = invoked
-    assert continued["body"] is None and len(json.dumps(continued)) < 64 * 1024
-    assert handler(continued, LambdaContext.fresh())["statusCode"] in {202, 204}
-
-
-def test_a_continued_pass_whose_token_has_expired_reports_the_stopped_chain(
-    stack: LocalStack,
-    settings: Settings,
-    alice: User,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Each pass is the caller's request replayed with its token: one that expires while the chain
-    runs (access tokens live an hour; a large account takes minutes) is refused before the pass
-    starts, and the chain ended without the error log or the metric that report a stopped chain,
-    while the caller had been told that the erasure continues in the background."""
-    _seed_unfinished_after_two_passes(settings, alice)
-    handler, invoked = _lambda_app(stack, settings, erasure_budget_seconds=0.01)
-    first = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
-    assert first["statusCode"] == 202 and json.loads(first["body"])["continuing"] is True
-    now = int(time.time())
-    claims = access_claims(
-        settings.cognito_issuer,
-        settings.cognito_app_client_id,
-        sub=alice.user_id,
-        iat=now - 3600,
-        exp=now - 1,
+    [continued] = function.queued
+    assert (
+        set(continued) == {"user_id", "username", "chain", "time_left"} and len(json.dumps(continued)) < 1024
     )
-    [continued] = invoked
-    continued["headers"] = continued["headers"] | {"Authorization": f"Bearer {pool_signed_token(claims)}"}
-    continued["multiValueHeaders"] = {name: [value] for name, value in continued["headers"].items()}
-    caplog.clear()
-    capsys.readouterr()
-    assert handler(continued, LambdaContext.fresh())["statusCode"] == 401
-    stopped = _stopped_chain(caplog, capsys)
-    assert "Account erasure chain stopped" in stopped.getMessage()
-    assert "token expired" in stopped.__dict__["reason"]
-    # The caller's own request, refused the same way, is not a chain: the caller sees the 401.
-    expired = {"Authorization": f"Bearer {pool_signed_token(claims)}"}
-    assert handler(rest_event("DELETE", ME, None, expired), LambdaContext.fresh())["statusCode"] == 401
-    assert '"ErasureChainStopped"' not in capsys.readouterr().out
+    assert continued["time_left"] is None  # an asynchronous pass has its function's whole timeout
+    assert alice.access_token not in json.dumps(continued)
+
+
+def test_the_api_answers_for_the_erasure_function(stack: LocalStack, settings: Settings, alice: User) -> None:
+    """What the erasure function answers, the API turns into the caller's status: a failed first
+    pass is a 503 with Retry-After (the chain goes on), a complete erasure the old token's 401."""
+    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 5)
+    function = _ErasureFunction(stack, settings)
+    handler = function.api()
+
+    def down(**_: object) -> None:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb")
+
+    function.clients.dynamodb.meta.events.register("before-call.dynamodb.BatchWriteItem", down)
+    failed = handler(rest_event("DELETE", ME, None, alice.headers), LambdaContext.fresh())
+    headers = {name.lower(): value for name, value in response_headers(failed).items()}
+    assert failed["statusCode"] == 503 and headers["retry-after"], failed
+    function.clients.dynamodb.meta.events.unregister("before-call.dynamodb.BatchWriteItem", down)
+    assert function.deliver() == {"done": True}  # the failed pass's continuation completes it
+    assert handle(function.passes, ErasureEvent(alice.user_id, alice.email).to_json(), 10.0) == {
+        "erased": True
+    }

@@ -28,7 +28,7 @@ def elf_machine(path: Path) -> int:
 
 def assert_ships_only_the_function(folder: Path) -> None:
     top = {entry.name.split("-")[0] for entry in folder.iterdir()}
-    assert "lambda_handler.py" in top and "app" in top
+    assert {"lambda_handler.py", "erasure_handler.py", "app"} <= top
     assert not (top & DEV_ONLY), f"dev-only code shipped: {top & DEV_ONLY}"
     for name in ("template.yaml", "README.md", "requirements-dev.txt", ".venv", "scripts", "config"):
         assert not (folder / name).exists(), name

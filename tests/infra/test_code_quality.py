@@ -31,7 +31,7 @@ def test_the_code_is_formatted() -> None:
 
 @pytest.mark.slow
 def test_mypy_strict_passes() -> None:
-    """On what [tool.mypy] files names (app/, devtools/, lambda_handler.py, scripts/*.py), strict."""
+    """On what [tool.mypy] files names (app/, devtools/, rotation/, lambda_handler.py, erasure_handler.py, scripts/*.py), strict."""
     result = _run(sys.executable, "-m", "mypy")
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -242,10 +242,11 @@ def test_dynamodb_throttles_alarm_fills_missing_data_itself() -> None:
     assert all(m["Namespace"] == "AWS/DynamoDB" for m in watched.values())
 
 
-def test_dropped_asynchronous_events_of_the_api_function_alarm_at_once() -> None:
+def test_dropped_asynchronous_events_of_the_erasure_function_alarm_at_once() -> None:
+    """The erasure function is the only one invoked asynchronously (its next passes)."""
     props = _alarms()["AsyncEventsDroppedAlarm"]
     assert (props["Namespace"], props["MetricName"]) == ("AWS/Lambda", "AsyncEventsDropped")
-    assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ApiFunction"}}]
+    assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ErasureFunction"}}]
     assert (props["EvaluationPeriods"], props["Threshold"]) == (1, 0)
 
 
@@ -257,6 +258,7 @@ def _dashboard(environment: str) -> dict:
 
     names = {"ApiFunction": f"echoes-{environment}-api", "EchoesTable": f"echoes-{environment}-echoes"}
     names["ApiFunctionLogGroup"] = f"/aws/lambda/echoes-{environment}-api"
+    names["ErasureFunction"] = f"echoes-{environment}-erasure"
     resolver = Resolver(TEMPLATE, expected_overrides(environment), names)
     return json.loads(resolver.resolve(RESOURCES["Dashboard"]["Properties"]["DashboardBody"]))
 
@@ -317,6 +319,7 @@ RETAINED_IN_PROD = {
     "AudioBucketPolicy",
     "UserPool",
     "ApiFunctionLogGroup",
+    "ErasureFunctionLogGroup",
     "ApiAccessLogGroup",
     "WafLogGroup",
 }
