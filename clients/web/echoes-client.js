@@ -37,7 +37,7 @@
  * @property {string} baseUrl The API's base URL, stage included (".../dev"); no trailing slash needed.
  * @property {() => (string | null | undefined | Promise<string | null | undefined>)} [getToken]
  *   The Cognito **access** token (not the ID token), asked for before every request, so that a
- *   refreshed session is used as soon as there is one.
+ *   refreshed session is used as soon as there is one. What it throws reaches the caller as it is.
  * @property {typeof fetch} [fetch] Defaults to the global fetch.
  * @property {number} [retries] How many times a request refused with 429 or 503 is repeated (3).
  * @property {number} [maxRetryAfterSeconds] A longer Retry-After is not waited for: the error is

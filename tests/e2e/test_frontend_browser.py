@@ -10,9 +10,9 @@
    serves it), driven as a user: create an account and sign in with SRP, record with
    MediaRecorder (Chromium's fake microphone) and upload, pick a WAV file and upload, page through
    the list, play, random by emotion, edit tags with If-Match (a concurrent edit refused with 412,
-   then saved), a 400 shown from its typed error, delete, erase the account. Every request it
-   makes to the API and S3 comes from clients/web/echoes-client.js, every one to Cognito from
-   amazon-cognito-identity-js.
+   then saved), a 400 shown from its typed error, delete, sign out and in again, erase the
+   account. Every request it makes to the API and S3 comes from clients/web/echoes-client.js,
+   every one to Cognito from amazon-cognito-identity-js.
 
 What moto does not do here that AWS does: S3 checks no signature (what S3 would refuse from the
 signed URL is tested in tests/api/test_presign.py); Cognito accepts any password under SRP (it
@@ -228,6 +228,12 @@ def test_the_demo_journey_runs_through_the_web_client(
 
         demo.act(demo.in_item(recorded, "delete"))
         assert page.text("#stats") == "1 in all"
+
+        # Signed out, the session is gone from the page; signed in again, the echo is there.
+        demo.act("#sign-out")
+        assert page.evaluate("document.getElementById('signed-in').hidden && !sessionStorage.length")
+        demo.act("#sign-in")
+        assert demo.echo_ids() == [picked]
 
         page.click("#erase")
         demo.act("#erase-confirm")

@@ -86,7 +86,10 @@ function showSignedIn(signedIn, email = "") {
   for (const id of ["capture", "library", "listen"]) $(id).hidden = !signedIn;
   $("who").textContent = email;
   button("erase-confirm").hidden = true;
-  if (!signedIn) $("echo-list").replaceChildren();
+  if (!signedIn) {
+    $("echo-list").replaceChildren();
+    for (const id of ["filter-emotion", "filter-tag"]) input(id).value = ""; // the next user's view starts unfiltered
+  }
 }
 
 /** The emotions come from the API itself: stats names every one of them. */
@@ -293,7 +296,13 @@ function wire() {
   button("sign-out").onclick = () =>
     run("Sign out", async () => {
       showSignedIn(false);
-      await auth.signOut();
+      try {
+        await auth.signOut();
+      } catch (error) {
+        // The session is gone here either way; only the refresh token's revocation failed
+        // (moto, the local stack's Cognito, has no RevokeToken).
+        return `Signed out; Cognito did not revoke the refresh token (${/** @type {Error} */ (error).message})`;
+      }
       return "Signed out";
     });
   button("erase").onclick = () => {
