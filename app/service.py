@@ -45,6 +45,9 @@ from app.store.records import ALL, BYTES_ATTRIBUTE, EchoRecord, PendingUpload, c
 
 # Clean-up after a failed write may run this long past the request's deadline.
 CLEANUP_GRACE_SECONDS = 1.0
+# Offset paging (page=N without a cursor) reads every echo before the page: at most this many.
+# Beyond it, next_cursor pages on at the cost of one page wherever it points.
+MAX_OFFSET = 1000
 
 
 def parse_echo_id(raw: str) -> str:
@@ -104,6 +107,17 @@ def _quota_error(exceeded: QuotaExceeded) -> ApiError:
         f"Limit reached: at most {exceeded.limit} {what} per user",
         {"limit": exceeded.limit, "quota": exceeded.what},
     )
+
+
+def _check_offset(page: int, page_size: int) -> None:
+    offset = (page - 1) * page_size
+    if offset > MAX_OFFSET:
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR,
+            f"page={page} with page_size={page_size} skips {offset} echoes, more than {MAX_OFFSET}: "
+            "follow next_cursor instead, which reads one page wherever it points",
+            {"max_offset": MAX_OFFSET, "offset": offset, "use": "cursor"},
+        )
 
 
 def _request_hash(request: CreateEchoRequest) -> str:
@@ -438,6 +452,7 @@ class EchoService:
             page, start = state.page, PageKey(state.created_at, state.echo_id)
         elif page > 1:
             # Offset paging, kept for compatibility: it reads the pages before this one.
+            _check_offset(page, page_size)
             start = self._echoes.newest_first(user_id, selection, (page - 1) * page_size, None).next_key
         found = (
             self._echoes.newest_first(user_id, selection, page_size, start)

@@ -85,7 +85,8 @@ async def list_echoes(
         str | None, Query(min_length=1, max_length=64, description="One tag (case-insensitive)")
     ] = None,
 ) -> Response:
-    """Newest first. Prefer `cursor` to `page`: it costs one page of reads wherever it points.
+    """Newest first. Prefer `cursor` to `page`: it costs one page of reads wherever it points,
+    while `page` reads the echoes before it and may skip at most 1,000 (400 beyond).
     Filters: `emotion`, or `tag`, each combinable with `from`/`to` (emotion and tag together:
     400). With `from`/`to`/`tag`, `total_count` is null."""
     selection = Selection(

@@ -67,7 +67,8 @@ export interface paths {
         };
         /**
          * List Echoes
-         * @description Newest first. Prefer `cursor` to `page`: it costs one page of reads wherever it points.
+         * @description Newest first. Prefer `cursor` to `page`: it costs one page of reads wherever it points,
+         *     while `page` reads the echoes before it and may skip at most 1,000 (400 beyond).
          *     Filters: `emotion`, or `tag`, each combinable with `from`/`to` (emotion and tag together:
          *     400). With `from`/`to`/`tag`, `total_count` is null.
          */
