@@ -14,10 +14,9 @@ from typing import Any, Protocol
 from app import deadline
 from app.erasure import ErasureEvent, ErasurePasses
 from app.errors import account_erased, unavailable
-from app.models import ErasureProgress, ExportPage, iso_millis
+from app.models import ErasureProgress, ExportPage, Selection, iso_millis
 from app.observability import logger
 from app.service import EchoService
-from app.store.echoes import Selection
 
 # What the synchronous Invoke itself may take on top of the pass (the request, a cold start of the
 # erasure function, the answer): the pass is sized to finish this much before the API gives up.

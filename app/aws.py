@@ -79,5 +79,11 @@ def create_client(service: str, region: str, config_override: Config | None = No
     return _session().create_client(service, region_name=region, config=config)
 
 
+def credentials() -> Any:
+    """The credentials every client of this process signs with (botocore's Session.get_credentials:
+    environment variables in Lambda, refreshed by botocore when temporary)."""
+    return _session().get_credentials()
+
+
 def create_clients(region: str) -> AwsClients:
     return AwsClients(dynamodb=create_client("dynamodb", region), s3=create_client("s3", region))

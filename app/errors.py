@@ -12,7 +12,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.deadline import DeadlineExceeded
 from app.observability import count_error, logger, request_id_var
-from app.store.cursor import KeyUnavailable
 
 
 class ErrorCode(StrEnum):
@@ -61,6 +60,11 @@ THROTTLING_CODES = frozenset(
         "InternalErrorException",  # Cognito's "try again"
     }
 )
+
+
+class KeyUnavailable(Exception):
+    """The cursor-signing key could not be loaded (Secrets Manager unreachable, throttled or too
+    slow): 503. Raised by app/store/cursor.py; declared here, where it is answered."""
 
 
 class ApiError(Exception):

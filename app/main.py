@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from app import __version__
 from app.account import AccountService, LambdaErasure, StartErasure, in_process
 from app.auth import CognitoSessions, TokenVerifier
-from app.aws import AwsClients, create_client, create_clients
+from app.aws import AwsClients, create_client, create_clients, credentials
 from app.cors import CorsMiddleware
 from app.erasure import build_passes
 from app.errors import register_error_handlers
@@ -30,6 +30,7 @@ from app.store.audio import AudioStore
 from app.store.cursor import CursorCodec, secrets_manager_codec
 from app.store.echoes import EchoStore
 from app.store.limits import UploadLimit
+from app.uploads import UploadService
 
 
 def _erasure_starter(settings: Settings, clients: AwsClients) -> StartErasure:
@@ -77,14 +78,22 @@ def create_app(
     app.state.secrets_manager = cache(lambda: create_client("secretsmanager", settings.aws_region))
     app.state.token_verifier = TokenVerifier(settings.cognito_issuer, settings.cognito_app_client_id, jwks)
     app.state.cognito_sessions = CognitoSessions(lambda: create_client("cognito-idp", settings.aws_region))
+    echo_store = EchoStore(clients.dynamodb, settings.dynamodb_table_name)
+    audio_store = AudioStore(clients.s3, settings.s3_bucket_name, credentials)
     app.state.echo_service = echo_service = EchoService(
         settings,
-        EchoStore(clients.dynamodb, settings.dynamodb_table_name),
-        AudioStore(clients.s3, settings.s3_bucket_name),
+        echo_store,
+        audio_store,
         CursorCodec(cursor_key)
         if cursor_key
         else secrets_manager_codec(settings.app_secret_name, app.state.secrets_manager),
+    )
+    app.state.upload_service = UploadService(
+        settings,
+        echo_store,
+        audio_store,
         UploadLimit(clients.dynamodb, settings.dynamodb_table_name, settings.uploads_per_user_per_hour),
+        echo_service,
     )
     app.state.account_service = AccountService(
         echo_service, _erasure_starter(settings, clients), settings.export_page_size

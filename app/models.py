@@ -1,6 +1,7 @@
 """Request and response models, emotions and the audio formats the API accepts."""
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http import HTTPStatus
@@ -71,6 +72,18 @@ def _in_utc_range(moment: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which echoes a listing wants. The supported combinations are the ones a key condition can
+    serve: emotion (its index) or tag (its items), each with optional created_at bounds
+    (since inclusive, until exclusive, both in the stored timestamp format)."""
+
+    emotion: str | None = None
+    tag: str | None = None
+    since: str | None = None
+    until: str | None = None
 
 
 class StrictModel(BaseModel):

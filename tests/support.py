@@ -6,6 +6,7 @@ import json
 import math
 import struct
 import time
+import uuid
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,3 +183,22 @@ def upload_audio(client: TestClient, user: User, audio: bytes) -> str:
     put = requests.put(upload["upload_url"], data=audio, headers=upload["upload_headers"], timeout=10)
     assert put.status_code == 200, put.text
     return str(upload["echo_id"])
+
+
+def new_user(stack: LocalStack, name: str) -> User:
+    """A user of their own for one test: a fresh Cognito sign-up, so a fresh partition."""
+    return sign_up(stack.user_pool_id, stack.app_client_id, f"{name}-{uuid.uuid4().hex[:12]}@example.com")
+
+
+# Settings that validate (names as environment variables), for tests of the settings and of what
+# is built from them.
+VALID = {
+    "ENVIRONMENT": "staging",
+    "AWS_REGION": "eu-west-3",
+    "DYNAMODB_TABLE_NAME": "echoes-staging",
+    "S3_BUCKET_NAME": "echoes-staging-audio",
+    "COGNITO_USER_POOL_ID": "eu-west-3_AbC123",
+    "COGNITO_APP_CLIENT_ID": "client",
+    "APP_SECRET_NAME": "echoes/staging/app",
+    "FUNCTION_TIMEOUT_SECONDS": "10",
+}

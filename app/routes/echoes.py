@@ -17,13 +17,14 @@ from app.models import (
     Emotion,
     InitUploadRequest,
     InitUploadResponse,
+    Selection,
     UpdateEchoRequest,
     UtcDatetime,
     iso_millis,
     normalise_tag,
 )
 from app.service import EchoService, etag
-from app.store.echoes import Selection
+from app.uploads import UploadService
 
 router = APIRouter(prefix="/api/v1/echoes", tags=["echoes"], responses=ERROR_RESPONSES)
 
@@ -37,6 +38,14 @@ async def get_service(request: Request) -> EchoService:
 Service = Annotated[EchoService, Depends(get_service)]
 
 
+async def get_uploads(request: Request) -> UploadService:
+    uploads: UploadService = request.app.state.upload_service
+    return uploads
+
+
+Uploads = Annotated[UploadService, Depends(get_uploads)]
+
+
 def _json(model: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
     """The service already built a validated model: serialise it once, skipping FastAPI's second
     validation pass (response_model still documents it)."""
@@ -45,7 +54,7 @@ def _json(model: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
 
 @router.post("/init-upload", response_model=InitUploadResponse)
 async def init_upload(
-    request: Request, body: InitUploadRequest, user: AuthenticatedUser, service: Service
+    request: Request, body: InitUploadRequest, user: AuthenticatedUser, service: Uploads
 ) -> Response:
     return _json(await run_blocking(request, service.init_upload, user.user_id, body))
 
@@ -56,7 +65,7 @@ async def create_echo(
     echo_id: Annotated[str, Query(max_length=64, description="The id from init-upload")],
     body: CreateEchoRequest,
     user: AuthenticatedUser,
-    service: Service,
+    service: Uploads,
 ) -> Response:
     """Create the echo once its audio is uploaded. Repeating the same request returns the same echo."""
     echo = await run_blocking(request, service.create, user.user_id, echo_id, body)

@@ -1,5 +1,6 @@
 """S3 access for audio objects: presigned upload and playback URLs, inspection, deletion."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +33,11 @@ def audio_key(user_id: str, echo_id: str, extension: str) -> str:
 
 
 class AudioStore:
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, credentials: Callable[[], Any]) -> None:
+        """CREDENTIALS: the botocore credentials CLIENT signs with, on first use (playback URLs)."""
         self._client = client
         self.bucket = bucket
+        self._credentials = credentials
         self._playback_signer: PresignedGetSigner | None = None
 
     def s3_url(self, key: str) -> str:
@@ -94,7 +97,7 @@ class AudioStore:
 
     def playback_url(self, key: str, expires_in: int) -> str:
         if self._playback_signer is None:  # created on first use: /health never needs it
-            self._playback_signer = PresignedGetSigner(self._client, self.bucket)
+            self._playback_signer = PresignedGetSigner(self._client, self.bucket, self._credentials())
         return self._playback_signer.url(key, expires_in)
 
     def delete(self, key: str) -> None:

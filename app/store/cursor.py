@@ -13,6 +13,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.errors import KeyUnavailable
+
 SIGNATURE_BYTES = 16
 
 
@@ -33,10 +35,6 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class KeyUnavailable(Exception):
-    """The signing key could not be loaded (Secrets Manager unreachable, throttled or too slow)."""
 
 
 # How long a container signs with the keys it loaded before it reads them again, so that it stops

@@ -23,7 +23,10 @@ def _hmac(key: bytes, message: str) -> bytes:
 
 
 class PresignedGetSigner:
-    def __init__(self, client: Any, bucket: str) -> None:
+    """CREDENTIALS: the botocore credentials the client signs with (Session.get_credentials(),
+    botocore's public way to them), refreshed by botocore when they are temporary."""
+
+    def __init__(self, client: Any, bucket: str, credentials: Any) -> None:
         sample = urlsplit(
             client.generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY}, ExpiresIn=60
@@ -33,7 +36,7 @@ class PresignedGetSigner:
         self._host = sample.netloc
         self._path_prefix = sample.path[: -len(_PROBE_KEY)]  # "/" or "/<bucket>/"
         self._region = client.meta.region_name
-        self._credentials = client._request_signer._credentials  # botocore's refreshing provider
+        self._credentials = credentials
         self._signing_keys: dict[tuple[str, str], bytes] = {}
         self._queries: dict[tuple[str, str | None, str, int], str] = {}
 

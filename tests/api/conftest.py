@@ -3,7 +3,6 @@ for the table, all made from template.yaml ONCE for this package. Tests stay ind
 each gets new users (one partition each) with unique emails; a test that needs a broken or
 differently configured dependency builds its own app from settings_for(stack, ...)."""
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -21,8 +20,8 @@ from tests.support import (
     User,
     echo_body,
     moto_jwks,
+    new_user,
     settings_for,
-    sign_up,
     upload_audio,
     wav_bytes,
 )
@@ -55,11 +54,6 @@ def app(settings: Settings) -> FastAPI:
 @pytest.fixture
 def client(app: FastAPI) -> TestClient:
     return TestClient(app, raise_server_exceptions=False)
-
-
-def new_user(stack: LocalStack, name: str) -> User:
-    """A user of their own for one test: a fresh Cognito sign-up, so a fresh partition."""
-    return sign_up(stack.user_pool_id, stack.app_client_id, f"{name}-{uuid.uuid4().hex[:12]}@example.com")
 
 
 @pytest.fixture

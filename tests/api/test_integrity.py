@@ -20,7 +20,6 @@ from app.settings import Settings
 from app.store.echoes import EchoStore
 from app.store.records import key
 from devtools.local_aws import LocalStack
-from tests.api.conftest import new_user
 from tests.faults import AFTER, BEFORE, FaultInjector
 from tests.support import (
     EchoFactory,
@@ -28,6 +27,7 @@ from tests.support import (
     echo_body,
     invariant_violations,
     moto_jwks,
+    new_user,
     settings_for,
     upload_audio,
     wav_bytes,

@@ -8,8 +8,11 @@ from app.store.presign import PresignedGetSigner
 
 
 def test_s3_serves_the_signed_url(aws: None) -> None:
-    s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
+    session = boto3.Session()
+    s3 = session.client("s3", config=Config(signature_version="s3v4"))
     s3.create_bucket(Bucket="bucket-name")
     s3.put_object(Bucket="bucket-name", Key="audio/u/e.webm", Body=b"sound")
-    response = requests.get(PresignedGetSigner(s3, "bucket-name").url("audio/u/e.webm", 60), timeout=10)
+    response = requests.get(
+        PresignedGetSigner(s3, "bucket-name", session.get_credentials()).url("audio/u/e.webm", 60), timeout=10
+    )
     assert response.status_code == 200 and response.content == b"sound"

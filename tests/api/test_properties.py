@@ -26,8 +26,7 @@ from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 
 from devtools.local_aws import LocalStack
-from tests.api.conftest import new_user
-from tests.support import EchoFactory, User
+from tests.support import EchoFactory, User, new_user
 
 ERROR_FIELDS = {"error", "message", "details", "timestamp", "request_id"}
 FIXED_EXAMPLES = 20

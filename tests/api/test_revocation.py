@@ -13,8 +13,7 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
 from devtools.local_aws import LocalStack
-from tests.api.conftest import new_user
-from tests.support import EchoFactory, User
+from tests.support import EchoFactory, User, new_user
 
 LIST = "/api/v1/echoes"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.browser import chromium_session
-from tests.e2e.conftest import RunningStack
+from tests.e2e.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
 

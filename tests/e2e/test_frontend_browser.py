@@ -35,7 +35,7 @@ import jwt
 import pytest
 
 from tests.e2e.browser import Page, chromium_session
-from tests.e2e.conftest import RunningStack
+from tests.e2e.stack import RunningStack
 from tests.support import pool_signed_token, wav_bytes
 
 pytestmark = pytest.mark.e2e

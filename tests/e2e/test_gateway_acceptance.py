@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from devtools.local_stack import DEFAULT_PASSWORD
-from tests.e2e.conftest import RunningStack
+from tests.e2e.stack import RunningStack
 from tests.support import pool_signed_token
 
 pytestmark = pytest.mark.e2e

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.stack import RunningStack
 from tests.support import echo_body, wav_bytes
 
 pytestmark = pytest.mark.e2e

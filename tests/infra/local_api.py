@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.moto import free_port, port_is_free
-from tests.e2e.conftest import _stop, _wait_until_up
+from tests.e2e.stack import stop, wait_until_up
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ def local_lambda_stack(root: Path, workdir: Path, cors_allow_origins: str) -> It
         )
     stack = LocalApi(f"http://127.0.0.1:{api_port}/dev", state_file)
     try:
-        _wait_until_up(process, f"{stack.base_url}/health", log)
+        wait_until_up(process, f"{stack.base_url}/health", log)
         yield stack
     finally:
-        _stop(process)
+        stop(process)
     assert all(port_is_free(port) for port in (aws_port, api_port, demo_port)), "something was left running"

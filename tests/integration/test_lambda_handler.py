@@ -9,7 +9,7 @@ import requests
 
 from app.observability import logger
 from devtools.events import LambdaContext, http_api_event, rest_event
-from tests.integration.conftest import Deployed
+from tests.integration.deployed import Deployed
 from tests.support import echo_body, wav_bytes
 
 # The init-upload body every test here sends: a WAV of the size wav_bytes() uploads.

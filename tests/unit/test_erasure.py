@@ -24,7 +24,7 @@ from app.errors import ApiError, account_erased
 from app.models import EchoStats, ExportPage
 from app.settings import Settings, SettingsError
 from app.store.account import ErasureResult, ErasureUnderWay, Lease, LeaseLost
-from tests.unit.test_settings import VALID
+from tests.support import VALID
 
 
 def _settings(**values: object) -> Settings:

@@ -2,6 +2,7 @@
 called (tests/api/test_presign.py has S3 serve a signed URL)."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -17,13 +18,18 @@ KEYS = [
 ]
 
 
-def _client(endpoint: str | None, token: str | None, region: str = "us-east-1"):
-    return boto3.session.Session(
+def _signer(
+    endpoint: str | None, token: str | None, region: str = "us-east-1"
+) -> tuple[Any, PresignedGetSigner]:
+    """A client and the fast signer over the same session's credentials, as the app builds them."""
+    session = boto3.session.Session(
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         aws_session_token=token,
         region_name=region,
-    ).client("s3", endpoint_url=endpoint, config=Config(signature_version="s3v4"))
+    )
+    client = session.client("s3", endpoint_url=endpoint, config=Config(signature_version="s3v4"))
+    return client, PresignedGetSigner(client, "echoes-prod-audio-123456789012", session.get_credentials())
 
 
 def _parts(url: str) -> tuple:
@@ -39,8 +45,7 @@ def _parts(url: str) -> tuple:
 def test_urls_equal_botocores(
     monkeypatch: pytest.MonkeyPatch, endpoint: str | None, token: str | None, region: str
 ) -> None:
-    client = _client(endpoint, token, region)
-    signer = PresignedGetSigner(client, "echoes-prod-audio-123456789012")
+    client, signer = _signer(endpoint, token, region)
     for instant in INSTANTS:
         monkeypatch.setattr(
             "botocore.auth.get_current_datetime", lambda instant=instant: instant.replace(tzinfo=None)
@@ -53,7 +58,7 @@ def test_urls_equal_botocores(
 
 
 def test_signing_key_changes_with_the_day() -> None:
-    signer = PresignedGetSigner(_client(None, None), "bucket-name")
+    _, signer = _signer(None, None)
     today = signer.url("k", 60, now=INSTANTS[0])
     tomorrow = signer.url("k", 60, now=INSTANTS[0] + timedelta(days=1))
     assert (

@@ -3,17 +3,7 @@
 import pytest
 
 from app.settings import Settings, SettingsError, load_settings
-
-VALID = {
-    "ENVIRONMENT": "staging",
-    "AWS_REGION": "eu-west-3",
-    "DYNAMODB_TABLE_NAME": "echoes-staging",
-    "S3_BUCKET_NAME": "echoes-staging-audio",
-    "COGNITO_USER_POOL_ID": "eu-west-3_AbC123",
-    "COGNITO_APP_CLIENT_ID": "client",
-    "APP_SECRET_NAME": "echoes/staging/app",
-    "FUNCTION_TIMEOUT_SECONDS": "10",
-}
+from tests.support import VALID
 
 
 @pytest.fixture
