@@ -46,7 +46,7 @@ class Settings(BaseModel):
     # local stack that parameter's default (devtools/local_aws.py). Erasure passes fit inside it.
     function_timeout_seconds: float = Field(ge=3, le=900)
     # DELETE /api/v1/me works this long, then answers 202. It must leave room under the function
-    # timeout for the last round, the continuation and a late call (app/account.py checks it at
+    # timeout for the last round, the continuation and a late call (app/erasure.py checks it at
     # start); API Gateway gives up at 29 s anyway.
     erasure_budget_seconds: float = Field(default=3.0, gt=0, le=25)
     # How long the erased account's marker refuses old tokens: longer than any token lives.
