@@ -301,12 +301,15 @@ def _uses(parameter: str) -> bool:
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_the_function_knows_its_timeout_and_erasure_passes_fit_in_it(environment: str) -> None:
-    """The app sizes an erasure pass from FUNCTION_TIMEOUT_SECONDS (app/account.py): it must be
-    the function's own Timeout, and the default budget must fit under it."""
-    assert FUNCTION["Timeout"] == {"Ref": "FunctionTimeoutSeconds"}
-    assert FUNCTION["Environment"]["Variables"]["FUNCTION_TIMEOUT_SECONDS"] == {
-        "Ref": "FunctionTimeoutSeconds"
-    }
+    """The app sizes an erasure pass from FUNCTION_TIMEOUT_SECONDS (app/erasure.py): it must be
+    the own Timeout of each function that reads it (the erasure function runs the passes, the API
+    waits for the first one), and the default budget must fit under it."""
+    for name in ("ApiFunction", "ErasureFunction"):
+        function = RESOURCES[name]["Properties"]
+        assert function["Timeout"] == {"Ref": "FunctionTimeoutSeconds"}, name
+        assert function["Environment"]["Variables"]["FUNCTION_TIMEOUT_SECONDS"] == {
+            "Ref": "FunctionTimeoutSeconds"
+        }, name
     variables = _function_environment(environment)
     settings = Settings(**{name.lower(): value for name, value in variables.items()}, aws_region="eu-west-3")
     check_erasure_budget(settings)  # raises SettingsError if a pass could outlive the timeout
