@@ -317,6 +317,10 @@ def test_each_environment_has_a_dashboard_of_what_matters(environment: str) -> N
     (query,) = [w["properties"]["query"] for w in body["widgets"] if w["type"] == "log"]
     assert query.startswith(f"SOURCE '/aws/lambda/echoes-{environment}-api' |")
     assert "record.metrics.initDurationMs" in query
+    # Where SnapStart is on (staging, prod), a cold start is a restore: its REPORT record has
+    # restoreDurationMs and no initDurationMs, so a widget of init durations alone stays empty there.
+    assert "ispresent(record.metrics.restoreDurationMs)" in query
+    assert "avg(record.metrics.restoreDurationMs)" in query
     text = str(body)
     assert f"echoes-{environment}-api" in text and "${" not in text.replace("${PROP('Dim.error_code')}", "")
 
