@@ -4,6 +4,7 @@ where configured, and CodeDeploy shifts the alias as configured, rolling back on
 Checked on the template as CloudFormation receives it (SAM's transform, tests/infra/sam_translate.py)."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from tests.infra.deploy_config import ENVIRONMENTS, config_of, expected_override
 from tests.infra.sam_translate import translated
 
 pytestmark = pytest.mark.slow  # SAM's translator, in the tools virtualenv: about a second each
+ROOT = Path(__file__).resolve().parents[2]
 ALIAS = "ApiFunctionAliaslive"
 ROLLBACK_ALARMS = ["Api5xxRateAlarm", "FunctionErrorsAlarm"]
 
@@ -125,3 +127,16 @@ def test_codedeploy_may_shift_this_functions_alias_and_read_this_environments_al
 
 def _as_list(value: object) -> list:
     return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_deploy_deletes_the_version_it_replaces(environment: str) -> None:
+    """SAM retains the versions it publishes unless the function names a DeletionPolicy: ApiFunction
+    names Delete (every resource states its policy), which SAM passes on to its versions. So the
+    stack's update deletes the previous version once the alias has moved (its SnapStart snapshot
+    stops being cached), and a rollback after a deployment cannot point the alias back at it: it is
+    a deploy of the previous commit (docs/deployment.md, Gradual deploys)."""
+    (version,) = _resources(environment, "AWS::Lambda::Version").values()
+    assert (version["DeletionPolicy"], version["UpdateReplacePolicy"]) == ("Delete", "Delete")
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    assert "--function-version <N>" not in guide, "the guide rolls back to a version the deploy deleted"
