@@ -30,6 +30,7 @@ from app.store.audio import AudioStore
 from app.store.cursor import CursorCodec, secrets_manager_codec
 from app.store.echoes import EchoStore
 from app.store.limits import UploadLimit
+from app.store.uploads import PendingUploads
 from app.uploads import UploadService
 
 
@@ -91,6 +92,7 @@ def create_app(
     app.state.upload_service = UploadService(
         settings,
         echo_store,
+        PendingUploads(clients.dynamodb, settings.dynamodb_table_name),
         audio_store,
         UploadLimit(clients.dynamodb, settings.dynamodb_table_name, settings.uploads_per_user_per_hour),
         echo_service,

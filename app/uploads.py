@@ -28,6 +28,7 @@ from app.store.echoes import EchoStore
 from app.store.limits import UploadLimit
 from app.store.outcomes import ContentionError, EchoAlreadyExists, Quota, QuotaExceeded, UploadNotPending
 from app.store.records import ALL, BYTES_ATTRIBUTE, EchoRecord, PendingUpload, count_attribute
+from app.store.uploads import PendingUploads
 
 
 def _now_iso() -> str:
@@ -102,12 +103,14 @@ class UploadService:
         self,
         settings: Settings,
         echoes: EchoStore,
+        uploads: PendingUploads,
         audio: AudioStore,
         upload_limit: UploadLimit,
         presenter: EchoService,
     ) -> None:
         self._settings = settings
         self._echoes = echoes
+        self._uploads = uploads
         self._audio = audio
         self._upload_limit = upload_limit
         self._to_echo = presenter.to_echo
@@ -131,20 +134,14 @@ class UploadService:
                 {"max_bytes": limit, "file_size": request.file_size},
             )
         self._check_upload_quota(user_id)
-        self._upload_limit.take(user_id)  # after validation: a refused request costs no quota
         echo_id = str(uuid.uuid4())
         key = audio_key(user_id, echo_id, extension)
         expires_in = self._settings.upload_url_expires_seconds
-        self._echoes.put_pending_upload(
-            user_id,
-            PendingUpload(
-                echo_id=echo_id,
-                s3_key=key,
-                content_type=content_type,
-                file_extension=extension,
-                expires_at=int(time.time()) + self._settings.pending_upload_ttl_seconds,
-            ),
+        now = int(time.time())
+        upload = PendingUpload(
+            echo_id, key, content_type, extension, now + self._settings.pending_upload_ttl_seconds
         )
+        self._reserve(user_id, upload, now)
         target = self._audio.upload_target(key, content_type, request.file_size, expires_in)
         return InitUploadResponse(
             echo_id=echo_id,
@@ -163,9 +160,26 @@ class UploadService:
             raise _quota_error(QuotaExceeded("echoes", settings.max_echoes_per_user))
         if counts.get(BYTES_ATTRIBUTE, 0) >= settings.max_audio_bytes_per_user:
             raise _quota_error(QuotaExceeded("bytes", settings.max_audio_bytes_per_user))
-        limit = settings.max_pending_uploads_per_user
-        if self._echoes.pending_uploads(user_id, int(time.time()), limit) >= limit:
-            raise _quota_error(QuotaExceeded("uploads", limit))
+
+    def _reserve(self, user_id: str, upload: PendingUpload, now: int) -> None:
+        """Take a place among the user's pending uploads (atomic: app/store/uploads.py), then a
+        unit of the hourly limit; a request refused or failed after the first gives its place
+        back (if that fails too, the place comes free when the upload expires)."""
+        try:
+            self._uploads.reserve(user_id, upload, self._settings.max_pending_uploads_per_user, now)
+        except QuotaExceeded as exceeded:
+            raise _quota_error(exceeded) from None
+        except ContentionError:
+            raise unavailable("Too many concurrent uploads; try again") from None
+        try:
+            self._upload_limit.take(user_id)  # after validation and quotas: a refused request costs none
+        except Exception:
+            with deadline.grace(CLEANUP_GRACE_SECONDS):
+                try:
+                    self._uploads.release(user_id, upload.echo_id)
+                except Exception:
+                    logger.exception("Pending upload left to expire", extra={"echo_id": upload.echo_id})
+            raise
 
     # --- create ---------------------------------------------------------------------------------
 
@@ -175,7 +189,7 @@ class UploadService:
         existing = self._echoes.get_echo(user_id, echo_id, consistent=True)
         if existing is not None:
             return self._replayed(existing, request_hash)
-        upload = self._echoes.get_pending_upload(user_id, echo_id, now=int(time.time()))
+        upload = self._uploads.get(user_id, echo_id, now=int(time.time()))
         if upload is None:
             raise not_found("Pending upload")
         stored = self._verified_upload(upload, request)

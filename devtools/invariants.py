@@ -18,12 +18,14 @@ from app.store.records import (
     ALL,
     BYTES_ATTRIBUTE,
     COUNTS_SK,
+    UPLOADS_SK,
     EchoRecord,
     Item,
     count_attribute,
     tag_sk,
     user_pk,
 )
+from app.store.uploads import COUNT_ATTRIBUTE, entries
 
 
 @dataclass
@@ -32,7 +34,8 @@ class Snapshot:
 
     user_id: str
     echoes: dict[str, EchoRecord] = field(default_factory=dict)
-    uploads: set[str] = field(default_factory=set)  # echo ids with a pending-upload record
+    uploads: set[str] = field(default_factory=set)  # echo ids with a pending upload in the ledger
+    pending_count: int = 0  # the ledger's count of its uploads
     counts: dict[str, int] = field(default_factory=dict)  # counter attribute -> value
     slots: dict[str, dict[int, str]] = field(default_factory=dict)  # group -> slot -> echo id
     tag_items: dict[str, str] = field(default_factory=dict)  # tag item sort key -> its doc
@@ -75,8 +78,9 @@ def snapshot(dynamodb: Any, s3: Any, table: str, bucket: str, user_id: str) -> S
         kind, _, rest = sort_key.partition("#")
         if kind == "ECHO":
             snap.echoes[rest] = EchoRecord.from_item(item)
-        elif kind == "UPLOAD":
-            snap.uploads.add(rest)
+        elif sort_key == UPLOADS_SK:
+            snap.uploads = set(entries(item))
+            snap.pending_count = int(item[COUNT_ATTRIBUTE]["N"])
         elif sort_key == COUNTS_SK:
             snap.counts = {name: int(value["N"]) for name, value in item.items() if "N" in value}
         elif kind == "TAG":
@@ -121,6 +125,12 @@ def slots_are_dense_and_point_back(snap: Snapshot) -> Iterable[str]:
 def no_upload_record_for_an_echo(snap: Snapshot) -> Iterable[str]:
     for echo_id in sorted(snap.uploads & set(snap.echoes)):
         yield f"pending-upload record left for existing echo {echo_id}"
+
+
+def pending_count_matches_the_ledger(snap: Snapshot) -> Iterable[str]:
+    """The quota is checked against the count alone (app/store/uploads.py): it must be exact."""
+    if snap.pending_count != len(snap.uploads):
+        yield f"pending-upload count is {snap.pending_count}, but the ledger holds {len(snap.uploads)} uploads"
 
 
 def every_echo_has_kept_audio(snap: Snapshot) -> Iterable[str]:
@@ -171,6 +181,7 @@ CHECKS: list[Callable[[Snapshot], Iterable[str]]] = [
     counters_match_echoes,
     slots_are_dense_and_point_back,
     no_upload_record_for_an_echo,
+    pending_count_matches_the_ledger,
     every_echo_has_kept_audio,
     bytes_match_echoes,
     tag_items_match_echoes,

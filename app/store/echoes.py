@@ -24,12 +24,10 @@ from app.store.records import (
     COUNTS_SK,
     EchoRecord,
     Item,
-    PendingUpload,
     count_attribute,
     echo_sk,
     key,
     slot_sk,
-    upload_sk,
     user_pk,
 )
 from app.store.retry import Backoff
@@ -42,6 +40,7 @@ from app.store.transactions import (
     TransactionPieces,
     write,
 )
+from app.store.uploads import consume_operation
 
 MAX_RANDOM_ATTEMPTS = 3
 
@@ -89,21 +88,6 @@ class EchoStore:
         found = {(item["pk"]["S"], item["sk"]["S"]): item for item in response["Responses"][self._table]}
         return [found.get((k["pk"]["S"], k["sk"]["S"])) for k in keys]
 
-    def put_pending_upload(self, user_id: str, upload: PendingUpload) -> None:
-        self._client.put_item(
-            TableName=self._table,
-            Item=upload.to_item(user_id),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-
-    def get_pending_upload(self, user_id: str, echo_id: str, now: int) -> PendingUpload | None:
-        item = self._get(key(user_id, upload_sk(echo_id)), consistent=True)
-        if item is None:
-            return None
-        upload = PendingUpload.from_item(item)
-        # DynamoDB's TTL deletes lazily (up to days late), so expiry is enforced here too.
-        return upload if upload.expires_at > now else None
-
     def get_echo(self, user_id: str, echo_id: str, consistent: bool = False) -> EchoRecord | None:
         item = self._get(key(user_id, echo_sk(echo_id)), consistent)
         return EchoRecord.from_item(item) if item else None
@@ -134,29 +118,6 @@ class EchoStore:
             items = response.get("Items", [])
             ends.append(items[0]["gsi1sk"]["S"].split("#", 1)[0] if items else None)
         return ends[0], ends[1]
-
-    def pending_uploads(self, user_id: str, now: int, limit: int) -> int:
-        """Live pending uploads, counted up to `limit` (the quota): at most `limit` live items
-        read, plus expired ones DynamoDB's TTL has not removed yet."""
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :p AND begins_with(sk, :u)",
-            "FilterExpression": "expires_at > :now",
-            "ProjectionExpression": "sk",
-            "ExpressionAttributeValues": {
-                ":p": {"S": user_pk(user_id)},
-                ":u": {"S": upload_sk("")},
-                ":now": {"N": str(now)},
-            },
-        }
-        found = 0
-        while found < limit:
-            response = self._client.query(**request)
-            found += len(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return found
 
     # --- optimistic writes ----------------------------------------------------------------------
 
@@ -198,13 +159,7 @@ class EchoStore:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        consume_upload: Operation = {
-            "Delete": {
-                "TableName": self._table,
-                "Key": key(user_id, upload_sk(record.echo_id)),
-                "ConditionExpression": "attribute_exists(pk)",
-            }
-        }
+        consume_upload = consume_operation(self._table, user_id, record.echo_id)
         operations = [
             put_echo,
             consume_upload,

@@ -2,7 +2,7 @@
 
 One table, keyed by user, so a query can never cross users:
   pk=USER#<sub>  sk=ECHO#<id>           the echo (+ GSI keys for newest-first lists)
-  pk=USER#<sub>  sk=UPLOAD#<id>         a pending upload, removed by TTL if never used
+  pk=USER#<sub>  sk=UPLOADS              the pending uploads: one attribute each, and their number
   pk=USER#<sub>  sk=COUNTS              total and per-emotion counts
   pk=USER#<sub>  sk=SLOT#ALL#<n>        the echo in slot n of 1..total (for uniform random picks)
   pk=USER#<sub>  sk=SLOT#<emotion>#<n>  the same per emotion
@@ -29,11 +29,8 @@ def echo_sk(echo_id: str) -> str:
     return f"ECHO#{echo_id}"
 
 
-def upload_sk(echo_id: str) -> str:
-    return f"UPLOAD#{echo_id}"
-
-
 COUNTS_SK = "COUNTS"
+UPLOADS_SK = "UPLOADS"  # the pending-upload ledger (app/store/uploads.py)
 BYTES_ATTRIBUTE = "bytes"  # on the counters item: audio bytes of all the user's echoes
 HEALTH_PROBE_KEY: Item = {"pk": {"S": "HEALTH"}, "sk": {"S": "PROBE"}}  # never written: not USER#
 # What a listing reads. An echo's content is one JSON attribute ("doc") rather than one attribute
@@ -85,28 +82,34 @@ def _n(value: float) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class PendingUpload:
+    """An upload URL handed out and not yet used: an entry of the user's ledger item."""
+
     echo_id: str
     s3_key: str
     content_type: str
     file_extension: str
     expires_at: int
 
-    def to_item(self, user_id: str) -> Item:
-        return key(user_id, upload_sk(self.echo_id)) | {
-            "s3_key": _s(self.s3_key),
-            "content_type": _s(self.content_type),
-            "file_extension": _s(self.file_extension),
-            "expires_at": _n(self.expires_at),
+    def to_entry(self) -> dict[str, Any]:
+        """The entry's value: a map attribute of the ledger (its name holds the echo id)."""
+        return {
+            "M": {
+                "s3_key": _s(self.s3_key),
+                "content_type": _s(self.content_type),
+                "file_extension": _s(self.file_extension),
+                "expires_at": _n(self.expires_at),
+            }
         }
 
     @classmethod
-    def from_item(cls, item: Item) -> "PendingUpload":
+    def from_entry(cls, echo_id: str, value: dict[str, Any]) -> "PendingUpload":
+        entry = value["M"]
         return cls(
-            echo_id=item["sk"]["S"].removeprefix("UPLOAD#"),
-            s3_key=item["s3_key"]["S"],
-            content_type=item["content_type"]["S"],
-            file_extension=item["file_extension"]["S"],
-            expires_at=int(item["expires_at"]["N"]),
+            echo_id=echo_id,
+            s3_key=entry["s3_key"]["S"],
+            content_type=entry["content_type"]["S"],
+            file_extension=entry["file_extension"]["S"],
+            expires_at=int(entry["expires_at"]["N"]),
         )
 
 

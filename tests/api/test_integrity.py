@@ -19,6 +19,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.store.echoes import EchoStore
 from app.store.records import key
+from app.store.uploads import PendingUploads
 from devtools.local_aws import LocalStack
 from tests.faults import AFTER, BEFORE, FaultInjector
 from tests.support import (
@@ -262,10 +263,10 @@ def test_a_create_that_certainly_failed_hands_the_audio_back_to_the_lifecycle_ru
     pending upload vanished: expired, or used up), the audio is tagged pending again."""
     client, injector = faulty
     echo_id = upload_audio(client, alice, wav_bytes())
-    upload_key = key(alice.user_id, f"UPLOAD#{echo_id}")
+    ledger = PendingUploads(boto3.client("dynamodb"), settings.dynamodb_table_name)
 
     def upload_vanishes(**_: object) -> None:
-        boto3.client("dynamodb").delete_item(TableName=settings.dynamodb_table_name, Key=upload_key)
+        ledger.release(alice.user_id, echo_id)
 
     injector.clients[0].meta.events.register("before-call.dynamodb.TransactWriteItems", upload_vanishes)
     response = client.post(f"/api/v1/echoes?echo_id={echo_id}", json=echo_body(), headers=alice.headers)

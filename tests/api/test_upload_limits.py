@@ -12,8 +12,10 @@ from app.errors import ApiError
 from app.main import create_app
 from app.settings import Settings
 from app.store.limits import WINDOW_SECONDS, UploadLimit
+from app.store.records import UPLOADS_SK
+from app.store.uploads import entries
 from devtools.local_aws import LocalStack
-from tests.support import User, moto_jwks, partition_items, settings_for
+from tests.support import User, invariant_violations, moto_jwks, partition_items, settings_for
 
 INIT = "/api/v1/echoes/init-upload"
 WAV = {"file_extension": "wav", "content_type": "audio/wav", "file_size": 1000}
@@ -26,7 +28,7 @@ def settings(stack: LocalStack) -> Settings:
 
 
 def test_the_upload_over_the_limit_is_refused_with_retry_after_and_leaves_nothing_behind(
-    client: TestClient, stack: LocalStack, alice: User, bob: User
+    client: TestClient, stack: LocalStack, settings: Settings, alice: User, bob: User
 ) -> None:
     for _ in range(LIMIT):
         assert client.post(INIT, json=WAV, headers=alice.headers).status_code == 200
@@ -40,8 +42,9 @@ def test_the_upload_over_the_limit_is_refused_with_retry_after_and_leaves_nothin
     assert 1 <= retry_after <= WINDOW_SECONDS and body["details"]["retry_after_seconds"] == retry_after
 
     items = partition_items(stack.table_name, alice)
-    uploads = [item for item in items if item["sk"]["S"].startswith("UPLOAD#")]
-    assert len(uploads) == LIMIT, "the refused request wrote no pending upload"
+    [ledger] = [item for item in items if item["sk"]["S"] == UPLOADS_SK]
+    assert len(entries(ledger)) == LIMIT, "the refused request holds no pending upload"
+    assert invariant_violations(settings, alice) == []
     assert not [item for item in items if item["sk"]["S"] == "COUNTS"], "echo counters untouched"
     listing = client.get("/api/v1/echoes", headers=alice.headers).json()
     assert (listing["total_count"], listing["echoes"]) == (0, []), "the limit item is no echo"

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.settings import Settings
 from app.store.audio import PENDING_TAG_KEY
-from app.store.records import key, upload_sk
+from app.store.uploads import entry_name, ledger_key
 from tests.support import EchoFactory, User, echo_body, wav_bytes
 
 INIT = "/api/v1/echoes/init-upload"
@@ -234,8 +234,9 @@ def test_an_expired_pending_upload_cannot_be_used(
     _put(upload, wav_bytes())
     boto3.client("dynamodb").update_item(
         TableName=settings.dynamodb_table_name,
-        Key=key(alice.user_id, upload_sk(upload["echo_id"])),
-        UpdateExpression="SET expires_at = :past",
+        Key=ledger_key(alice.user_id),
+        UpdateExpression="SET #u.expires_at = :past",
+        ExpressionAttributeNames={"#u": entry_name(upload["echo_id"])},
         ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}},
     )
     assert _create(client, alice, upload["echo_id"]).status_code == 404

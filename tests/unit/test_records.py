@@ -110,12 +110,11 @@ def test_float_numbers_keep_their_value(duration: float) -> None:
     assert EchoRecord.from_item(record.to_item()).duration_seconds == duration
 
 
-def test_pending_upload_round_trips_and_keys() -> None:
+def test_pending_upload_round_trips_as_a_ledger_entry() -> None:
     upload = PendingUpload("e1", "audio/u1/e1.wav", "audio/wav", "wav", expires_at=1_800_000_000)
-    item = upload.to_item("u1")
-    assert item["pk"] == {"S": "USER#u1"} and item["sk"] == {"S": "UPLOAD#e1"}
-    assert item["expires_at"] == {"N": "1800000000"}, "TTL needs a number of epoch seconds"
-    assert PendingUpload.from_item(item) == upload
+    entry = upload.to_entry()
+    assert entry["M"]["expires_at"] == {"N": "1800000000"}
+    assert PendingUpload.from_entry("e1", entry) == upload
 
 
 @pytest.mark.parametrize(
