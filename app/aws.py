@@ -4,6 +4,7 @@ Endpoints are not configured here on purpose: botocore honours AWS_ENDPOINT_URL 
 per-service AWS_ENDPOINT_URL_<SERVICE> variables, which is how the local stack points at moto.
 """
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -66,6 +67,20 @@ def _session() -> botocore.session.Session:
     session.register("before-send", _refuse_after_deadline)
     session.register("needs-retry", _no_retry_that_cannot_finish)
     return session
+
+
+def observe_calls(
+    before: Callable[..., None],
+    after: Callable[..., None],
+    failed: Callable[..., None],
+    clients: Iterable[Any] = (),
+) -> None:
+    """Handlers around every API call of CLIENTS and of every client made from now on (botocore's
+    before-call, after-call and after-call-error events; app/tracing.py), registered once."""
+    for events in [_session(), *(client.meta.events for client in clients)]:
+        events.register("before-call", before, unique_id="echoes-observe-before-call")
+        events.register("after-call", after, unique_id="echoes-observe-after-call")
+        events.register("after-call-error", failed, unique_id="echoes-observe-after-call-error")
 
 
 def create_client(service: str, region: str, config_override: Config | None = None) -> Any:

@@ -125,6 +125,10 @@ def create_app(
         max_age=600,
     )
     app.add_middleware(RequestContextMiddleware, deadline_seconds=settings.request_deadline_seconds)
+    if settings.tracing_enabled:
+        from app import tracing  # imports the X-Ray SDK: only where tracing is on
+
+        tracing.install(app, clients)  # outermost: the route's subsegment holds the whole request
     return app
 
 

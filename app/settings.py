@@ -24,6 +24,8 @@ class Settings(BaseModel):
 
     environment: Literal["dev", "staging", "prod"]
     debug: bool = False
+    # X-Ray subsegments per route and AWS call (app/tracing.py); the template sets it per environment.
+    tracing_enabled: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     cors_allow_origins: tuple[str, ...] = ()  # a comma-separated list in the environment
     aws_region: str = Field(min_length=1)

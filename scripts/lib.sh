@@ -156,7 +156,7 @@ ensure_web_client() {
   printf '%s' "$wanted" >"$stamp"
 }
 
-ensure_dev_venv() { ensure_venv "$ECHOES_ROOT/.venv" requirements-dev.txt requirements-lambda.txt; }
+ensure_dev_venv() { ensure_venv "$ECHOES_ROOT/.venv" requirements-dev.txt requirements-lambda.txt requirements-lambda-nodeps.txt; }
 # The infrastructure tools; checkov in a virtualenv of its own (see requirements-checkov.txt).
 ensure_tools_venv() { ensure_venv "$ECHOES_ROOT/.venv-tools" requirements-tools.txt; }
 ensure_checkov_venv() { ensure_venv "$ECHOES_ROOT/.venv-checkov" requirements-checkov.txt; }
@@ -463,6 +463,7 @@ readonly CONFIG_PARAMETERS=(
   RESERVED_CONCURRENCY:ReservedConcurrency
   ERASURE_RESERVED_CONCURRENCY:ErasureReservedConcurrency
   SNAPSTART_ENABLED:SnapStartEnabled
+  TRACING_ENABLED:TracingEnabled
   DEPLOYMENT_TYPE:DeploymentType
   MONTHLY_BUDGET_USD:MonthlyBudgetUsd
   CURSOR_KEY_ROTATION_DAYS:CursorKeyRotationDays
@@ -497,7 +498,7 @@ load_config() {
     die "$file: LOG_LEVEL=${CONFIG[LOG_LEVEL]} is not DEBUG|INFO|WARNING|ERROR"
   [[ " DEBUG INFO WARN " == *" ${CONFIG[SYSTEM_LOG_LEVEL]} "* ]] ||
     die "$file: SYSTEM_LOG_LEVEL=${CONFIG[SYSTEM_LOG_LEVEL]} is not DEBUG|INFO|WARN"
-  for key in DEBUG WAF_ENABLED ALARMS_ENABLED ALARM_EMAIL_OPT_OUT SNAPSTART_ENABLED; do
+  for key in DEBUG WAF_ENABLED ALARMS_ENABLED ALARM_EMAIL_OPT_OUT SNAPSTART_ENABLED TRACING_ENABLED; do
     [[ "${CONFIG[$key]}" == "true" || "${CONFIG[$key]}" == "false" ]] || die "$file: $key must be true or false"
   done
   # The template's ProdAlarmsReachSomeone rule, checked here too so that deploy fails at once.

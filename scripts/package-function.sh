@@ -26,6 +26,14 @@ log_info "Installing requirements-lambda.txt for $arch into $out"
   --platform "manylinux_2_17_$arch" --platform "manylinux2014_$arch" \
   --upgrade
 
+# Packages whose declared dependencies the runtime provides (the X-Ray SDK's botocore): without them.
+"$python" -m pip install --quiet --disable-pip-version-check --no-compile --no-deps \
+  --requirement "$ECHOES_ROOT/requirements-lambda-nodeps.txt" --target "$out" \
+  --implementation cp --python-version "$PYTHON_VERSION" --only-binary=:all: \
+  --platform "manylinux_2_34_$arch" --platform "manylinux_2_28_$arch" \
+  --platform "manylinux_2_17_$arch" --platform "manylinux2014_$arch" \
+  --upgrade
+
 cp "$ECHOES_ROOT/lambda_handler.py" "$ECHOES_ROOT/erasure_handler.py" "$out/"
 rm -rf "$out/app"
 cp -R "$ECHOES_ROOT/app" "$out/app"

@@ -89,7 +89,8 @@ def test_every_required_setting_is_passed_and_every_variable_is_a_setting(functi
     required = {name.upper() for name, field in Settings.model_fields.items() if field.is_required()}
     provided_by_lambda = {"AWS_REGION"}
     assert required - provided_by_lambda <= variables
-    assert {v for v in variables if not v.startswith("POWERTOOLS_")} <= fields
+    read_by_libraries = ("POWERTOOLS_", "AWS_XRAY_")  # Powertools', the X-Ray SDK's
+    assert {v for v in variables if not v.startswith(read_by_libraries)} <= fields
 
 
 def test_log_groups_have_retention() -> None:
