@@ -101,21 +101,22 @@ AudioExtension = Annotated[
 class InitUploadRequest(StrictModel):
     file_extension: AudioExtension
     content_type: MediaType
-    file_size: int = Field(
+    file_size: int | None = Field(
+        default=None,
         ge=1,
-        description="Size in bytes of the file to upload: the presigned PUT is signed for exactly this "
-        "Content-Length (browsers set it from the body)",
+        description="Size in bytes of the file to upload, if known: over the limit, refused at once "
+        "(413). The limit is enforced at create either way",
     )
 
 
 class InitUploadResponse(BaseModel):
     echo_id: str
     upload_url: str = Field(
-        description="Presigned PUT of exactly file_size bytes that cannot replace an existing object; "
-        "send the headers in upload_headers"
+        description="Presigned PUT for the audio, signed for host and Content-Type only: send the "
+        "headers in upload_headers (Content-Type, exactly as given)"
     )
     upload_headers: dict[str, str]
-    s3_key: str
+    s3_key: str = Field(description="Where the echo's audio is kept once created (not the upload's key)")
     expires_in: int
 
 

@@ -23,7 +23,8 @@ from app.models import (
 from app.observability import count, logger
 from app.service import CLEANUP_GRACE_SECONDS, EchoService, parse_echo_id
 from app.settings import Settings
-from app.store.audio import AudioStore, StoredObject, audio_key
+from app.staging import StagedAudio
+from app.store.audio import AudioStore, StoredObject, audio_key, staging_key
 from app.store.echoes import EchoStore
 from app.store.limits import UploadLimit
 from app.store.outcomes import ContentionError, EchoAlreadyExists, Quota, QuotaExceeded, UploadNotPending
@@ -114,6 +115,7 @@ class UploadService:
         self._audio = audio
         self._upload_limit = upload_limit
         self._to_echo = presenter.to_echo
+        self._staged = StagedAudio(audio, settings.max_audio_bytes)
 
     # --- uploads --------------------------------------------------------------------------------
 
@@ -127,7 +129,7 @@ class UploadService:
                 {"expected_content_types": list(AUDIO_FORMATS[extension])},
             )
         limit = self._settings.max_audio_bytes
-        if request.file_size > limit:
+        if request.file_size is not None and request.file_size > limit:  # refused early when declared
             raise ApiError(
                 ErrorCode.FILE_TOO_LARGE,
                 f"Audio must be at most {limit} bytes",
@@ -135,14 +137,14 @@ class UploadService:
             )
         self._check_upload_quota(user_id)
         echo_id = str(uuid.uuid4())
-        key = audio_key(user_id, echo_id, extension)
+        key, upload_key = audio_key(user_id, echo_id, extension), staging_key(user_id, echo_id, extension)
         expires_in = self._settings.upload_url_expires_seconds
         now = int(time.time())
         upload = PendingUpload(
-            echo_id, key, content_type, extension, now + self._settings.pending_upload_ttl_seconds
+            echo_id, key, content_type, extension, now + self._settings.pending_upload_ttl_seconds, upload_key
         )
         self._reserve(user_id, upload, now)
-        target = self._audio.upload_target(key, content_type, request.file_size, expires_in)
+        target = self._audio.upload_target(upload_key, content_type, expires_in)
         return InitUploadResponse(
             echo_id=echo_id,
             upload_url=target.put_url,
@@ -192,7 +194,13 @@ class UploadService:
         upload = self._uploads.get(user_id, echo_id, now=int(time.time()))
         if upload is None:
             raise not_found("Pending upload")
-        stored = self._verified_upload(upload, request)
+        if request.file_extension != upload.file_extension:
+            raise ApiError(
+                ErrorCode.VALIDATION_ERROR,
+                "file_extension does not match the initialised upload",
+                {"expected": upload.file_extension},
+            )
+        stored = self._staged.place(upload)
         record = _new_record(user_id, echo_id, request, upload, stored, request_hash)
         # Untag before the echo exists, never after: if the transaction then fails, the audio is
         # kept (re-tagged pending below when the failure is certain), whereas an untag failing
@@ -202,6 +210,7 @@ class UploadService:
             created = self._commit(record)
         except EchoAlreadyExists as race:
             return self._replayed(race.existing, request_hash)
+        self._staged.discard(upload)
         count("EchoCreated", emotion=created.emotion)
         return self._to_echo(created)
 
@@ -248,34 +257,3 @@ class UploadService:
         # stored the echo without removing the pending tag, and the lifecycle rule would expire it.
         self._audio.mark_kept(existing.s3_key)
         return self._to_echo(existing)
-
-    def _verified_upload(self, upload: PendingUpload, request: CreateEchoRequest) -> StoredObject:
-        if request.file_extension != upload.file_extension:
-            raise ApiError(
-                ErrorCode.VALIDATION_ERROR,
-                "file_extension does not match the initialised upload",
-                {"expected": upload.file_extension},
-            )
-        stored = self._audio.inspect(upload.s3_key)
-        if stored is None:
-            raise ApiError(
-                ErrorCode.VALIDATION_ERROR,
-                "The audio has not been uploaded yet",
-                {"s3_key": upload.s3_key},
-            )
-        limit = self._settings.max_audio_bytes
-        if stored.size > limit or stored.size == 0:
-            self._audio.delete(upload.s3_key)
-            raise ApiError(
-                ErrorCode.FILE_TOO_LARGE if stored.size else ErrorCode.VALIDATION_ERROR,
-                f"Uploaded audio must be 1 to {limit} bytes",
-                {"max_bytes": limit, "file_size": stored.size},
-            )
-        if stored.content_type.lower() != upload.content_type:
-            self._audio.delete(upload.s3_key)
-            raise ApiError(
-                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-                "Uploaded audio does not have the declared content type",
-                {"expected": upload.content_type, "received": stored.content_type},
-            )
-        return stored

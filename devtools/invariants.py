@@ -2,8 +2,9 @@
 
     python -m devtools.invariants USER_ID     (against the running local stack's endpoints)
 
-check_user() reads the user's whole partition once (strongly consistent) and the S3 objects its
-echoes name, then runs every check in CHECKS over that snapshot. To add an invariant, write a
+check_user() reads the user's whole partition once (strongly consistent) and the user's S3 objects
+(every object under audio/<sub>/ with its tags), then runs
+every check in CHECKS over that snapshot. To add an invariant, write a
 function Snapshot -> iterable of violation messages and append it to CHECKS.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.store.audio import PENDING_TAG_KEY, PENDING_TAG_VALUE
+from app.store.audio import AUDIO_PREFIX, PENDING_TAG_KEY, PENDING_TAG_VALUE, STAGING_PREFIX
 from app.store.records import (
     ALL,
     BYTES_ATTRIBUTE,
@@ -40,7 +41,9 @@ class Snapshot:
     slots: dict[str, dict[int, str]] = field(default_factory=dict)  # group -> slot -> echo id
     tag_items: dict[str, str] = field(default_factory=dict)  # tag item sort key -> its doc
     other: list[str] = field(default_factory=list)  # sort keys of items no check knows
-    objects: dict[str, set[str] | None] = field(default_factory=dict)  # s3 key -> tags, None: absent
+    # s3 key -> tags (None: absent), for every object under audio/<sub>/ and every echo's key
+    objects: dict[str, set[str] | None] = field(default_factory=dict)
+    upload_keys: dict[str, str] = field(default_factory=dict)  # pending upload's id -> its staging key
 
 
 def _partition(client: Any, table: str, user_id: str) -> list[Item]:
@@ -71,6 +74,12 @@ def _object_tags(s3: Any, bucket: str, key: str) -> set[str] | None:
     return {f"{tag['Key']}={tag['Value']}" for tag in tagging["TagSet"]}
 
 
+def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """The current objects under PREFIX (not older versions, not delete markers)."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+
+
 def snapshot(dynamodb: Any, s3: Any, table: str, bucket: str, user_id: str) -> Snapshot:
     snap = Snapshot(user_id)
     for item in _partition(dynamodb, table, user_id):
@@ -79,7 +88,9 @@ def snapshot(dynamodb: Any, s3: Any, table: str, bucket: str, user_id: str) -> S
         if kind == "ECHO":
             snap.echoes[rest] = EchoRecord.from_item(item)
         elif sort_key == UPLOADS_SK:
-            snap.uploads = set(entries(item))
+            pending = entries(item)
+            snap.uploads = set(pending)
+            snap.upload_keys = {echo_id: upload.upload_key for echo_id, upload in pending.items()}
             snap.pending_count = int(item[COUNT_ATTRIBUTE]["N"])
         elif sort_key == COUNTS_SK:
             snap.counts = {name: int(value["N"]) for name, value in item.items() if "N" in value}
@@ -92,8 +103,9 @@ def snapshot(dynamodb: Any, s3: Any, table: str, bucket: str, user_id: str) -> S
             continue  # per-hour upload windows (app/store/limits.py): counts, not echo data
         else:
             snap.other.append(sort_key)
-    for record in snap.echoes.values():
-        snap.objects[record.s3_key] = _object_tags(s3, bucket, record.s3_key)
+    listed = _keys(s3, bucket, f"{AUDIO_PREFIX}{user_id}/")
+    for key in sorted(set(listed) | {record.s3_key for record in snap.echoes.values()}):
+        snap.objects[key] = _object_tags(s3, bucket, key)
     return snap
 
 
@@ -143,6 +155,32 @@ def every_echo_has_kept_audio(snap: Snapshot) -> Iterable[str]:
             yield f"echo {record.echo_id}: its audio is still tagged {pending} (the lifecycle rule would delete it)"
 
 
+def audio_without_an_echo_expires(snap: Snapshot) -> Iterable[str]:
+    """An object under audio/<sub>/ that no echo owns must be tagged pending (the lifecycle rule
+    expires it): left untagged, it would stay for ever (a create that failed after its copy)."""
+    pending = f"{PENDING_TAG_KEY}={PENDING_TAG_VALUE}"
+    owned = {record.s3_key for record in snap.echoes.values()}
+    for key, tags in sorted(snap.objects.items()):
+        if key not in owned and tags is not None and pending not in tags:
+            yield f"object {key} belongs to no echo and is not tagged {pending}: nothing would remove it"
+
+
+def echoes_own_audio_under_their_prefix(snap: Snapshot) -> Iterable[str]:
+    """An echo's audio is the API's copy under audio/<sub>/, never the staging key, which clients
+    can overwrite and the lifecycle rule expires."""
+    for record in snap.echoes.values():
+        if not record.s3_key.startswith(f"{AUDIO_PREFIX}{snap.user_id}/"):
+            yield f"echo {record.echo_id}: its audio {record.s3_key} is outside {AUDIO_PREFIX}{snap.user_id}/"
+
+
+def uploads_stage_under_the_users_prefix(snap: Snapshot) -> Iterable[str]:
+    """A pending upload's URL writes uploads/<sub>/<its id>.<extension>, the user's own staging
+    key."""
+    for echo_id, upload_key in sorted(snap.upload_keys.items()):
+        if not upload_key.startswith(f"{STAGING_PREFIX}{snap.user_id}/{echo_id}."):
+            yield f"pending upload {echo_id} stages at {upload_key}, not under {STAGING_PREFIX}{snap.user_id}/"
+
+
 def bytes_match_echoes(snap: Snapshot) -> Iterable[str]:
     counted, actual = snap.counts.get(BYTES_ATTRIBUTE, 0), sum(r.file_size for r in snap.echoes.values())
     if counted != actual:
@@ -183,6 +221,9 @@ CHECKS: list[Callable[[Snapshot], Iterable[str]]] = [
     no_upload_record_for_an_echo,
     pending_count_matches_the_ledger,
     every_echo_has_kept_audio,
+    audio_without_an_echo_expires,
+    echoes_own_audio_under_their_prefix,
+    uploads_stage_under_the_users_prefix,
     bytes_match_echoes,
     tag_items_match_echoes,
     versions_are_positive,

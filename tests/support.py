@@ -172,10 +172,11 @@ def partition_items(table: str, user: User) -> list[dict[str, Any]]:
 
 
 def upload_audio(client: TestClient, user: User, audio: bytes) -> str:
-    """init-upload, then PUT AUDIO to the presigned URL as a browser would: the new echo's id."""
+    """init-upload with the API guide's body, then PUT AUDIO to the presigned URL as a browser
+    would (Content-Type only): the new echo's id."""
     init = client.post(
         "/api/v1/echoes/init-upload",
-        json={"file_extension": "wav", "content_type": "audio/wav", "file_size": len(audio)},
+        json={"file_extension": "wav", "content_type": "audio/wav"},
         headers=user.headers,
     )
     assert init.status_code == 200, init.text

@@ -3,8 +3,9 @@ object under the user's prefix, and finally the Cognito user.
 
 Each step is idempotent and the steps run in an order that a repetition can always resume:
 1. the counters item is marked erased (no create can commit afterwards: creates condition on it),
-2. every object version and delete marker under audio/<sub>/ is deleted (a plain DeleteObject on a
-   versioned bucket only adds a delete marker: that is not erasure),
+2. every object version and delete marker under audio/<sub>/ and uploads/<sub>/ (the staging
+   prefix) is deleted (a plain DeleteObject on a versioned bucket only adds a delete marker: that
+   is not erasure),
 3. every item of pk=USER#<sub> except the marker is deleted (echoes, slots, tag items, uploads),
 4. the Cognito user is deleted,
 5. the marker keeps only what refuses the old token until it expires (no counts, no content).
@@ -28,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from app import deadline
 from app.errors import THROTTLING_CODES, account_erased
+from app.store.audio import AUDIO_PREFIX, STAGING_PREFIX
 from app.store.records import COUNTS_SK, Item, key, user_pk
 from app.store.retry import Backoff
 
@@ -65,7 +67,12 @@ UNPROCESSED_BACKOFF = Backoff(base_seconds=0.05, cap_seconds=1.0)
 
 
 def audio_prefix(user_id: str) -> str:
-    return f"audio/{user_id}/"
+    return f"{AUDIO_PREFIX}{user_id}/"
+
+
+def user_prefixes(user_id: str) -> tuple[str, ...]:
+    """Where the user's objects are: the echoes' audio, and uploads not yet made into echoes."""
+    return audio_prefix(user_id), f"{STAGING_PREFIX}{user_id}/"
 
 
 def _map_in_context[T, R](
@@ -206,15 +213,16 @@ class AccountEraser:
     # --- S3 -------------------------------------------------------------------------------------
 
     def _versions(self, user_id: str) -> Iterator[list[dict[str, str]]]:
-        """Pages of (key, version id) under the prefix: versions and delete markers alike."""
+        """Pages of (key, version id) under the user's prefixes: versions and delete markers alike."""
         paginator = self._s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self._bucket, Prefix=audio_prefix(user_id)):
-            found = [
-                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
-                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-            ]
-            for start in range(0, len(found), S3_BATCH):
-                yield found[start : start + S3_BATCH]
+        for prefix in user_prefixes(user_id):
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                found = [
+                    {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                    for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+                ]
+                for start in range(0, len(found), S3_BATCH):
+                    yield found[start : start + S3_BATCH]
 
     def _erase_audio(self, user_id: str, pool: ThreadPoolExecutor, stop_at: float) -> tuple[int, bool]:
         """Rounds of: list up to WORKERS batches from the start of the prefix, delete them in

@@ -1,4 +1,11 @@
-"""S3 access for audio objects: presigned upload and playback URLs, inspection, deletion."""
+"""S3 access for audio objects: presigned upload and playback URLs, inspection, the verified copy
+from the staging key into the echo's key, deletion.
+
+Two prefixes: clients upload under uploads/ (the staging key), where a presigned PUT signed for
+host and Content-Type only can write any size, any number of times while it is valid; the echo's
+audio lives under audio/, where only the API writes (a copy of what create verified). A lifecycle
+rule expires everything under uploads/ (template.yaml).
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,8 +16,10 @@ from botocore.exceptions import ClientError
 from app.observability import count, logger
 from app.store.presign import PresignedGetSigner
 
-# Objects are tagged pending at upload; creating the echo removes the tag. A lifecycle rule in
-# template.yaml expires objects still tagged pending, i.e. audio whose echo was never created.
+AUDIO_PREFIX = "audio/"
+STAGING_PREFIX = "uploads/"
+# Audio is copied into the echo's key tagged pending; creating the echo removes the tag. A lifecycle
+# rule in template.yaml expires objects still tagged pending, i.e. audio whose echo was never created.
 PENDING_TAG_KEY = "echoes-state"
 PENDING_TAG_VALUE = "pending"
 PENDING_TAGGING = f"{PENDING_TAG_KEY}={PENDING_TAG_VALUE}"
@@ -26,10 +35,24 @@ class UploadTarget:
 class StoredObject:
     size: int
     content_type: str
+    etag: str  # names these bytes: a copy conditioned on it copies exactly what was inspected
 
 
 def audio_key(user_id: str, echo_id: str, extension: str) -> str:
-    return f"audio/{user_id}/{echo_id}.{extension}"
+    return f"{AUDIO_PREFIX}{user_id}/{echo_id}.{extension}"
+
+
+def staging_key(user_id: str, echo_id: str, extension: str) -> str:
+    return f"{STAGING_PREFIX}{user_id}/{echo_id}.{extension}"
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+# CopyObject's refusals of its conditions: 412 when the source's ETag differs or the target exists,
+# 409 while a concurrent conditional write of the target is in progress.
+_REFUSED_COPY = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
 class AudioStore:
@@ -43,38 +66,48 @@ class AudioStore:
     def s3_url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def upload_target(self, key: str, content_type: str, size: int, expires_in: int) -> UploadTarget:
-        """A presigned PUT signed for exactly SIZE bytes (Content-Length) and only if no object has
-        the key yet (If-None-Match: *, S3's conditional write: 412 otherwise), so it can neither
-        exceed the limit nor replace the audio of a created echo. The only way to upload: a POST
-        form cannot forbid overwrites (If-None-Match is a header of PutObject and
-        CompleteMultipartUpload; a POST policy has no condition for it), so within its expiry it
-        could replace a created echo's audio and tag it pending again (docs/design.md, Uploads)."""
-        # Content-Length is signed but not listed: every HTTP client sets it from the body (and
-        # browsers refuse to let a page set it); the body must be exactly SIZE bytes.
-        put_headers = {"Content-Type": content_type, "x-amz-tagging": PENDING_TAGGING, "If-None-Match": "*"}
+    def upload_target(self, key: str, content_type: str, expires_in: int) -> UploadTarget:
+        """A presigned PUT of the staging KEY that signs host and Content-Type only: what a
+        browser's PUT of a File with its type sends (the API guide's client sends Content-Type
+        alone, and S3 refuses a PUT that lacks a signed header). So the URL bounds neither the size
+        nor overwrites: create verifies what the key holds, then copies it into the echo's key,
+        which no URL can write (docs/design.md, Uploads)."""
         put_url = self._client.generate_presigned_url(
             "put_object",
-            Params={
-                "Bucket": self.bucket,
-                "Key": key,
-                "ContentType": content_type,
-                "Tagging": PENDING_TAGGING,
-                "ContentLength": size,
-                "IfNoneMatch": "*",
-            },
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
             ExpiresIn=expires_in,
         )
-        return UploadTarget(put_url=put_url, put_headers=put_headers)
+        return UploadTarget(put_url=put_url, put_headers={"Content-Type": content_type})
 
     def inspect(self, key: str) -> StoredObject | None:
         try:
             head = self._client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            if _error_code(error) in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise
-        return StoredObject(size=int(head["ContentLength"]), content_type=head.get("ContentType", ""))
+        return StoredObject(int(head["ContentLength"]), head.get("ContentType", ""), head.get("ETag", ""))
+
+    def copy_verified(self, source: str, target: str, etag: str) -> bool:
+        """Copy SOURCE into TARGET, tagged pending, only if SOURCE still holds the bytes named by
+        ETAG (what was verified: a PUT since then changes it) and TARGET does not exist (S3's
+        conditional write: never overwriting). False when S3 refuses either condition."""
+        try:
+            self._client.copy_object(
+                Bucket=self.bucket,
+                Key=target,
+                CopySource={"Bucket": self.bucket, "Key": source},
+                CopySourceIfMatch=etag,
+                IfNoneMatch="*",
+                MetadataDirective="COPY",  # the Content-Type that was verified
+                TaggingDirective="REPLACE",
+                Tagging=PENDING_TAGGING,
+            )
+        except ClientError as error:
+            if _error_code(error) in _REFUSED_COPY:
+                return False
+            raise
+        return True
 
     def mark_kept(self, key: str) -> None:
         self._client.delete_object_tagging(Bucket=self.bucket, Key=key)

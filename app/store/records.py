@@ -85,10 +85,11 @@ class PendingUpload:
     """An upload URL handed out and not yet used: an entry of the user's ledger item."""
 
     echo_id: str
-    s3_key: str
+    s3_key: str  # the echo's audio, once created
     content_type: str
     file_extension: str
     expires_at: int
+    upload_key: str  # where the client uploads: the staging key
 
     def to_entry(self) -> dict[str, Any]:
         """The entry's value: a map attribute of the ledger (its name holds the echo id)."""
@@ -98,6 +99,7 @@ class PendingUpload:
                 "content_type": _s(self.content_type),
                 "file_extension": _s(self.file_extension),
                 "expires_at": _n(self.expires_at),
+                "upload_key": _s(self.upload_key),
             }
         }
 
@@ -110,6 +112,7 @@ class PendingUpload:
             content_type=entry["content_type"]["S"],
             file_extension=entry["file_extension"]["S"],
             expires_at=int(entry["expires_at"]["N"]),
+            upload_key=entry["upload_key"]["S"],
         )
 
 

@@ -381,9 +381,9 @@ export interface components {
             content_type: string;
             /**
              * File Size
-             * @description Size in bytes of the file to upload: the presigned PUT is signed for exactly this Content-Length (browsers set it from the body)
+             * @description Size in bytes of the file to upload, if known: over the limit, refused at once (413). The limit is enforced at create either way
              */
-            file_size: number;
+            file_size?: number | null;
         };
         /** InitUploadResponse */
         InitUploadResponse: {
@@ -391,14 +391,17 @@ export interface components {
             echo_id: string;
             /**
              * Upload Url
-             * @description Presigned PUT of exactly file_size bytes that cannot replace an existing object; send the headers in upload_headers
+             * @description Presigned PUT for the audio, signed for host and Content-Type only: send the headers in upload_headers (Content-Type, exactly as given)
              */
             upload_url: string;
             /** Upload Headers */
             upload_headers: {
                 [key: string]: string;
             };
-            /** S3 Key */
+            /**
+             * S3 Key
+             * @description Where the echo's audio is kept once created (not the upload's key)
+             */
             s3_key: string;
             /** Expires In */
             expires_in: number;

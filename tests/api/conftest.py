@@ -14,6 +14,7 @@ from app.main import create_app
 from app.settings import Settings
 from devtools.dynamodb_local import DynamoDBLocal
 from devtools.local_aws import LocalStack, provision
+from tests.moto_as_aws import copy_conditions_as_s3
 from tests.support import (
     ORIGINS,
     EchoFactory,
@@ -30,8 +31,9 @@ from tests.support import (
 @pytest.fixture(scope="package")
 def aws(dynamodb_local: DynamoDBLocal) -> Iterator[None]:
     """mock_aws for everything but DynamoDB, which botocore sends to DynamoDB Local through
-    AWS_ENDPOINT_URL_DYNAMODB (moto lets requests to endpoints it does not serve through)."""
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
+    AWS_ENDPOINT_URL_DYNAMODB (moto lets requests to endpoints it does not serve through); its
+    CopyObject honours the copy's conditions as S3 does (tests/moto_as_aws.py)."""
+    with pytest.MonkeyPatch.context() as patch, mock_aws(), copy_conditions_as_s3():
         patch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.url)
         yield
 

@@ -77,9 +77,8 @@ def test_expired_uploads_give_their_places_to_new_ones(settings: Settings, alice
     store = PendingUploads(boto3.client("dynamodb"), settings.dynamodb_table_name)
 
     def upload(number: int, expires_at: int) -> PendingUpload:
-        return PendingUpload(
-            f"e{number}", f"audio/{alice.user_id}/e{number}.wav", "audio/wav", "wav", expires_at
-        )
+        key = f"{alice.user_id}/e{number}.wav"
+        return PendingUpload(f"e{number}", f"audio/{key}", "audio/wav", "wav", expires_at, f"uploads/{key}")
 
     store.reserve(alice.user_id, upload(1, 100), limit=2, now=50)
     store.reserve(alice.user_id, upload(2, 200), limit=2, now=50)

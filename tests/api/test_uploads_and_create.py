@@ -9,7 +9,6 @@ import requests
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from app.store.audio import PENDING_TAG_KEY
 from app.store.uploads import entry_name, ledger_key
 from tests.support import EchoFactory, User, echo_body, wav_bytes
 
@@ -37,19 +36,17 @@ def _put(upload: dict, data: bytes, content_type: str | None = None) -> None:
     assert requests.put(upload["upload_url"], data=data, headers=headers, timeout=10).status_code == 200
 
 
-def test_init_upload_offers_only_the_conditional_put(
+def test_init_upload_answers_the_staging_url_and_the_echos_key(
     client: TestClient, alice: User, settings: Settings
 ) -> None:
-    """No presigned POST form any more: a POST policy cannot require that the key be absent
-    (If-None-Match is a PutObject header; no policy condition stands for it), so the form could
-    replace a created echo's audio during its 15 minutes and tag it pending again, and the
-    lifecycle rule would later expire a live echo's audio."""
+    """The PUT goes to the staging key; s3_key names where the echo's audio will be (the API's
+    verified copy). No presigned POST form: a POST policy cannot refuse to overwrite."""
     upload = _init(client, alice, file_size=1234)
     assert set(upload) == {"echo_id", "upload_url", "upload_headers", "s3_key", "expires_in"}
     assert upload["s3_key"] == f"audio/{alice.user_id}/{upload['echo_id']}.wav"
     assert upload["expires_in"] == settings.upload_url_expires_seconds
-    assert upload["upload_headers"]["Content-Type"] == "audio/wav"
-    assert upload["upload_url"].split("?")[0].endswith(upload["s3_key"])
+    assert upload["upload_headers"] == {"Content-Type": "audio/wav"}
+    assert urlsplit(upload["upload_url"]).path.endswith(f"/uploads/{alice.user_id}/{upload['echo_id']}.wav")
 
 
 def test_the_bucket_accepts_no_cross_origin_post(settings: Settings) -> None:
@@ -147,16 +144,18 @@ def test_create_returns_201_with_the_echo_and_normalised_tags(make_echo: EchoFac
     assert requests.get(echo["audio_url"], timeout=10).content == wav_bytes()
 
 
-def test_create_removes_the_pending_tag_so_lifecycle_keeps_the_audio(
-    make_echo: EchoFactory, alice: User, settings: Settings, client: TestClient
+def test_create_keeps_an_untagged_copy_and_removes_the_staged_upload(
+    alice: User, settings: Settings, client: TestClient
 ) -> None:
+    """The copy is made tagged pending (the lifecycle rule would expire it if create stopped
+    there: tests/api/test_integrity.py); once the echo exists its audio carries no tag."""
     s3 = boto3.client("s3")
     upload = _init(client, alice)
     _put(upload, wav_bytes())
-    pending = s3.get_object_tagging(Bucket=settings.s3_bucket_name, Key=upload["s3_key"])["TagSet"]
-    assert {"Key": PENDING_TAG_KEY, "Value": "pending"} in pending
     assert _create(client, alice, upload["echo_id"]).status_code == 201
     assert s3.get_object_tagging(Bucket=settings.s3_bucket_name, Key=upload["s3_key"])["TagSet"] == []
+    staged = s3.list_objects_v2(Bucket=settings.s3_bucket_name, Prefix=f"uploads/{alice.user_id}/")
+    assert staged.get("KeyCount", 0) == 0
 
 
 def test_create_before_the_upload_is_refused(client: TestClient, alice: User) -> None:
@@ -174,8 +173,9 @@ def test_uploaded_object_over_the_limit_is_refused_and_removed(
     response = _create(client, alice, upload["echo_id"])
     assert response.status_code == 413
     assert response.json()["error"] == "file_too_large"
-    listed = boto3.client("s3").list_objects_v2(Bucket=settings.s3_bucket_name, Prefix=upload["s3_key"])
-    assert listed.get("KeyCount", 0) == 0
+    s3 = boto3.client("s3")
+    for prefix in (f"uploads/{alice.user_id}/", upload["s3_key"]):  # removed, and never copied
+        assert s3.list_objects_v2(Bucket=settings.s3_bucket_name, Prefix=prefix).get("KeyCount", 0) == 0
 
 
 def test_uploaded_object_of_another_type_is_refused(client: TestClient, alice: User) -> None:
@@ -286,43 +286,38 @@ def test_limits_are_inclusive(client: TestClient, alice: User) -> None:
     assert len(response.json()["tags"]) == 10
 
 
-def test_the_presigned_put_is_signed_for_the_declared_size_and_no_overwrite(
-    client: TestClient, alice: User
-) -> None:
-    """S3 checks every signed header against the request: a body of another size than file_size
-    fails the signature (403), and If-None-Match: * makes S3 refuse (412) to replace an existing
-    object. moto does not check signatures, so the binding is proven from the URL itself; the
-    conditional write moto does enforce (next test)."""
-    upload = _init(client, alice, file_size=4321)
-    query = parse_qs(urlsplit(upload["upload_url"]).query)
-    signed = query["X-Amz-SignedHeaders"][0].split(";")
-    assert signed == ["content-length", "content-type", "host", "if-none-match", "x-amz-tagging"]
-    assert upload["upload_headers"]["If-None-Match"] == "*"
-    assert "Content-Length" not in upload["upload_headers"], "clients set it from the body"
+def test_the_upload_url_signs_host_and_content_type_only(client: TestClient, alice: User) -> None:
+    """S3 answers 403 to a PUT that lacks a header the URL signs, and the API guide's client sends
+    Content-Type alone: nothing else may be signed, whether file_size was given or not. moto
+    checks no signature, so the binding is read from the URL itself."""
+    for declared in ({}, {"file_size": 4321}):
+        upload = _init(client, alice, **declared)
+        query = parse_qs(urlsplit(upload["upload_url"]).query)
+        assert query["X-Amz-SignedHeaders"] == ["content-type;host"]
+        assert upload["upload_headers"] == {"Content-Type": "audio/wav"}
 
 
-def test_file_size_is_required_to_get_an_upload_url(client: TestClient, alice: User) -> None:
+def test_the_guides_init_body_needs_no_file_size(client: TestClient, alice: User) -> None:
     response = client.post(
-        INIT, json={"file_extension": "wav", "content_type": "audio/wav"}, headers=alice.headers
+        INIT, json={"file_extension": "webm", "content_type": "audio/webm"}, headers=alice.headers
     )
-    assert response.status_code == 400
-    assert response.json()["details"][0]["field"] == "body.file_size"
+    assert response.status_code == 200, response.text
 
 
-def test_the_upload_url_cannot_replace_the_audio_of_an_echo(
+def test_a_put_after_create_leaves_the_echos_audio_byte_identical(
     client: TestClient, alice: User, settings: Settings
 ) -> None:
-    """Finding 4: the PUT URL lives 15 minutes; reused after create, S3 refuses it (412). It is
-    the only upload target init-upload gives (the POST form, which S3 would have accepted here,
-    is gone: test_init_upload_offers_only_the_conditional_put)."""
+    """Finding 4 of issue 10 and issue 20's acceptance: the URL still works for its 15 minutes
+    (it may overwrite the staging key: S3 accepts), but the echo's audio is the copy create made
+    and checked, which no URL can write."""
     audio = wav_bytes()
-    upload = _init(client, alice, file_size=len(audio))
+    upload = _init(client, alice)
     _put(upload, audio)
-    assert _create(client, alice, upload["echo_id"]).status_code == 201
-    replaced = requests.put(
-        upload["upload_url"], data=b"\0" * len(audio), headers=upload["upload_headers"], timeout=10
-    )
-    assert replaced.status_code == 412
+    created = _create(client, alice, upload["echo_id"])
+    assert created.status_code == 201
+    _put(upload, b"\0" * len(audio))
     s3 = boto3.client("s3")
     assert s3.get_object(Bucket=settings.s3_bucket_name, Key=upload["s3_key"])["Body"].read() == audio
     assert s3.get_object_tagging(Bucket=settings.s3_bucket_name, Key=upload["s3_key"])["TagSet"] == []
+    echo = client.get(f"/api/v1/echoes/{upload['echo_id']}", headers=alice.headers).json()
+    assert requests.get(echo["audio_url"], timeout=10).content == audio

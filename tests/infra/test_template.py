@@ -11,6 +11,7 @@ import pytest
 
 from app.erasure import check_erasure_budget
 from app.settings import Settings
+from app.store.audio import STAGING_PREFIX
 from devtools.cfn import Resolver, load_template
 from tests.infra.deploy_config import (
     ENVIRONMENTS,
@@ -125,8 +126,14 @@ def test_bucket_is_private_encrypted_versioned_tls_only_with_lifecycle() -> None
     assert rules["expire-audio-never-made-into-an-echo"]["TagFilters"] == [
         {"Key": "echoes-state", "Value": "pending"}
     ]
+    # Everything under the staging prefix expires, current and overwritten versions alike: the
+    # upload URLs bound neither size nor overwrites there (docs/design.md, Uploads).
+    staged = rules["expire-staged-uploads"]
+    assert staged["Prefix"] == STAGING_PREFIX and "TagFilters" not in staged
+    assert staged["ExpirationInDays"] == 1 and staged["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     cors = props["CorsConfiguration"]["CorsRules"][0]
     assert _resolved("dev", cors["AllowedOrigins"]) == ["https://a.example"]
+    assert cors["AllowedHeaders"] == ["content-type"], "the only header an upload URL signs"
     deny = RESOURCES["AudioBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert len(deny["Resource"]) == 2, "the bucket and its objects"
@@ -151,6 +158,8 @@ def test_function_policy_is_least_privilege() -> None:
     every action of both functions' roles against the calls their code makes)."""
     by_sid = {statement["Sid"]: statement for statement in STATEMENTS}
     assert by_sid["AudioObjects"]["Resource"] == {"Fn::Sub": "${AudioBucket.Arn}/audio/*"}
+    assert by_sid["StagedUploads"]["Resource"] == {"Fn::Sub": "${AudioBucket.Arn}/uploads/*"}
+    assert set(by_sid["StagedUploads"]["Action"]) == {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}
     assert by_sid["CursorKey"] == {
         "Sid": "CursorKey",
         "Effect": "Allow",

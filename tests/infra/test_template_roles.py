@@ -36,6 +36,8 @@ ACTIONS: dict[str, set[str]] = {
     "batch_write_item": {"dynamodb:BatchWriteItem"},
     "transact_write_items": set(),  # authorised by its items' actions (TRANSACTION_ITEMS below)
     "head_object": {"s3:GetObject"},
+    # The staged upload read, the echo's key written and tagged (TaggingDirective REPLACE).
+    "copy_object": {"s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"},
     "head_bucket": {"s3:ListBucket"},
     "delete_object": {"s3:DeleteObject"},
     "delete_objects": {"s3:DeleteObjectVersion"},  # the erasure deletes by VersionId
@@ -169,10 +171,13 @@ def test_the_api_names_the_two_indexes_it_queries() -> None:
     assert indexes == declared == {"by_created", "by_emotion_created"}
 
 
-def test_the_erasure_deletes_versions_only_under_the_audio_prefix() -> None:
+def test_the_erasure_deletes_versions_only_under_the_users_prefixes() -> None:
     by_sid = {s["Sid"]: s for s in statements("ErasureFunction")}
-    assert by_sid["ListAudioVersions"]["Condition"] == {"StringLike": {"s3:prefix": "audio/*"}}
-    assert by_sid["DeleteAudioVersions"]["Resource"] == {"Fn::Sub": "${AudioBucket.Arn}/audio/*"}
+    assert by_sid["ListAudioVersions"]["Condition"] == {"StringLike": {"s3:prefix": ["audio/*", "uploads/*"]}}
+    assert by_sid["DeleteAudioVersions"]["Resource"] == [
+        {"Fn::Sub": "${AudioBucket.Arn}/audio/*"},
+        {"Fn::Sub": "${AudioBucket.Arn}/uploads/*"},
+    ]
     assert by_sid["NextPass"]["Resource"]["Fn::Sub"].endswith(":function:echoes-${Environment}-erasure")
     assert RESOURCES["ErasureFunction"]["Properties"]["FunctionName"] == {
         "Fn::Sub": "echoes-${Environment}-erasure"

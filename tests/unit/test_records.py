@@ -111,7 +111,9 @@ def test_float_numbers_keep_their_value(duration: float) -> None:
 
 
 def test_pending_upload_round_trips_as_a_ledger_entry() -> None:
-    upload = PendingUpload("e1", "audio/u1/e1.wav", "audio/wav", "wav", expires_at=1_800_000_000)
+    upload = PendingUpload(
+        "e1", "audio/u1/e1.wav", "audio/wav", "wav", expires_at=1_800_000_000, upload_key="uploads/u1/e1.wav"
+    )
     entry = upload.to_entry()
     assert entry["M"]["expires_at"] == {"N": "1800000000"}
     assert PendingUpload.from_entry("e1", entry) == upload
