@@ -29,6 +29,12 @@ class Emotion(StrEnum):
     MELANCHOLY = "melancholy"
     HOPE = "hope"
 
+    @classmethod
+    def _missing_(cls, value: object) -> "Emotion | None":
+        """Any case is accepted ("Joy" is joy); the value is always lower-case."""
+        folded = value.lower() if isinstance(value, str) else None
+        return next((member for member in cls if member.value == folded), None)
+
 
 # file extension -> the canonical content type, then aliases browsers and recorders also send.
 AUDIO_FORMATS: dict[str, tuple[str, ...]] = {
