@@ -19,11 +19,12 @@ from app.models import (
     iso_millis,
 )
 from app.observability import count, logger
+from app.parallel import alongside
 from app.settings import Settings
 from app.store.audio import AudioStore
 from app.store.cursor import CursorCodec, CursorState, InvalidCursor
 from app.store.echoes import EchoStore
-from app.store.listing import PageKey
+from app.store.listing import EchoSlice, PageKey
 from app.store.outcomes import ContentionError, VersionMismatch
 from app.store.records import ALL, EchoRecord, count_attribute
 
@@ -96,7 +97,10 @@ class EchoService:
     # --- reads and delete -----------------------------------------------------------------------
 
     def get(self, user_id: str, echo_id: str) -> Echo:
-        record = self._echoes.get_echo(user_id, parse_echo_id(echo_id))
+        try:
+            record = self._echoes.live_echo(user_id, parse_echo_id(echo_id))
+        except ContentionError:  # the read kept being throttled
+            raise unavailable() from None
         if record is None:
             raise not_found()
         return self.to_echo(record)
@@ -109,7 +113,10 @@ class EchoService:
 
     def delete(self, user_id: str, echo_id: str) -> None:
         echo_id = parse_echo_id(echo_id)
-        existing = self._echoes.get_echo(user_id, echo_id, consistent=True)
+        try:
+            existing = self._echoes.live_echo(user_id, echo_id, consistent=True)
+        except ContentionError:
+            raise unavailable() from None
         if existing is None:
             raise not_found()
         # The audio is handed to the lifecycle rule (tagged pending) before the echo goes: if the
@@ -194,15 +201,16 @@ class EchoService:
         points) or at offset `page` (reads the pages before it)."""
         _check_selection(selection)
         scope = _cursor_scope(user_id, selection, page_size)
-        start: PageKey | None
+        start: PageKey | None = None
         if cursor:
             page, start = self._decode_cursor(scope, cursor)
-        else:
-            start = self._offset_start(user_id, selection, page, page_size)
-        found = (
-            self._echoes.newest_first(user_id, selection, page_size, start)
-            if start is not None or page == 1
-            else None
+        elif page > 1:
+            _check_offset(page, page_size)
+        # The counters beside the page, always: they refuse an erased account's token (401), which
+        # a listing by tag or dates, which has no count to show, would otherwise answer.
+        found, total = alongside(
+            lambda: self._page_after(user_id, selection, page, page_size, start),
+            lambda: self._echoes.count(user_id, selection.emotion),
         )
         next_cursor = None
         if found is not None and found.next_key is not None:
@@ -212,7 +220,7 @@ class EchoService:
         return EchoPage(
             echoes=[self.to_echo(record) for record in found.records] if found else [],
             # No counter keeps date or tag ranges; counting them would read every match.
-            total_count=None if _ranged(selection) else self._echoes.count(user_id, selection.emotion),
+            total_count=None if _ranged(selection) else total,
             page=page,
             page_size=page_size,
             has_more=next_cursor is not None,
@@ -230,13 +238,16 @@ class EchoService:
             ) from None
         return state.page, PageKey(state.created_at, state.echo_id)
 
-    def _offset_start(self, user_id: str, selection: Selection, page: int, page_size: int) -> PageKey | None:
-        """Where offset paging's page starts (None: the first page, or past the last echo). Kept
-        for compatibility: it reads the pages before this one."""
-        if page == 1:
-            return None
-        _check_offset(page, page_size)
-        return self._echoes.newest_first(user_id, selection, (page - 1) * page_size, None).next_key
+    def _page_after(
+        self, user_id: str, selection: Selection, page: int, page_size: int, start: PageKey | None
+    ) -> EchoSlice | None:
+        """The page after START (a cursor's position), or without one page PAGE by offset, which
+        reads the pages before it (kept for compatibility); None past the last echo."""
+        if start is None and page > 1:
+            start = self._echoes.newest_first(user_id, selection, (page - 1) * page_size, None).next_key
+            if start is None:
+                return None
+        return self._echoes.newest_first(user_id, selection, page_size, start)
 
 
 def _check_selection(selection: Selection) -> None:

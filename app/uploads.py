@@ -188,7 +188,10 @@ class UploadService:
     def create(self, user_id: str, echo_id: str, request: CreateEchoRequest) -> Echo:
         echo_id = parse_echo_id(echo_id)
         request_hash = _request_hash(request)
-        existing = self._echoes.get_echo(user_id, echo_id, consistent=True)
+        try:  # with the counters: an erased account's token is refused (401), not told 404
+            existing = self._echoes.live_echo(user_id, echo_id, consistent=True)
+        except ContentionError:
+            raise unavailable() from None
         if existing is not None:
             return self._replayed(existing, request_hash)
         upload = self._uploads.get(user_id, echo_id, now=int(time.time()))

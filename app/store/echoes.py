@@ -77,11 +77,11 @@ class EchoStore:
         item: Item | None = response.get("Item")
         return item
 
-    def _get_consistent(self, keys: list[Item]) -> list[Item | None]:
-        """Several items in one round trip (strongly consistent), in the order of KEYS. Not a
-        snapshot: the transaction that follows is conditioned on what was read instead."""
+    def _get_many(self, keys: list[Item], consistent: bool = True) -> list[Item | None]:
+        """Several items in one round trip, in the order of KEYS. Not a snapshot: a transaction
+        that follows is conditioned on what was read instead."""
         response = self._client.batch_get_item(
-            RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+            RequestItems={self._table: {"Keys": keys, "ConsistentRead": consistent}}
         )
         if response.get("UnprocessedKeys"):  # throttled in part: read again after a pause
             raise Stale()
@@ -91,6 +91,20 @@ class EchoStore:
     def get_echo(self, user_id: str, echo_id: str, consistent: bool = False) -> EchoRecord | None:
         item = self._get(key(user_id, echo_sk(echo_id)), consistent)
         return EchoRecord.from_item(item) if item else None
+
+    def live_echo(self, user_id: str, echo_id: str, consistent: bool = False) -> EchoRecord | None:
+        """The echo, read in one round trip with the counters item, which refuses the token (401)
+        if the account is being erased or was: a missing echo must not answer 404 to it."""
+        return self._retrying(lambda: self._echo_and_counts(user_id, echo_id, consistent)[0], user_id)
+
+    def _echo_and_counts(
+        self, user_id: str, echo_id: str, consistent: bool = True
+    ) -> tuple[EchoRecord | None, dict[str, int]]:
+        echo_item, counts_item = self._get_many(
+            [key(user_id, echo_sk(echo_id)), key(user_id, COUNTS_SK)], consistent
+        )
+        counts = _parse_counts(counts_item)  # first: an erased account's echo is no answer either
+        return (EchoRecord.from_item(echo_item) if echo_item else None), counts
 
     def _counts(self, user_id: str, consistent: bool = True) -> dict[str, int]:
         return _parse_counts(self._get(key(user_id, COUNTS_SK), consistent))
@@ -134,7 +148,7 @@ class EchoStore:
         """The echo ids in (group, slot) SLOTS, read in one round trip."""
         if not slots:
             return {}
-        items = self._get_consistent([key(user_id, slot_sk(group, slot)) for group, slot in slots])
+        items = self._get_many([key(user_id, slot_sk(group, slot)) for group, slot in slots])
         if any(item is None for item in items):  # a concurrent writer moved it since the counters were read
             raise Stale()
         return {slot: item["echo_id"]["S"] for slot, item in zip(slots, items, strict=True) if item}
@@ -190,12 +204,9 @@ class EchoStore:
         return self._retrying(lambda: self._delete_once(user_id, echo_id), user_id)
 
     def _delete_once(self, user_id: str, echo_id: str) -> EchoRecord | None:
-        echo_item, counts_item = self._get_consistent(
-            [key(user_id, echo_sk(echo_id)), key(user_id, COUNTS_SK)]
-        )
-        if echo_item is None:
+        record, counts = self._echo_and_counts(user_id, echo_id)
+        if record is None:
             return None
-        record, counts = EchoRecord.from_item(echo_item), _parse_counts(counts_item)
         total, in_emotion = (
             counts.get(count_attribute(ALL), 0),
             counts.get(count_attribute(record.emotion), 0),
@@ -245,7 +256,7 @@ class EchoStore:
         change: Callable[[EchoRecord], EchoRecord],
         expected_versions: Collection[int] | None,
     ) -> EchoRecord | None:
-        current = self.get_echo(user_id, echo_id, consistent=True)
+        current, counts = self._echo_and_counts(user_id, echo_id)  # counters: 401 once erased
         if current is None:
             return None
         if expected_versions is not None and current.version not in expected_versions:
@@ -258,7 +269,6 @@ class EchoStore:
         # Upgrading a legacy echo: its tag items are written below, its bytes are counted here.
         add_bytes = current.file_size if current.legacy else 0
         if updated.emotion != current.emotion:
-            counts = self._counts(user_id)
             old, new = current.emotion, updated.emotion
             in_old, in_new = counts.get(count_attribute(old), 0), counts.get(count_attribute(new), 0)
             holders = self._slot_holders(user_id, [(old, in_old)] if current.emotion_slot != in_old else [])
@@ -273,7 +283,6 @@ class EchoStore:
             ]
             updated = replace(updated, emotion_slot=in_new + 1)
         elif add_bytes:
-            self._counts(user_id)  # refuses the token (401) if the account is being erased
             operations.append(pieces.set_counts(user_id, {}, add_bytes=add_bytes))
         operations.append({"Put": pieces.unchanged_echo(current) | {"Item": updated.to_item()}})
         removed = tuple(tag for tag in current.tags if tag not in updated.tags)

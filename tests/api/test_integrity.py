@@ -132,7 +132,7 @@ def test_invariant_checker_reports_a_broken_slot(
 # --- one failure at each AWS call, then the request again -----------------------------------
 
 CREATE_CALLS = [
-    "GetItem:echo",
+    "BatchGetItem:echo-and-counts",
     "GetItem:upload",
     "HeadObject:echo-key",  # absent: nothing copied yet
     "HeadObject:staged",
@@ -145,7 +145,7 @@ CREATE_CALLS = [
 ]
 # The echo deleted is in slot 1 of 2, same emotion: both of its slots are filled by the other echo.
 DELETE_CALLS = [
-    "GetItem:echo",
+    "BatchGetItem:echo-and-counts",
     "PutObjectTagging",
     "BatchGetItem:echo-and-counts",
     "BatchGetItem:slots",
