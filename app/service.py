@@ -134,7 +134,7 @@ class EchoService:
         if record is None:  # deleted by a concurrent request, which also removes the audio
             raise not_found()
         try:
-            self._audio.delete(record.s3_key)
+            self._audio.delete_every_version(record.s3_key)
         except Exception:  # the echo is gone and its audio tagged pending: S3 expires it
             logger.exception("Audio left to the lifecycle rule", extra={"s3_key": record.s3_key})
             count("AudioLeftPending")

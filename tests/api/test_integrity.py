@@ -150,7 +150,8 @@ DELETE_CALLS = [
     "BatchGetItem:echo-and-counts",
     "BatchGetItem:slots",
     "TransactWriteItems",
-    "DeleteObject",
+    "ListObjectVersions",  # the echo's key: every version and delete marker
+    "DeleteObjects",
 ]
 
 

@@ -73,12 +73,7 @@ RUNTIME = {
         "sqs:SendMessage",
     },
 }
-ERASURE_ONLY = {
-    "dynamodb:BatchWriteItem",
-    "s3:ListBucketVersions",
-    "s3:DeleteObjectVersion",
-    "cognito-idp:AdminDeleteUser",
-}
+ERASURE_ONLY = {"dynamodb:BatchWriteItem", "cognito-idp:AdminDeleteUser"}
 
 
 @cache
@@ -169,6 +164,17 @@ def test_the_api_names_the_two_indexes_it_queries() -> None:
         index["IndexName"] for index in RESOURCES["EchoesTable"]["Properties"]["GlobalSecondaryIndexes"]
     }
     assert indexes == declared == {"by_created", "by_emotion_created"}
+
+
+def test_the_api_lists_and_deletes_versions_of_one_echos_audio_only() -> None:
+    """An echo's DELETE removes every version of its key: the listing's prefix must be a key
+    (audio/<sub>/<id>.<ext>), never a user's whole prefix or the staging one, as the erasure's is."""
+    by_sid = {s["Sid"]: s for s in statements("ApiFunction")}
+    listing = by_sid["ListOneEchosAudioVersions"]
+    assert listing["Action"] == "s3:ListBucketVersions"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "audio/*/*.*"}}
+    versions = [s for s in by_sid.values() if "s3:DeleteObjectVersion" in _listed(s["Action"])]
+    assert [s["Resource"] for s in versions] == [{"Fn::Sub": "${AudioBucket.Arn}/audio/*"}]
 
 
 def test_the_erasure_deletes_versions_only_under_the_users_prefixes() -> None:
