@@ -31,6 +31,7 @@ from mangum import Mangum
 from mangum.types import LambdaCognitoIdentity, LambdaMobileClientContext
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
+from app import parallel
 from app.auth import CurrentUser, get_current_user
 from app.store.records import EchoRecord, user_pk
 
@@ -64,6 +65,7 @@ def before_snapshot(api: FastAPI) -> None:
     codecs.lookup("idna")  # what the first connection to a host name imports
     api.state.secrets_manager()  # the client the cursor key is read with, on the first cursor
     _serve_priming_list(api)
+    parallel.stop()  # the list's worker thread: a snapshot should hold no thread but the runtime's
     gc.collect()
     gc.freeze()  # as lambda_handler does after init: long-lived, out of every later collection
 

@@ -12,12 +12,13 @@ patch of botocore, which wraps every call of every request, sampled or not: a wa
 """
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import SERVICE_NAME
+from app import SERVICE_NAME, parallel
 from app.aws import AwsClients, observe_calls
 
 _SUBSEGMENT = "xray_subsegment"  # where a call's subsegment waits in botocore's request context
@@ -37,7 +38,23 @@ def install(app: FastAPI, clients: AwsClients) -> None:
         return
     calls = AwsCallSubsegments(tracer.provider)
     observe_calls(calls.begin, calls.end, calls.failed, [clients.dynamodb, clients.s3])
+    parallel.carry(_current_entity)
     app.add_middleware(RouteSubsegments, recorder=tracer.provider)
+
+
+def _current_entity() -> Callable[[], None]:
+    """The SDK keeps the current trace entity per thread: a call a worker makes for this request
+    (app/parallel.py) belongs under the same route subsegment."""
+    if not sampled():
+        return _unchanged
+    from aws_xray_sdk.core import xray_recorder  # Powertools Tracer's provider
+
+    entity = xray_recorder.context.get_trace_entity()
+    return lambda: xray_recorder.context.set_trace_entity(entity)
+
+
+def _unchanged() -> None:
+    return None
 
 
 class AwsCallSubsegments:

@@ -3,10 +3,11 @@ the worker too, and nothing left running when the call returns."""
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
-from app import deadline
+from app import deadline, parallel
 from app.parallel import alongside
 
 
@@ -54,3 +55,29 @@ def test_an_error_there_is_raised() -> None:
 
     with pytest.raises(PermissionError):
         alongside(lambda: 1, there)
+
+
+def test_a_worker_takes_over_what_the_carriers_capture() -> None:
+    """State kept per thread (the X-Ray SDK's trace entity) follows the call into the worker."""
+    local = threading.local()
+    local.entity = "route subsegment"
+
+    def carrier() -> Callable[[], None]:
+        entity = local.entity
+        return lambda: setattr(local, "entity", entity)
+
+    parallel.carry(carrier)
+    parallel.carry(carrier)  # once only
+    try:
+        _, seen = parallel.alongside(lambda: None, lambda: getattr(local, "entity", None))
+        assert seen == "route subsegment"
+    finally:
+        parallel._carriers.remove(carrier)
+    assert carrier not in parallel._carriers
+
+
+def test_stop_ends_the_workers_and_the_next_call_starts_them_again() -> None:
+    parallel.alongside(lambda: None, lambda: None)
+    parallel.stop()
+    assert not [t for t in threading.enumerate() if t.name.startswith("echoes-parallel")]
+    assert parallel.alongside(lambda: 1, lambda: 2) == (1, 2)
