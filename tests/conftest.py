@@ -10,6 +10,7 @@ from moto import mock_aws
 
 from devtools.dynamodb_local import DynamoDBLocal
 from devtools.local_aws import LocalStack, provision
+from devtools.moto import MotoEndpoint
 from tests.support import ORIGINS
 
 for _name, _value in {
@@ -68,3 +69,11 @@ def aws() -> Iterator[None]:
 def stack(aws: None) -> LocalStack:
     """Everything on moto, made fresh for one test (tests/api has its own, on DynamoDB Local)."""
     return provision("dev", ORIGINS)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[MotoEndpoint]:
+    """moto's HTTP server, for the tests that run a process of their own against it."""
+    endpoint = MotoEndpoint().start()
+    yield endpoint
+    endpoint.stop()

@@ -1,23 +1,9 @@
 """Emotions in any case (issue 20: the ecko frontend sends "Joy"): accepted by create, PATCH and the
 list and random filters, stored and answered lower-case, still one of the twelve."""
 
-import requests
 from fastapi.testclient import TestClient
 
-from tests.support import User, echo_body, wav_bytes
-
-
-def _upload(client: TestClient, user: User) -> str:
-    init = client.post(
-        "/api/v1/echoes/init-upload",
-        json={"file_extension": "wav", "content_type": "audio/wav"},
-        headers=user.headers,
-    )
-    assert init.status_code == 200, init.text
-    upload = init.json()
-    put = requests.put(upload["upload_url"], data=wav_bytes(), headers=upload["upload_headers"], timeout=10)
-    assert put.status_code == 200
-    return str(upload["echo_id"])
+from tests.support import User, echo_body, upload_audio, wav_bytes
 
 
 def _create(client: TestClient, user: User, echo_id: str, **body: object):
@@ -26,7 +12,7 @@ def _create(client: TestClient, user: User, echo_id: str, **body: object):
 
 def test_emotions_are_accepted_in_any_case_and_stored_lower_case(client: TestClient, alice: User) -> None:
     """The ecko frontend sends "Joy"."""
-    echo_id = _upload(client, alice)
+    echo_id = upload_audio(client, alice, wav_bytes())
     created = _create(client, alice, echo_id, emotion="Joy")
     assert created.status_code == 201, created.text
     assert created.json()["emotion"] == "joy"
@@ -38,5 +24,5 @@ def test_emotions_are_accepted_in_any_case_and_stored_lower_case(client: TestCli
     assert listed["total_count"] == 1
     picked = client.get("/api/v1/echoes/random", params={"emotion": "nOsTaLgIa"}, headers=alice.headers)
     assert picked.status_code == 200 and picked.json()["echo_id"] == echo_id
-    refused = _create(client, alice, _upload(client, alice), emotion="Happy")
+    refused = _create(client, alice, upload_audio(client, alice, wav_bytes()), emotion="Happy")
     assert refused.status_code == 400, "still one of the twelve"

@@ -1,6 +1,5 @@
 """Fixtures of the script tests: moto's server as an empty account, a copy of the repository."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,13 +8,6 @@ from moto.logs.responses import LogsResponse
 
 from devtools.moto import MotoEndpoint
 from tests.infra.scripts import aws_managed_policies_as_aws, copy_repo, describe_log_groups_as_aws
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[MotoEndpoint]:
-    endpoint = MotoEndpoint().start()
-    yield endpoint
-    endpoint.stop()
 
 
 @pytest.fixture

@@ -2,22 +2,22 @@
 
 import importlib
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from app.settings import get_settings
-from devtools.local_aws import provision
+from devtools.local_aws import LocalStack, provision
 from devtools.moto import MotoEndpoint
 from tests.integration.deployed import Deployed
 from tests.support import ORIGINS
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[MotoEndpoint]:
-    endpoint = MotoEndpoint().start()
-    yield endpoint
-    endpoint.stop()
+@pytest.fixture
+def aws(moto_endpoint: MotoEndpoint, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
+    """The prod stack provisioned on moto's server, which AWS_ENDPOINT_URL names."""
+    moto_endpoint.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint.url)
+    return provision("prod", ORIGINS)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from app.main import create_app
 from app.settings import get_settings
 from app.store.retry import Backoff
 from devtools.events import LambdaContext, rest_event
-from devtools.local_aws import LocalStack, provision
+from devtools.local_aws import LocalStack
 from devtools.moto import MotoEndpoint
 from devtools.seed import seed_echoes
 from devtools.snapstart import run_after_restore, run_before_snapshot
@@ -41,10 +41,9 @@ def registries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws(moto_endpoint: MotoEndpoint, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    moto_endpoint.reset()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint.url)
-    stack = provision("prod", ORIGINS)
+def aws(aws: LocalStack, moto_endpoint: MotoEndpoint, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
+    """conftest's prod stack, and the app's settings for it in the environment."""
+    stack = aws
     for name, value in stack.app_env(moto_endpoint.url, "prod", ORIGINS).items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()

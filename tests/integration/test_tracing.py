@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from devtools.local_aws import LocalStack, provision
+from devtools.local_aws import LocalStack
 from devtools.moto import MotoEndpoint
 from devtools.seed import seed_echoes
 from tests.support import ORIGINS, User, sign_up
@@ -45,13 +45,6 @@ def daemon() -> Iterator[socket.socket]:
     listener.settimeout(0.5)
     yield listener
     listener.close()
-
-
-@pytest.fixture
-def aws(moto_endpoint: MotoEndpoint, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    moto_endpoint.reset()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint.url)
-    return provision("prod", ORIGINS)
 
 
 def _user(stack: LocalStack) -> User:
