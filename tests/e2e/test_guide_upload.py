@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.stack import RunningStack
 from tests.support import wav_bytes
 
 pytestmark = pytest.mark.e2e

@@ -81,3 +81,19 @@ def test_the_floors_are_read_from_real_imports() -> None:
     assert "app.service" in imports_of(MODULES["app.routes.echoes"])
     assert "app.store.echoes" in imports_of(MODULES["app.service"])
     assert "app.jws" in imports_of(MODULES["app.jwks"])  # a lazy import, inside a function
+
+
+def test_tests_share_helpers_through_modules_not_conftest_or_other_tests() -> None:
+    """docs/design.md, Tests: conftest.py files hold fixtures only, and no test imports from
+    another test module; shared helpers live in tests/support.py and the suites' helper modules."""
+    tests = APP.parent / "tests"
+    borrowed = {
+        f"{path.relative_to(tests)}: {node.module}"
+        for path in sorted(tests.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.startswith("tests.")
+        and node.module.rsplit(".", 1)[-1].startswith(("conftest", "test_"))
+    }
+    assert borrowed == set()
