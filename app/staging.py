@@ -1,6 +1,6 @@
 """From the staging key to the echo's key: an upload's audio is checked where the client put it,
-copied into the echo's key (conditioned on what was checked, never overwriting) and checked there,
-so that what the echo owns is what was verified, and no later PUT can change it.
+copied into the echo's key (conditioned on what was checked, never overwriting), so that what the
+echo owns is what was verified, and no later PUT can change it.
 
 The staging key's URL signs host and Content-Type only (the API guide's client sends nothing
 else), so S3 bounds neither the size nor overwrites there: the checks here are the only ones.
@@ -18,24 +18,33 @@ class StagedAudio:
         self._max_bytes = max_bytes
 
     def place(self, upload: PendingUpload) -> StoredObject:
-        """The upload's audio, checked in the echo's key. Copied there first unless an earlier
-        attempt of this create copied it already (checked before it was copied, it wins over
-        whatever the staging key holds now)."""
-        if self._audio.inspect(upload.s3_key) is None:
-            self._copy(upload)
-        return self._checked(upload, upload.s3_key)
-
-    def _copy(self, upload: PendingUpload) -> None:
-        staged = self._checked(upload, upload.upload_key)
-        copied = self._audio.copy_verified(upload.upload_key, upload.s3_key, staged.etag)
-        if not copied and self._audio.inspect(upload.s3_key) is None:
-            # Refused, and nothing is in the echo's key (else a concurrent create copied it): the
-            # staging key changed since it was checked (a PUT in between). Nothing was copied.
+        """The upload's audio in the echo's key, checked: on a first attempt one HeadObject of the
+        staged object and one CopyObject, conditioned on the ETag that was checked (so the copy
+        holds exactly the checked bytes) and on the echo's key being absent. When S3 refuses the
+        copy, the echo's key holds an earlier attempt's copy (checked before it was made, it wins
+        over whatever the staging key holds now), or the staged object changed in between."""
+        staged = self._audio.inspect(upload.upload_key)
+        if (
+            staged is not None
+            and self._refusal(upload, staged) is None
+            and self._audio.copy_verified(upload.upload_key, upload.s3_key, staged.etag)
+        ):
+            return staged
+        copied = self._audio.inspect(upload.s3_key)
+        if copied is not None:
+            return self._checked(upload, upload.s3_key, copied)
+        if staged is None:
             raise ApiError(
-                ErrorCode.CONFLICT,
-                "The upload changed while it was being verified: create the echo again",
+                ErrorCode.VALIDATION_ERROR,
+                "The audio has not been uploaded yet",
                 {"s3_key": upload.upload_key},
             )
+        self._checked(upload, upload.upload_key, staged)  # an unacceptable upload: refused, deleted
+        raise ApiError(  # refused by S3: the staged object changed since it was checked (a PUT)
+            ErrorCode.CONFLICT,
+            "The upload changed while it was being verified: create the echo again",
+            {"s3_key": upload.upload_key},
+        )
 
     def discard(self, upload: PendingUpload) -> None:
         """After the echo is created: its staging object is no longer needed. Best effort: the
@@ -45,23 +54,26 @@ class StagedAudio:
         except Exception:
             logger.warning("Staged upload left to the lifecycle rule", extra={"s3_key": upload.upload_key})
 
-    def _checked(self, upload: PendingUpload, key: str) -> StoredObject:
-        """KEY's object, if it has an allowed size and the declared type; refused and deleted if not."""
-        stored = self._audio.inspect(key)
-        if stored is None:
-            raise ApiError(ErrorCode.VALIDATION_ERROR, "The audio has not been uploaded yet", {"s3_key": key})
-        if stored.size > self._max_bytes or stored.size == 0:
+    def _checked(self, upload: PendingUpload, key: str, stored: StoredObject) -> StoredObject:
+        """STORED (KEY's object) if it is acceptable; else it is deleted and refused."""
+        refusal = self._refusal(upload, stored)
+        if refusal is not None:
             self._audio.delete(key)
-            raise ApiError(
+            raise refusal
+        return stored
+
+    def _refusal(self, upload: PendingUpload, stored: StoredObject) -> ApiError | None:
+        """Why STORED cannot be the upload's audio (its size, or not the declared type), if so."""
+        if stored.size > self._max_bytes or stored.size == 0:
+            return ApiError(
                 ErrorCode.FILE_TOO_LARGE if stored.size else ErrorCode.VALIDATION_ERROR,
                 f"Uploaded audio must be 1 to {self._max_bytes} bytes",
                 {"max_bytes": self._max_bytes, "file_size": stored.size},
             )
         if stored.content_type.lower() != upload.content_type:
-            self._audio.delete(key)
-            raise ApiError(
+            return ApiError(
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                 "Uploaded audio does not have the declared content type",
                 {"expected": upload.content_type, "received": stored.content_type},
             )
-        return stored
+        return None

@@ -29,7 +29,7 @@ from app.store.echoes import EchoStore
 from app.store.limits import UploadLimit
 from app.store.outcomes import ContentionError, EchoAlreadyExists, Quota, QuotaExceeded, UploadNotPending
 from app.store.records import ALL, BYTES_ATTRIBUTE, EchoRecord, PendingUpload, count_attribute
-from app.store.uploads import PendingUploads
+from app.store.uploads import PendingUploads, ledger_key, pending_in
 
 
 def _now_iso() -> str:
@@ -188,13 +188,13 @@ class UploadService:
     def create(self, user_id: str, echo_id: str, request: CreateEchoRequest) -> Echo:
         echo_id = parse_echo_id(echo_id)
         request_hash = _request_hash(request)
-        try:  # with the counters: an erased account's token is refused (401), not told 404
-            existing = self._echoes.live_echo(user_id, echo_id, consistent=True)
+        try:  # the counters too: an erased account's token is refused (401), not told 404
+            existing, counts, ledger = self._echoes.creation_state(user_id, echo_id, ledger_key(user_id))
         except ContentionError:
             raise unavailable() from None
         if existing is not None:
             return self._replayed(existing, request_hash)
-        upload = self._uploads.get(user_id, echo_id, now=int(time.time()))
+        upload = pending_in(ledger, echo_id, now=int(time.time()))
         if upload is None:
             raise not_found("Pending upload")
         if request.file_extension != upload.file_extension:
@@ -210,20 +210,20 @@ class UploadService:
         # after the commit would leave an echo whose audio the lifecycle rule deletes.
         self._audio.mark_kept(upload.s3_key)
         try:
-            created = self._commit(record)
+            created = self._commit(record, counts)
         except EchoAlreadyExists as race:
             return self._replayed(race.existing, request_hash)
         self._staged.discard(upload)
         count("EchoCreated", emotion=created.emotion)
         return self._to_echo(created)
 
-    def _commit(self, record: EchoRecord) -> EchoRecord:
+    def _commit(self, record: EchoRecord, counts: dict[str, int]) -> EchoRecord:
         """The create transaction; when it certainly failed, the audio goes back to the lifecycle
         rule. A timeout or a spent deadline leaves the outcome unknown (the transaction may still
         commit), so the audio stays untagged then: re-tagging it could expire a live echo's audio."""
         quota = Quota(self._settings.max_echoes_per_user, self._settings.max_audio_bytes_per_user)
         try:
-            return self._echoes.create_echo(record, quota)
+            return self._echoes.create_echo(record, quota, counts)
         except QuotaExceeded as exceeded:
             self._audio.mark_pending_quietly(record.s3_key)
             raise _quota_error(exceeded) from None

@@ -106,6 +106,22 @@ class EchoStore:
         counts = _parse_counts(counts_item)  # first: an erased account's echo is no answer either
         return (EchoRecord.from_item(echo_item) if echo_item else None), counts
 
+    def creation_state(
+        self, user_id: str, echo_id: str, ledger: Item
+    ) -> tuple[EchoRecord | None, dict[str, int], Item | None]:
+        """What create starts from, in one strongly consistent round trip: the echo if it exists
+        (a repeated create), the counters (401 once the account is erased; create's transaction
+        is conditioned on them) and the item at LEDGER (the pending uploads)."""
+
+        def read() -> tuple[EchoRecord | None, dict[str, int], Item | None]:
+            echo_item, counts_item, ledger_item = self._get_many(
+                [key(user_id, echo_sk(echo_id)), key(user_id, COUNTS_SK), ledger]
+            )
+            counts = _parse_counts(counts_item)
+            return (EchoRecord.from_item(echo_item) if echo_item else None), counts, ledger_item
+
+        return self._retrying(read, user_id)
+
     def _counts(self, user_id: str, consistent: bool = True) -> dict[str, int]:
         return _parse_counts(self._get(key(user_id, COUNTS_SK), consistent))
 
@@ -155,13 +171,20 @@ class EchoStore:
 
     # --- create -------------------------------------------------------------------------------
 
-    def create_echo(self, record: EchoRecord, quota: Quota | None = None) -> EchoRecord:
-        """Store the echo, consume its pending upload and take the next slots, atomically."""
-        return self._retrying(lambda: self._create_once(record, quota), record.user_id)
+    def create_echo(
+        self, record: EchoRecord, quota: Quota | None = None, counts: dict[str, int] | None = None
+    ) -> EchoRecord:
+        """Store the echo, consume its pending upload and take the next slots, atomically. The
+        first attempt starts from COUNTS when given (the counters as this request read them,
+        strongly consistent: creation_state); a transaction they no longer match reads again."""
+        known = [counts] if counts is not None else []
+        return self._retrying(
+            lambda: self._create_once(record, quota, known.pop() if known else self._counts(record.user_id)),
+            record.user_id,
+        )
 
-    def _create_once(self, record: EchoRecord, quota: Quota | None) -> EchoRecord:
+    def _create_once(self, record: EchoRecord, quota: Quota | None, counts: dict[str, int]) -> EchoRecord:
         user_id, emotion, pieces = record.user_id, record.emotion, self._pieces
-        counts = self._counts(user_id)
         total, in_emotion = counts.get(count_attribute(ALL), 0), counts.get(count_attribute(emotion), 0)
         if quota is not None:
             check_quota(record, total, counts.get(BYTES_ATTRIBUTE, 0), quota)

@@ -46,6 +46,12 @@ def entries(ledger: Item | None) -> dict[str, PendingUpload]:
     }
 
 
+def pending_in(ledger: Item | None, echo_id: str, now: int) -> PendingUpload | None:
+    """The upload of ECHO_ID in LEDGER (a ledger item as read) if it is there and not expired by NOW."""
+    upload = entries(ledger).get(echo_id)
+    return upload if upload is not None and upload.expires_at > now else None
+
+
 def consume_operation(table: str, user_id: str, echo_id: str) -> dict[str, Any]:
     """The transaction item by which create uses the upload: it must still be in the ledger."""
     return {
@@ -102,18 +108,6 @@ class PendingUploads:
         """Give back the place of an upload that will not be used (no-op once it is gone)."""
         with contextlib.suppress(_Refused):
             self._update(consume_operation(self._table, user_id, echo_id)["Update"])
-
-    def get(self, user_id: str, echo_id: str, now: int) -> PendingUpload | None:
-        """The upload if it is pending and not expired (TTL deletes lazily: expiry is checked here)."""
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=ledger_key(user_id),
-            ConsistentRead=True,
-            ProjectionExpression="#u",
-            ExpressionAttributeNames={"#u": entry_name(echo_id)},
-        )
-        upload = entries(response.get("Item")).get(echo_id)
-        return upload if upload is not None and upload.expires_at > now else None
 
     def _read(self, user_id: str) -> Item | None:
         item: Item | None = self._client.get_item(

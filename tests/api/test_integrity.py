@@ -132,15 +132,11 @@ def test_invariant_checker_reports_a_broken_slot(
 # --- one failure at each AWS call, then the request again -----------------------------------
 
 CREATE_CALLS = [
-    "BatchGetItem:echo-and-counts",
-    "GetItem:upload",
-    "HeadObject:echo-key",  # absent: nothing copied yet
+    "BatchGetItem:echo-counts-ledger",  # a repeated create? the counters, the pending upload
     "HeadObject:staged",
-    "CopyObject",  # into the echo's key, tagged pending
-    "HeadObject:echo-key",  # the copy checked
+    "CopyObject",  # into the echo's key, tagged pending, conditioned on the ETag just checked
     "DeleteObjectTagging",
-    "GetItem:counts",
-    "TransactWriteItems",
+    "TransactWriteItems",  # its first attempt conditioned on the counters read first
     "DeleteObject:staged",  # after the echo exists: a failure leaves it to the lifecycle rule
 ]
 # The echo deleted is in slot 1 of 2, same emotion: both of its slots are filled by the other echo.

@@ -14,7 +14,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.store.outcomes import QuotaExceeded
 from app.store.records import PendingUpload
-from app.store.uploads import PendingUploads, ledger_key
+from app.store.uploads import PendingUploads, ledger_key, pending_in
 from devtools.invariants import Snapshot, snapshot
 from devtools.local_aws import LocalStack
 from tests.faults import BEFORE, FaultInjector
@@ -89,11 +89,11 @@ def test_expired_uploads_give_their_places_to_new_ones(settings: Settings, alice
     store.reserve(alice.user_id, upload(4, 400), limit=2, now=250)  # e2 expired, e3 still live
     assert _pending(settings, alice).uploads == {"e3", "e4"}
     assert invariant_violations(settings, alice) == []
-    assert store.get(alice.user_id, "e3", now=299) == upload(3, 300)
-    assert store.get(alice.user_id, "e3", now=300) is None, "expired, though still in the ledger"
     ledger = boto3.client("dynamodb").get_item(
         TableName=settings.dynamodb_table_name, Key=ledger_key(alice.user_id), ConsistentRead=True
     )["Item"]
+    assert pending_in(ledger, "e3", now=299) == upload(3, 300)
+    assert pending_in(ledger, "e3", now=300) is None, "expired, though still in the ledger"
     assert ledger["expires_at"] == {"N": "400"}, "TTL removes the ledger once its newest upload expired"
 
 

@@ -126,7 +126,7 @@ def test_what_an_earlier_attempt_copied_wins_over_a_later_put(
     first, later = wav_bytes(0.5), wav_bytes(0.25)
     upload = _init(client, alice)
     _put(upload, first)
-    injector.arm(2, AFTER)  # HeadObject (echo's key), HeadObject (staged), CopyObject: lost answer
+    injector.arm(1, AFTER)  # HeadObject (staged), then CopyObject: its answer lost
     assert _create(client, alice, upload["echo_id"]).status_code == 503
     assert injector.fired == "CopyObject (after)"
     _put(upload, later)
