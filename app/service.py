@@ -114,9 +114,10 @@ class EchoService:
     def delete(self, user_id: str, echo_id: str) -> None:
         echo_id = parse_echo_id(echo_id)
         try:
-            existing = self._echoes.live_echo(user_id, echo_id, consistent=True)
+            known = self._echoes.echo_and_counts(user_id, echo_id)
         except ContentionError:
             raise unavailable() from None
+        existing = known[0]
         if existing is None:
             raise not_found()
         # The audio is handed to the lifecycle rule (tagged pending) before the echo goes: if the
@@ -124,7 +125,7 @@ class EchoService:
         # turns out to remain, its audio is kept again (_keep_audio_if_echo_remains).
         try:
             self._audio.mark_pending(existing.s3_key)
-            record = self._echoes.delete_echo(user_id, echo_id)
+            record = self._echoes.delete_echo(user_id, echo_id, known)
         except ContentionError:
             self._keep_audio_if_echo_remains(existing)
             raise unavailable("Too many concurrent changes; try again") from None

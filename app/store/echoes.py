@@ -43,6 +43,8 @@ from app.store.transactions import (
 from app.store.uploads import consume_operation
 
 MAX_RANDOM_ATTEMPTS = 3
+# An echo as read (None: absent) and the user's counters, read together.
+type EchoState = tuple[EchoRecord | None, dict[str, int]]
 
 
 def _parse_counts(item: Item | None) -> dict[str, int]:
@@ -92,14 +94,17 @@ class EchoStore:
         item = self._get(key(user_id, echo_sk(echo_id)), consistent)
         return EchoRecord.from_item(item) if item else None
 
+    def echo_and_counts(self, user_id: str, echo_id: str) -> EchoState:
+        """The echo (None if absent) and the counters, strongly consistent, in one round trip; the
+        counters refuse the token (401) if the account is being erased or was."""
+        return self._retrying(lambda: self._echo_and_counts(user_id, echo_id), user_id)
+
     def live_echo(self, user_id: str, echo_id: str, consistent: bool = False) -> EchoRecord | None:
         """The echo, read in one round trip with the counters item, which refuses the token (401)
         if the account is being erased or was: a missing echo must not answer 404 to it."""
         return self._retrying(lambda: self._echo_and_counts(user_id, echo_id, consistent)[0], user_id)
 
-    def _echo_and_counts(
-        self, user_id: str, echo_id: str, consistent: bool = True
-    ) -> tuple[EchoRecord | None, dict[str, int]]:
+    def _echo_and_counts(self, user_id: str, echo_id: str, consistent: bool = True) -> EchoState:
         echo_item, counts_item = self._get_many(
             [key(user_id, echo_sk(echo_id)), key(user_id, COUNTS_SK)], consistent
         )
@@ -222,12 +227,20 @@ class EchoStore:
 
     # --- delete -------------------------------------------------------------------------------
 
-    def delete_echo(self, user_id: str, echo_id: str) -> EchoRecord | None:
-        """Remove the echo and fill its slots with the last ones, so slots stay dense (1..n)."""
-        return self._retrying(lambda: self._delete_once(user_id, echo_id), user_id)
+    def delete_echo(self, user_id: str, echo_id: str, known: EchoState | None = None) -> EchoRecord | None:
+        """Remove the echo and fill its slots with the last ones, so slots stay dense (1..n). The
+        first attempt starts from KNOWN when given (the echo and counters as this request read
+        them: echo_and_counts); a transaction they no longer match reads again."""
+        first = [known] if known is not None else []
+        return self._retrying(
+            lambda: self._delete_once(
+                user_id, echo_id, first.pop() if first else self._echo_and_counts(user_id, echo_id)
+            ),
+            user_id,
+        )
 
-    def _delete_once(self, user_id: str, echo_id: str) -> EchoRecord | None:
-        record, counts = self._echo_and_counts(user_id, echo_id)
+    def _delete_once(self, user_id: str, echo_id: str, state: EchoState) -> EchoRecord | None:
+        record, counts = state
         if record is None:
             return None
         total, in_emotion = (

@@ -141,9 +141,8 @@ CREATE_CALLS = [
 ]
 # The echo deleted is in slot 1 of 2, same emotion: both of its slots are filled by the other echo.
 DELETE_CALLS = [
-    "BatchGetItem:echo-and-counts",
+    "BatchGetItem:echo-and-counts",  # the transaction's first attempt is conditioned on them
     "PutObjectTagging",
-    "BatchGetItem:echo-and-counts",
     "BatchGetItem:slots",
     "TransactWriteItems",
     "ListObjectVersions",  # the echo's key: every version and delete marker
