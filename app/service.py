@@ -180,9 +180,12 @@ class EchoService:
         return self.to_echo(record)
 
     def stats(self, user_id: str) -> EchoStats:
-        """Three reads whatever the number of echoes: the counters, and each end of the index."""
-        counts = self._echoes.counts(user_id)
-        first, last = self._echoes.oldest_and_newest(user_id)
+        """Three reads at once whatever the number of echoes: the counters (which refuse an erased
+        account's token), and each end of the index (this thread runs one end, two workers the
+        other end and the counters: no worker waits for another)."""
+        (first, last), counts = alongside(
+            lambda: self._echoes.oldest_and_newest(user_id), lambda: self._echoes.counts(user_id)
+        )
         return EchoStats(
             total_count=counts.get(count_attribute(ALL), 0),
             by_emotion={emotion: counts.get(count_attribute(emotion.value), 0) for emotion in Emotion},

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.errors import account_erased
 from app.models import Selection
+from app.parallel import alongside
 from app.store.account import ERASED_ATTRIBUTE
 from app.store.listing import EchoSlice, PageKey, newest_first
 from app.store.outcomes import (
@@ -138,21 +139,22 @@ class EchoStore:
         return self._counts(user_id, consistent=False)
 
     def oldest_and_newest(self, user_id: str) -> tuple[str | None, str | None]:
-        """created_at of the first and last echo: one single-key Query at each end of the index."""
-        ends = []
-        for forward in (True, False):
-            response = self._client.query(
-                TableName=self._table,
-                IndexName=BY_CREATED_INDEX,
-                KeyConditionExpression="gsi1pk = :p",
-                ProjectionExpression="gsi1sk",
-                ExpressionAttributeValues={":p": {"S": user_pk(user_id)}},
-                ScanIndexForward=forward,
-                Limit=1,
-            )
-            items = response.get("Items", [])
-            ends.append(items[0]["gsi1sk"]["S"].split("#", 1)[0] if items else None)
-        return ends[0], ends[1]
+        """created_at of the first and last echo: a single-key Query at each end of the index,
+        the two at once (app/parallel.py)."""
+        return alongside(lambda: self._end(user_id, oldest=True), lambda: self._end(user_id, oldest=False))
+
+    def _end(self, user_id: str, oldest: bool) -> str | None:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName=BY_CREATED_INDEX,
+            KeyConditionExpression="gsi1pk = :p",
+            ProjectionExpression="gsi1sk",
+            ExpressionAttributeValues={":p": {"S": user_pk(user_id)}},
+            ScanIndexForward=oldest,
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return items[0]["gsi1sk"]["S"].split("#", 1)[0] if items else None
 
     # --- optimistic writes ----------------------------------------------------------------------
 
