@@ -2,13 +2,14 @@
 filters, cursors and offsets, random picks, PATCH with If-Match, delete and its audio, stats. The
 same routes run over DynamoDB Local and moto in tests/api; here each branch runs in microseconds."""
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 from botocore.exceptions import ClientError
 
 from app.errors import ApiError, ErrorCode
-from app.models import Emotion, Selection, UpdateEchoRequest
+from app.models import EchoPage, Emotion, Selection, UpdateEchoRequest
 from app.service import MAX_OFFSET, etag, expected_versions
 from app.store.outcomes import ContentionError
 from tests.unit.fakes import OTHER_USER, USER, Services, echo_record
@@ -21,9 +22,9 @@ def _refused(status: int, call: object) -> ApiError:
     return call
 
 
-def _error(action: object) -> ApiError:
+def _error(action: Callable[[], object]) -> ApiError:
     with pytest.raises(ApiError) as raised:
-        action()  # type: ignore[operator]
+        action()
     return raised.value
 
 
@@ -69,8 +70,8 @@ def test_get_answers_503_when_the_read_keeps_being_throttled(services: Services)
 # --- list --------------------------------------------------------------------------------------
 
 
-def _ids(page: object) -> list[str]:
-    return [echo.echo_id for echo in page.echoes]  # type: ignore[attr-defined]
+def _ids(page: EchoPage) -> list[str]:
+    return [echo.echo_id for echo in page.echoes]
 
 
 def test_a_listing_is_newest_first_with_the_total(services: Services) -> None:
