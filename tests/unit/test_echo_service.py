@@ -373,3 +373,24 @@ def test_stats_of_no_echoes_and_of_an_erased_account(services: Services) -> None
     assert set(empty.by_emotion.values()) == {0}
     services.store.erased.add(USER)
     _refused(401, _error(lambda: services.echoes.stats(USER)))
+
+
+def test_delete_under_contention_before_anything_is_written_is_503(services: Services) -> None:
+    stored = services.add(echo_record(1))
+    services.store.fail("echo_and_counts", ContentionError(USER))
+    _refused(503, _error(lambda: services.echoes.delete(USER, stored.echo_id)))
+    assert stored.echo_id in services.store.echoes[USER] and services.audio.calls == []
+
+
+def test_a_failed_delete_that_cannot_tell_whether_the_echo_remains_reports_its_failure(
+    services: Services,
+) -> None:
+    """Best effort: the live echo's audio stays tagged pending (logged), which a retried delete
+    finishes; the caller sees the delete's own failure, not the clean-up's."""
+    stored = services.add(echo_record(1))
+    services.store.fail("delete_echo", ContentionError(USER))
+    services.store.fail("get_echo", ClientError({"Error": {"Code": "InternalError"}}, "GetItem"))
+    _refused(503, _error(lambda: services.echoes.delete(USER, stored.echo_id)))
+    assert services.audio.objects[stored.s3_key].pending and "mark_kept" not in services.audio.calls
+    services.echoes.delete(USER, stored.echo_id)
+    assert stored.echo_id not in services.store.echoes[USER] and stored.s3_key not in services.audio.objects

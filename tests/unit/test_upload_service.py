@@ -295,8 +295,12 @@ def test_create_with_an_unknown_outcome_leaves_the_audio_kept(services: Services
         _create(services, echo_id)
     assert (echo_id in services.store.echoes.get(USER, {})) is committed
     assert not services.audio.objects[_audio_key(echo_id)].pending
-    if committed:  # the client's retry replays it
-        assert _create(services, echo_id).echo_id == echo_id
+    # The client retries (after PUTting other bytes to the staging key): it gets the echo, made of
+    # the copy the first attempt verified: either the one committed (replayed), or now.
+    services.audio.upload(staging_key(USER, echo_id, "webm"), 2000, "audio/webm")
+    assert _create(services, echo_id).file_size == 1000
+    assert services.store.echoes[USER][echo_id].file_size == 1000
+    assert not services.audio.objects[_audio_key(echo_id)].pending
 
 
 def test_a_failed_create_keeps_the_audio_a_concurrent_create_made_an_echo_of(services: Services) -> None:
@@ -323,3 +327,38 @@ def test_create_fails_before_the_echo_when_the_audio_cannot_be_kept(services: Se
     with pytest.raises(ClientError):
         _create(services, echo_id)
     assert "create_echo" not in services.store.calls
+
+
+def test_create_under_contention_before_anything_is_written_is_503(services: Services) -> None:
+    echo_id = _uploaded(services)
+    services.store.fail("creation_state", ContentionError(USER))
+    _error(lambda: _create(services, echo_id), 503)
+    assert "copy_verified" not in services.audio.calls
+    assert echo_id in services.uploads.ledgers[USER] and _audio_key(echo_id) not in services.audio.objects
+
+
+def test_a_failed_create_that_cannot_tell_whether_the_echo_exists_leaves_the_audio_kept(
+    services: Services,
+) -> None:
+    """Best effort: the audio then stays untagged (logged as OrphanedAudio), never expiring an echo's."""
+    echo_id = _uploaded(services)
+    services.store.fail("create_echo", ContentionError(USER))
+    services.store.fail("get_echo", ReadTimeoutError(endpoint_url="dynamodb"))
+    _error(lambda: _create(services, echo_id), 503)
+    assert not services.audio.objects[_audio_key(echo_id)].pending
+    assert "mark_pending" not in services.audio.calls
+
+
+def test_an_echo_stands_when_its_staged_upload_cannot_be_removed(services: Services) -> None:
+    echo_id = _uploaded(services)
+    services.audio.fail("delete", ClientError({"Error": {"Code": "SlowDown"}}, "DeleteObject"))
+    assert _create(services, echo_id).echo_id == echo_id
+    assert staging_key(USER, echo_id, "webm") in services.audio.objects, "left to the lifecycle rule"
+
+
+def test_init_upload_whose_place_cannot_be_given_back_reports_the_first_failure(services: Services) -> None:
+    services.limit.fail("take", ReadTimeoutError(endpoint_url="dynamodb"))
+    services.uploads.fail("release", ClientError({"Error": {"Code": "InternalError"}}, "UpdateItem"))
+    with pytest.raises(ReadTimeoutError):
+        _init(services)
+    assert len(services.uploads.ledgers[USER]) == 1, "the place comes free when the upload expires"
