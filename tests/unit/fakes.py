@@ -14,14 +14,16 @@ import itertools
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from app.errors import ApiError, ErrorCode, account_erased
 from app.models import Selection
 from app.service import EchoService
 from app.settings import Settings
-from app.store.audio import StoredObject, UploadTarget, audio_key
+from app.store.audio import AudioStore, StoredObject, UploadTarget, audio_key
 from app.store.cursor import CursorCodec
+from app.store.echoes import EchoStore
+from app.store.limits import UploadLimit
 from app.store.listing import EchoSlice, PageKey
 from app.store.outcomes import (
     EchoAlreadyExists,
@@ -32,7 +34,7 @@ from app.store.outcomes import (
     check_quota,
 )
 from app.store.records import ALL, BYTES_ATTRIBUTE, EchoRecord, Item, PendingUpload, count_attribute
-from app.store.uploads import COUNT_ATTRIBUTE, entry_name, ledger_key
+from app.store.uploads import COUNT_ATTRIBUTE, PendingUploads, entry_name, ledger_key
 from app.uploads import UploadService
 from tests.support import VALID
 
@@ -180,13 +182,12 @@ class FakeEchoStore(Faults):
         """The echo in slot randbelow(n) + 1 of the group, as the slot items name them."""
 
         def effect() -> EchoRecord | None:
-            slot_of = (lambda echo: echo.emotion_slot) if emotion else (lambda echo: echo.slot)
             group = [
                 echo for echo in self.echoes.get(user_id, {}).values() if emotion in (None, echo.emotion)
             ]
             if not group:
                 return None
-            by_slot = {slot_of(echo): echo for echo in group}
+            by_slot = {echo.emotion_slot if emotion else echo.slot: echo for echo in group}
             return by_slot[self._randbelow(len(group)) + 1]
 
         return self._call("random_echo", effect)
@@ -288,7 +289,9 @@ def _fill_slot(
     group = [echo for echo in mine.values() if in_group(echo)]
     last = max(group, key=lambda echo: getattr(echo, field), default=None)
     if last is not None and getattr(last, field) > freed:
-        mine[last.echo_id] = replace(last, **{field: freed})
+        mine[last.echo_id] = (
+            replace(last, slot=freed) if field == "slot" else replace(last, emotion_slot=freed)
+        )
 
 
 def _selected(echo: EchoRecord, selection: Selection) -> bool:
@@ -419,7 +422,7 @@ OTHER_USER = "99999999-8888-7777-6666-555555555555"
 
 
 def settings(**values: object) -> Settings:
-    return Settings(**{name.lower(): value for name, value in VALID.items()} | values)  # type: ignore[arg-type]
+    return Settings.model_validate({name.lower(): value for name, value in VALID.items()} | values)
 
 
 def echo_record(
@@ -459,15 +462,11 @@ class Services:
     def __post_init__(self) -> None:
         self.store = FakeEchoStore(self.uploads, self.randbelow)
         self.cursors = CursorCodec(lambda: b"k" * 32)
-        self.echoes = EchoService(self.settings, self.store, self.audio, self.cursors)  # type: ignore[arg-type]
-        self.upload = UploadService(
-            self.settings,
-            self.store,
-            self.uploads,
-            self.audio,
-            self.limit,
-            self.echoes,  # type: ignore[arg-type]
-        )
+        # The fakes stand in for the stores (tests/unit/test_fakes.py holds them to their signatures).
+        store, audio = cast(EchoStore, self.store), cast(AudioStore, self.audio)
+        self.echoes = EchoService(self.settings, store, audio, self.cursors)
+        uploads, limit = cast(PendingUploads, self.uploads), cast(UploadLimit, self.limit)
+        self.upload = UploadService(self.settings, store, uploads, audio, limit, self.echoes)
 
     def add(self, record: EchoRecord) -> EchoRecord:
         """An echo as a create leaves it: stored, with its audio kept."""

@@ -6,7 +6,7 @@ import pytest
 
 from app.account import AccountService
 from app.errors import ApiError
-from app.models import ErasureProgress, Selection
+from app.models import Emotion, ErasureProgress, Selection
 from tests.unit.fakes import OTHER_USER, USER, Services, echo_record
 
 
@@ -29,7 +29,7 @@ def test_export_pages_through_every_echo_once_with_stats_first() -> None:
     exported = [echo.echo_id for page in pages for echo in page.echoes]
     assert exported == [record.echo_id for record in reversed(records)]
     first = pages[0].stats
-    assert first is not None and first.total_count == 5 and first.by_emotion["calm"] == 3
+    assert first is not None and first.total_count == 5 and first.by_emotion[Emotion.CALM] == 3
     assert all(page.stats is None for page in pages[1:])
     assert all(page.user_id == USER and page.exported_at.endswith("Z") for page in pages)
     assert all(echo.audio_url for page in pages for echo in page.echoes), "each echo with a fresh URL"

@@ -12,6 +12,7 @@ from app.errors import ApiError, ErrorCode
 from app.models import EchoPage, Emotion, Selection, UpdateEchoRequest
 from app.service import MAX_OFFSET, etag, expected_versions
 from app.store.outcomes import ContentionError
+from app.store.records import EchoRecord
 from tests.unit.fakes import OTHER_USER, USER, Services, echo_record
 
 
@@ -203,7 +204,12 @@ def test_a_listing_refuses_an_erased_accounts_token(services: Services, selectio
 
 def test_random_picks_the_echo_in_the_drawn_slot_of_the_group() -> None:
     draws: list[int] = []
-    services = Services(randbelow=lambda n: draws.append(n) or n - 1)  # the last slot
+
+    def last_slot(n: int) -> int:
+        draws.append(n)
+        return n - 1
+
+    services = Services(randbelow=last_slot)
     services.add(echo_record(1, emotion="calm"))
     services.add(echo_record(2, emotion="joy"))
     last_calm = services.add(echo_record(3, emotion="calm"))
@@ -225,8 +231,8 @@ def test_random_answers_404_when_nothing_matches(services: Services) -> None:
 
 def test_expected_versions_reads_if_match_strongly() -> None:
     assert expected_versions(None) is None and expected_versions(" * ") is None
-    assert expected_versions('"3"') == {3}
-    assert expected_versions('"3", "5",W/"7"') == {3, 5}  # weak tags match nothing
+    assert expected_versions('"3"') == frozenset({3})
+    assert expected_versions('"3", "5",W/"7"') == frozenset({3, 5})  # weak tags match nothing
     assert expected_versions('"²"') == frozenset() and expected_versions('"' + "9" * 19 + '"') == frozenset()
     assert etag(4) == '"4"'
 
@@ -295,16 +301,15 @@ def test_delete_of_a_missing_or_foreign_echo_is_404_and_touches_no_audio(service
     assert not services.audio.objects[theirs.s3_key].pending
 
 
-def test_delete_racing_another_delete_is_404(services: Services) -> None:
+def test_delete_racing_another_delete_is_404(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     stored = services.add(echo_record(1))
-    # Another request deletes the echo between this one's read and its transaction.
     original = services.store.delete_echo
 
-    def raced(user_id: str, echo_id: str, known: object = None) -> object:
-        services.store.echoes[user_id].pop(echo_id)
+    def raced(user_id: str, echo_id: str, known: object = None) -> EchoRecord | None:
+        services.store.echoes[user_id].pop(echo_id)  # another request's delete, just before this one's
         return original(user_id, echo_id, known)
 
-    services.store.delete_echo = raced  # type: ignore[method-assign]
+    monkeypatch.setattr(services.store, "delete_echo", raced)
     _refused(404, _error(lambda: services.echoes.delete(USER, stored.echo_id)))
 
 

@@ -236,7 +236,9 @@ def test_create_refuses_audio_it_cannot_verify(
     assert echo_id in services.uploads.ledgers[USER], "the place stays: the client may upload again"
 
 
-def test_create_refuses_an_upload_changed_while_it_was_verified(services: Services) -> None:
+def test_create_refuses_an_upload_changed_while_it_was_verified(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     echo_id = _uploaded(services)
     original = services.audio.copy_verified
 
@@ -244,7 +246,7 @@ def test_create_refuses_an_upload_changed_while_it_was_verified(services: Servic
         services.audio.upload(source, 2000, "audio/webm")  # the client PUTs again after the check
         return original(source, target, etag)
 
-    services.audio.copy_verified = put_in_between  # type: ignore[method-assign]
+    monkeypatch.setattr(services.audio, "copy_verified", put_in_between)
     _error(lambda: _create(services, echo_id), 409)
     assert _audio_key(echo_id) not in services.audio.objects
 
