@@ -186,3 +186,18 @@ def deployed_stack(environment: str, stack_name: str | None = None) -> dict[str,
     s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=f"{stack_name}/abc.template", Body=b"{}")
     s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=f"echoes-{other}-backend/keep.template", Body=b"{}")
     return {"bucket": bucket, "table": table, "leftover": leftover, **log_groups}
+
+
+def account_ready_for_deploys(region: str = "us-east-1") -> None:
+    """What env-setup.sh makes of an empty account (artifacts bucket, API Gateway's CloudWatch role
+    for REGION), made here in-process, for the tests about something else: each AWS CLI start the
+    scripts would spend on them costs about half a second of CPU."""
+    bucket = f"echoes-sam-artifacts-{ACCOUNT}-{region}"
+    s3 = boto3.client("s3", region_name=region)
+    if bucket not in bucket_names():
+        where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **where)  # type: ignore[arg-type]
+    role = f"arn:aws:iam::{ACCOUNT}:role/apigateway-cloudwatch-logs"
+    boto3.client("apigateway", region_name=region).update_account(
+        patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}]
+    )

@@ -15,6 +15,7 @@ from tests.infra.scripts import (
     ARTIFACTS_BUCKET,
     CLOSED_ENDPOINT,
     LEFTOVER_LOG_GROUP,
+    account_ready_for_deploys,
     bucket_names,
     deployed_dev_stack,
     deployed_stack,
@@ -120,6 +121,7 @@ def test_cleanup_force_removes_exactly_what_the_dry_run_listed(
     deployed = deployed_dev_stack()
     _add_delete_markers(deployed["bucket"], 1100)
     _delete_objects_as_s3(monkeypatch)
+    account_ready_for_deploys()
     assert run_script(repo, "env-setup", "-e", "dev", endpoint=moto_aws.url).returncode == 0
     assert run_script(repo, "env-setup", "-e", "prod", endpoint=moto_aws.url).returncode == 0
     planned = run_script(repo, "cleanup", "-e", "dev", "-d", endpoint=moto_aws.url)
@@ -154,6 +156,7 @@ def test_cleanup_stops_when_a_listing_fails_for_another_reason_than_absence(
     absent = run_script(repo, "cleanup", "-e", "dev", "-f", endpoint=moto_aws.url)  # no stack, no bucket
     assert absent.returncode == 0 and "nothing remote to delete for dev" in absent.stderr, absent.stderr
     deployed = deployed_dev_stack()
+    account_ready_for_deploys()
     assert run_script(repo, "env-setup", "-e", "dev", endpoint=moto_aws.url).returncode == 0
     groups = _log_groups()
     for service in ("CLOUDFORMATION", "CLOUDWATCH_LOGS", "S3"):  # the order of the three listings
@@ -271,6 +274,7 @@ def test_cleanup_of_prod_leaves_what_the_template_retains_untouched(
     deployed = deployed_stack("prod")
     before = _versions(deployed["bucket"])
     assert len(before) == 4
+    account_ready_for_deploys()
     assert run_script(repo, "env-setup", "-e", "prod", endpoint=moto_aws.url).returncode == 0
     retained = [
         f"{deployed['bucket']} (AWS::S3::Bucket)",

@@ -11,6 +11,7 @@ from tests.infra.built_function import AARCH64, assert_compiled_for, assert_ship
 from tests.infra.deploy_config import expected_overrides, parse_overrides
 from tests.infra.scripts import (
     ARTIFACTS_BUCKET,
+    account_ready_for_deploys,
     bucket_names,
     dry_run_commands,
     run_script,
@@ -128,6 +129,12 @@ def test_env_setup_takes_region_and_alarm_email_from_the_config_file(
             "ALARM_EMAIL=alarms@echoes.app\n", "ALARM_EMAIL=ops@example.com\n"
         )
     )
+    for region in ("eu-west-1", "us-west-2"):  # the CloudWatch role only: the buckets are env-setup's to make
+        boto3.client("apigateway", region_name=region).update_account(
+            patchOperations=[
+                {"op": "replace", "path": "/cloudwatchRoleArn", "value": "arn:aws:iam::123456789012:role/r"}
+            ]
+        )
     result = run_script(repo, "env-setup", "-e", "prod", endpoint=moto_aws.url)
     assert result.returncode == 0, result.stderr
     deploy = tomllib.loads((repo / "samconfig.toml").read_text())["prod"]["deploy"]["parameters"]
@@ -183,6 +190,7 @@ def test_deploy_takes_samconfig_and_passes_only_what_a_flag_overrides(
 ) -> None:
     """samconfig.toml's section is the one source of stack, region, bucket and parameters: deploy
     passes only --config-env, and each flag that overrides it (saying so)."""
+    account_ready_for_deploys()
     assert run_script(repo, "env-setup", "-e", "dev", endpoint=moto_aws.url).returncode == 0
     result = run_script(
         repo,
@@ -260,6 +268,7 @@ def test_deploy_takes_samconfig_and_passes_only_what_a_flag_overrides(
 
 
 def test_deploy_says_when_samconfig_is_older_than_the_config(repo: Path, moto_aws: MotoEndpoint) -> None:
+    account_ready_for_deploys()
     assert run_script(repo, "env-setup", "-e", "dev", endpoint=moto_aws.url).returncode == 0
     config = repo / "config" / "dev.env"
     config.write_text(
@@ -273,6 +282,7 @@ def test_deploy_says_when_samconfig_is_older_than_the_config(repo: Path, moto_aw
 
 
 def test_deploy_to_prod_needs_confirmation(repo: Path, moto_aws: MotoEndpoint) -> None:
+    account_ready_for_deploys()
     assert run_script(repo, "env-setup", "-e", "prod", endpoint=moto_aws.url).returncode == 0
     result = run_script(repo, "deploy", "-e", "prod", endpoint=moto_aws.url, DRY_RUN="true")
     assert result.returncode == 1 and "needs confirmation" in result.stderr

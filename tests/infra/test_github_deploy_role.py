@@ -9,8 +9,10 @@ accepted (moto's STS checks no web-identity token, IAM evaluates no policy), and
 handlers need no permission beyond their registry schemas' lists (a handler calling an action its
 schema does not list would fail the deploy with AccessDenied, naming it)."""
 
+import functools
 import json
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import boto3
 import pytest
 
 from devtools.moto import MotoEndpoint
-from tests.infra.scripts import ACCOUNT, ROOT, run_script
+from tests.infra.scripts import ACCOUNT, ROOT, account_ready_for_deploys, run_script
 
 TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
 CHECKOV_PYTHON = ROOT / ".venv-checkov" / "bin" / "python"
@@ -107,7 +109,10 @@ MISSING_FORMATS = {
 }
 
 
-def _generate(environment: str, directory: Path) -> dict[str, Any]:
+@functools.cache
+def _generate(environment: str) -> dict[str, Any]:
+    """scripts/deploy_policy.py's documents for ENVIRONMENT (once a session: it takes seconds)."""
+    directory = Path(tempfile.mkdtemp(prefix=f"deploy-policy-{environment}-"))
     result = subprocess.run(
         [
             str(TOOLS_PYTHON),
@@ -127,11 +132,9 @@ def _generate(environment: str, directory: Path) -> dict[str, Any]:
     return {"trust": json.loads((directory / "trust.json").read_text()), "policies": policies}
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
-def generated(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[str, dict[str, Any]]:
-    return request.param, _generate(request.param, tmp_path_factory.mktemp(request.param))
+@pytest.fixture(params=["dev", "prod"])
+def generated(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    return request.param, _generate(request.param)
 
 
 def _statements(generated: dict[str, Any]) -> list[dict[str, Any]]:
@@ -358,9 +361,10 @@ def _role_policies(iam: Any, role: str) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_env_setup_github_creates_the_provider_and_the_environments_deploy_role(
-    repo: Path, moto_aws: MotoEndpoint, tmp_path: Path
+    repo: Path, moto_aws: MotoEndpoint
 ) -> None:
     repo = _with_tools(repo)
+    account_ready_for_deploys()  # the rest of an account's set-up: tested in test_deploy_scripts.py
     iam = boto3.client("iam")
     first = run_script(repo, "env-setup", "-e", "dev", "-g", REPOSITORY, endpoint=moto_aws.url)
     assert first.returncode == 0, first.stderr
@@ -374,7 +378,7 @@ def test_env_setup_github_creates_the_provider_and_the_environments_deploy_role(
         "sts.amazonaws.com"
     ]
     role = iam.get_role(RoleName=ROLE.format(environment="dev"))["Role"]
-    expected = _generate("dev", tmp_path / "dev")
+    expected = _generate("dev")
     assert role["AssumeRolePolicyDocument"] == expected["trust"]
     assert sorted(map(json.dumps, _role_policies(iam, role["RoleName"]))) == sorted(
         map(json.dumps, expected["policies"].values())
