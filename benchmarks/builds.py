@@ -2,6 +2,7 @@
 the baselines packaged the same way, and a runtime virtualenv holding only what Lambda's python3.13
 runtime provides (boto3 and snapshot-restore-py, not even pip)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,23 @@ def pins(requirements: str) -> dict[str, str]:
         for line in (ROOT / requirements).read_text().splitlines()
         if "==" in line and not line.startswith("#")
     }
+
+
+def run_measuring_child(script: str, spec: dict[str, Any], preexec: Any, what: str) -> Any:
+    """Run benchmarks/SCRIPT with SPEC (JSON) in the dev virtualenv (the app's requirements plus
+    devtools'), under PREEXEC's CPU quota; the JSON of its last output line."""
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        preexec_fn=preexec,
+        check=False,
+    )
+    if process.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{process.stderr[-3000:]}")
+    return json.loads(process.stdout.splitlines()[-1])
 
 
 LAMBDA_PINS = pins("requirements-lambda.txt")

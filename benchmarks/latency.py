@@ -10,17 +10,15 @@ size's CPU share. benchmarks/bench.py runs it for the working tree at the chosen
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.builds import ROOT
+from benchmarks.builds import ROOT, run_measuring_child
 from benchmarks.cpu_share import CpuShares
 from benchmarks.stack import Environment, dynamodb_local_table, seed, start_aws
 
@@ -69,18 +67,9 @@ def latency_run(
         "default_rtt_ms": OTHER_RTT_MS,
         "requests": requests,
     }
-    process = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "latency_run.py"), json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        cwd="/",
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        preexec_fn=preexec,
-        check=False,
+    results: dict[str, dict[str, Any]] = run_measuring_child(
+        "latency_run.py", spec, preexec, f"latency run of {source}"
     )
-    if process.returncode != 0:
-        raise SystemExit(f"latency run of {source} failed:\n{process.stderr[-3000:]}")
-    results: dict[str, dict[str, Any]] = json.loads(process.stdout.splitlines()[-1])
     return results
 
 

@@ -1,14 +1,10 @@
 """Warm invocations measured from the parent's side: one process per run of benchmarks/warm.py,
 under a memory size's CPU quota; and the percentiles of their samples."""
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.builds import ROOT
+from benchmarks.builds import run_measuring_child
 from benchmarks.stack import Environment, listed_items
 
 
@@ -29,18 +25,7 @@ def warm_samples(
         "invocations": invocations,
         "block": block,
     }
-    process = subprocess.run(  # the dev venv: the app's requirements plus devtools'
-        [sys.executable, str(ROOT / "benchmarks" / "warm.py"), json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        cwd="/",
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        preexec_fn=preexec,
-        check=False,
-    )
-    if process.returncode != 0:
-        raise SystemExit(f"warm run of {source} failed:\n{process.stderr[-3000:]}")
-    samples: dict[str, list[int]] = json.loads(process.stdout.splitlines()[-1])
+    samples: dict[str, list[int]] = run_measuring_child("warm.py", spec, preexec, f"warm run of {source}")
     return samples
 
 
