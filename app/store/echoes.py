@@ -32,6 +32,7 @@ from app.store.records import (
     user_pk,
 )
 from app.store.retry import Backoff
+from app.store.totals import RecentTotals
 from app.store.transactions import (
     CONDITION_FAILED,
     Cancelled,
@@ -44,6 +45,8 @@ from app.store.transactions import (
 from app.store.uploads import consume_operation
 
 MAX_RANDOM_ATTEMPTS = 3
+# Group totals a store keeps for random picks (app/store/totals.py): a few kB per container.
+MAX_REMEMBERED_TOTALS = 1024
 # An echo as read (None: absent) and the user's counters, read together.
 type EchoState = tuple[EchoRecord | None, dict[str, int]]
 
@@ -72,6 +75,7 @@ class EchoStore:
         self._randbelow = randbelow
         self._backoff = backoff or Backoff()
         self._pieces = TransactionPieces(table_name)
+        self._totals = RecentTotals(MAX_REMEMBERED_TOTALS)
 
     # --- single items -------------------------------------------------------------------------
 
@@ -331,17 +335,33 @@ class EchoStore:
     # --- reads ----------------------------------------------------------------------------------
 
     def random_echo(self, user_id: str, emotion: str | None = None) -> EchoRecord | None:
-        """Uniform over the user's (matching) echoes, in three reads whatever their number."""
+        """Uniform over the user's (matching) echoes: the counters, a slot drawn from 1..total,
+        the echo in it. Two round trips once this store knows the group's total (_draw), three
+        before; the same whatever the number of echoes."""
         group = emotion or ALL
         for _ in range(MAX_RANDOM_ATTEMPTS):
-            total = self._counts(user_id, consistent=False).get(count_attribute(group), 0)
+            total, slot = self._retrying(lambda: self._draw(user_id, group), user_id)
             if total == 0:
                 return None
-            slot = self._get(key(user_id, slot_sk(group, self._randbelow(total) + 1)))
             record = self.get_echo(user_id, slot["echo_id"]["S"]) if slot else None
             if record is not None:
                 return record
         return None  # the user's echoes kept changing under us
+
+    def _draw(self, user_id: str, group: str) -> tuple[int, Item | None]:
+        """The group's total and the item of a slot drawn uniformly from 1..total. With the total
+        this store saw last, the slot is drawn from it and read in one batch with the counters,
+        and kept only if the total is still that (then the draw was from 1..total); otherwise the
+        slot is drawn again from the total just read."""
+        known = self._totals.get((user_id, group))
+        guess = self._randbelow(known) + 1 if known else None
+        keys = [key(user_id, COUNTS_SK)] + ([key(user_id, slot_sk(group, guess))] if guess else [])
+        counts_item, *drawn = self._get_many(keys, consistent=False)
+        total = _parse_counts(counts_item).get(count_attribute(group), 0)
+        self._totals.remember((user_id, group), total)
+        if total == 0 or (guess is not None and total == known):
+            return total, drawn[0] if drawn else None
+        return total, self._get(key(user_id, slot_sk(group, self._randbelow(total) + 1)))
 
     def newest_first(
         self, user_id: str, selection: Selection, limit: int, start: PageKey | None

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.settings import Settings
 from app.store.cursor import SIGNATURE_BYTES
 from app.store.echoes import EchoStore
+from tests.faults import CallProbe
 from tests.support import EchoFactory, User
 
 LIST = "/api/v1/echoes"
@@ -183,6 +184,31 @@ def test_random_with_the_real_source_reaches_every_echo(
     echoes = [make_echo(alice) for _ in range(5)]
     drawn = {store.random_echo(alice.user_id).echo_id for _ in range(150)}
     assert drawn == {echo["echo_id"] for echo in echoes}
+
+
+def test_random_reads_twice_once_the_store_knows_the_total_and_stays_uniform(
+    client: TestClient, alice: User, make_echo: EchoFactory, settings: Settings
+) -> None:
+    """The first pick reads the counters, then the drawn slot, then the echo; later picks draw the
+    slot from the total seen before and read it with the counters. After a delete the total seen
+    is wrong: that pick draws again from the fresh total, and every echo is still picked exactly
+    once per round of a cycling source."""
+    dynamodb = boto3.client("dynamodb")
+    probe = CallProbe([dynamodb])
+    store = EchoStore(dynamodb, settings.dynamodb_table_name, randbelow=_Cycle())
+    ids = [make_echo(alice)["echo_id"] for _ in range(4)]
+
+    def calls_of_one_pick() -> list[str]:
+        probe.calls.clear()
+        assert store.random_echo(alice.user_id) is not None
+        return [name for name, _, _ in probe.calls]
+
+    assert calls_of_one_pick() == ["BatchGetItem", "GetItem", "GetItem"]
+    assert calls_of_one_pick() == ["BatchGetItem", "GetItem"]
+    assert client.delete(f"{LIST}/{ids[1]}", headers=alice.headers).status_code == 204
+    assert calls_of_one_pick() == ["BatchGetItem", "GetItem", "GetItem"], "the total changed: drawn again"
+    remaining = [ids[0], *ids[2:]]
+    assert Counter(store.random_echo(alice.user_id).echo_id for _ in remaining) == Counter(remaining)
 
 
 def test_get_returns_the_echo(client: TestClient, alice: User, seven: list[dict]) -> None:
