@@ -13,7 +13,8 @@ Work = tuple[int, int]  # (DynamoDB calls, items read)
 
 
 class Counter:
-    """Every DynamoDB call of the app's client, and the items each read (Query: ScannedCount)."""
+    """Every DynamoDB call of the app's client, and the items each read (Query: ScannedCount;
+    BatchGetItem: the items it answered)."""
 
     def __init__(self) -> None:
         self.calls: list[int] = []
@@ -23,6 +24,8 @@ class Counter:
             self.calls.append(parsed.get("ScannedCount", 0))
         elif model.name == "GetItem":
             self.calls.append(1 if "Item" in parsed else 0)
+        elif model.name == "BatchGetItem":
+            self.calls.append(sum(len(items) for items in parsed.get("Responses", {}).values()))
         else:
             self.calls.append(0)
 
