@@ -104,17 +104,24 @@ class EchoStore:
         counters refuse the token (401) if the account is being erased or was."""
         return self._retrying(lambda: self._echo_and_counts(user_id, echo_id), user_id)
 
-    def live_echo(self, user_id: str, echo_id: str, consistent: bool = False) -> EchoRecord | None:
+    def live_echo(self, user_id: str, echo_id: str) -> EchoRecord | None:
         """The echo, read in one round trip with the counters item, which refuses the token (401)
         if the account is being erased or was: a missing echo must not answer 404 to it."""
-        return self._retrying(lambda: self._echo_and_counts(user_id, echo_id, consistent)[0], user_id)
+        return self._retrying(lambda: self._echo_and_counts(user_id, echo_id, consistent=False)[0], user_id)
 
     def _echo_and_counts(self, user_id: str, echo_id: str, consistent: bool = True) -> EchoState:
-        echo_item, counts_item = self._get_many(
-            [key(user_id, echo_sk(echo_id)), key(user_id, COUNTS_SK)], consistent
+        record, counts, _ = self._echo_counts_and(user_id, echo_id, [], consistent)
+        return record, counts
+
+    def _echo_counts_and(
+        self, user_id: str, echo_id: str, others: list[Item], consistent: bool = True
+    ) -> tuple[EchoRecord | None, dict[str, int], list[Item | None]]:
+        """The echo, the counters and the items at OTHERS' keys, in one BatchGetItem."""
+        echo_item, counts_item, *found = self._get_many(
+            [key(user_id, echo_sk(echo_id)), key(user_id, COUNTS_SK), *others], consistent
         )
         counts = _parse_counts(counts_item)  # first: an erased account's echo is no answer either
-        return (EchoRecord.from_item(echo_item) if echo_item else None), counts
+        return (EchoRecord.from_item(echo_item) if echo_item else None), counts, found
 
     def creation_state(
         self, user_id: str, echo_id: str, ledger: Item
@@ -122,15 +129,10 @@ class EchoStore:
         """What create starts from, in one strongly consistent round trip: the echo if it exists
         (a repeated create), the counters (401 once the account is erased; create's transaction
         is conditioned on them) and the item at LEDGER (the pending uploads)."""
-
-        def read() -> tuple[EchoRecord | None, dict[str, int], Item | None]:
-            echo_item, counts_item, ledger_item = self._get_many(
-                [key(user_id, echo_sk(echo_id)), key(user_id, COUNTS_SK), ledger]
-            )
-            counts = _parse_counts(counts_item)
-            return (EchoRecord.from_item(echo_item) if echo_item else None), counts, ledger_item
-
-        return self._retrying(read, user_id)
+        record, counts, (ledger_item,) = self._retrying(
+            lambda: self._echo_counts_and(user_id, echo_id, [ledger]), user_id
+        )
+        return record, counts, ledger_item
 
     def _counts(self, user_id: str, consistent: bool = True) -> dict[str, int]:
         return _parse_counts(self._get(key(user_id, COUNTS_SK), consistent))

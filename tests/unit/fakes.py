@@ -146,8 +146,7 @@ class FakeEchoStore(Faults):
     def _echo(self, user_id: str, echo_id: str) -> EchoRecord | None:
         return self.echoes.get(user_id, {}).get(echo_id)
 
-    def live_echo(self, user_id: str, echo_id: str, consistent: bool = False) -> EchoRecord | None:
-        del consistent
+    def live_echo(self, user_id: str, echo_id: str) -> EchoRecord | None:
 
         def effect() -> EchoRecord | None:
             self._counts(user_id)  # an erased account's echo is no answer either
