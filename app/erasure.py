@@ -24,6 +24,7 @@ from app.models import ErasureProgress
 from app.observability import count, logger
 from app.settings import Settings, SettingsError
 from app.store.account import RESERVE_SECONDS, AccountEraser, ErasureUnderWay, Lease, LeaseLost
+from app.sweep import Sweep, SweepQueue
 
 # A pass's time, from its start to the function's timeout (Settings.function_timeout_seconds):
 #   budget (rounds may start) + RESERVE_SECONDS (the last round, the marker, the Cognito user)
@@ -139,7 +140,11 @@ def lambda_continuation(function_name: str, client: Callable[[], Any]) -> Contin
 
 
 def build_passes(
-    settings: Settings, dynamodb: Any, s3: Any, continuation: Continuation | None = None
+    settings: Settings,
+    dynamodb: Any,
+    s3: Any,
+    continuation: Continuation | None = None,
+    sweeps: SweepQueue | None = None,
 ) -> "ErasurePasses":
     """The passes over the table and bucket of SETTINGS, with a Cognito client made on first use."""
     return ErasurePasses(
@@ -153,6 +158,7 @@ def build_passes(
             settings.cognito_user_pool_id,
         ),
         continuation,
+        sweeps,
     )
 
 
@@ -162,15 +168,17 @@ class ErasurePasses:
         settings: Settings,
         eraser: Callable[[], AccountEraser],
         continuation: Continuation | None = None,
+        sweeps: SweepQueue | None = None,
     ) -> None:
         check_erasure_budget(settings)
         self._settings = settings
         self.continuation = continuation  # None outside Lambda: the caller repeats the request
+        self.sweeps = sweeps  # None outside Lambda: no sweep after the erasure (app/sweep.py)
         # Built on first use: it needs a Cognito client, which no other route does.
         self._make_eraser = eraser
         self._built: AccountEraser | None = None
 
-    def _eraser(self) -> AccountEraser:
+    def eraser(self) -> AccountEraser:
         if self._built is None:
             self._built = self._make_eraser()
         return self._built
@@ -200,8 +208,13 @@ class ErasurePasses:
         lease = Lease(chain.chain_id, lease_until)
         continue_until = stop_at + RESERVE_SECONDS + CONTINUATION_SECONDS
         try:
-            result = self._eraser().erase(
-                event.user_id, event.username, self._settings.erased_marker_ttl_seconds, stop_at, lease
+            result = self.eraser().erase(
+                event.user_id,
+                event.username,
+                self._settings.erased_marker_ttl_seconds,
+                stop_at,
+                lease,
+                self._sweep_later(event.user_id),
             )
         except ErasureUnderWay as under_way:  # another chain is at it: this pass need not be
             return _progress(under_way.phase, 0, 0, continuing=True)
@@ -231,6 +244,13 @@ class ErasurePasses:
         continuing = self._continue(event, chain.next(failed=False), lease, continue_until)
         return _progress(result.phase, result.audio_versions_deleted, result.items_deleted, continuing)
 
+    def _sweep_later(self, user_id: str) -> Callable[[], None] | None:
+        """What queues the sweeps after the erasure, before its marker says done."""
+        sweeps, expires = self.sweeps, self._settings.upload_url_expires_seconds
+        if sweeps is None:
+            return None
+        return lambda: sweeps.send(Sweep.after_erasure(user_id, expires))
+
     def _continue(self, event: ErasureEvent, chain: Chain, lease: Lease, until: float) -> bool:
         """Start pass CHAIN of the chain (in Lambda), if the chain may go on and the Invoke can
         start before UNTIL; otherwise give the lease up so that the caller's next DELETE goes on."""
@@ -259,7 +279,7 @@ class ErasurePasses:
     def _release(self, user_id: str, lease: Lease) -> None:
         with deadline.grace(1.0):
             try:
-                self._eraser().release(user_id, lease)
+                self.eraser().release(user_id, lease)
             except Exception:  # it expires by itself within LEASE_GRACE_SECONDS of the pass
                 logger.exception("Account erasure lease not released", extra={"chain": lease.chain_id})
 

@@ -51,13 +51,16 @@ class Settings(BaseModel):
     # timeout for the last round, the continuation and a late call (app/erasure.py checks it at
     # start); API Gateway gives up at 29 s anyway.
     erasure_budget_seconds: float = Field(default=3.0, gt=0, le=25)
-    # How long the erased account's marker refuses old tokens: longer than any token lives.
-    erased_marker_ttl_seconds: int = Field(default=2 * 86400, ge=3600)
+    # How long the erased account's marker refuses old tokens: longer than any token lives, and
+    # than the last sweep after the erasure (app/sweep.py: a URL's hour and 15 minutes in flight).
+    erased_marker_ttl_seconds: int = Field(default=2 * 86400, ge=2 * 3600)
     # Set by Lambda itself: in the erasure function, passes that do not finish invoke it again.
     aws_lambda_function_name: str | None = None
     # The API's: the erasure function DELETE /api/v1/me invokes (template.yaml); unset, the passes
     # run in the API's own process (the local stack, the tests).
     erasure_function_name: str | None = None
+    # The erasure function's: the queue of its sweeps after an erasure (app/sweep.py); unset, none.
+    erasure_sweep_queue_url: str | None = None
     export_page_size: int = Field(default=500, ge=1, le=1000)
     health_cache_seconds: float = Field(default=30.0, ge=0)
     # Upload URLs one user may ask for per clock hour (app/store/limits.py); 429 beyond.

@@ -148,6 +148,7 @@ UNSCOPED = {
     "codedeploy:StopDeployment",
     "kms:CreateKey",
     "kms:ListAliases",
+    "lambda:CreateEventSourceMapping",
     "logs:CreateLogDelivery",
     "logs:DeleteIndexPolicy",
     "logs:DeleteLogDelivery",
@@ -162,6 +163,13 @@ UNSCOPED = {
     "sns:SetSubscriptionAttributes",
     "sns:Unsubscribe",
 }
+
+
+def unscoped_conditions(environment: str, account: str, region: str, partition: str) -> dict[str, Any]:
+    """What narrows an action of UNSCOPED that IAM lets a condition narrow: the SQS trigger of the
+    stack's own functions only (CreateEventSourceMapping's lambda:FunctionArn)."""
+    function = f"arn:{partition}:lambda:{region}:{account}:function:echoes-{environment}-*"
+    return {"lambda:CreateEventSourceMapping": {"ArnLike": {"lambda:FunctionArn": function}}}
 
 
 def scopes(environment: str, account: str, region: str, partition: str) -> dict[str, list[str]]:
@@ -193,7 +201,11 @@ def scopes(environment: str, account: str, region: str, partition: str) -> dict[
         "dynamodb": [f"{arn}:dynamodb:{region}:{account}:table/{name}-*"],
         "iam": [f"{arn}:iam::{account}:role/{name}-*"],
         "kms": [f"{arn}:kms:{region}:{account}:key/*", f"{arn}:kms:{region}:{account}:alias/{name}-*"],
-        "lambda": [f"{arn}:lambda:{region}:{account}:function:{name}-*"],
+        "lambda": [
+            f"{arn}:lambda:{region}:{account}:function:{name}-*",
+            # the erasure function's SQS trigger: Lambda names a mapping by a UUID only
+            f"{arn}:lambda:{region}:{account}:event-source-mapping:*",
+        ],
         "logs": [
             f"{arn}:logs:{region}:{account}:log-group:{group}{name}-*"
             for group in ("/aws/lambda/", "/aws/apigateway/", "aws-waf-logs-")
@@ -361,12 +373,23 @@ def template_statements(
                 "Condition": {test: {key: allowed}},
             }
         )
-    if unscoped:
+    conditions = unscoped_conditions(environment, account, region, partition)
+    for action in sorted(unscoped & set(conditions)):
+        statements.append(
+            {
+                "Sid": f"Stack{action.split(':')[1]}",
+                "Effect": "Allow",
+                "Action": action,
+                "Resource": "*",
+                "Condition": conditions[action],
+            }
+        )
+    if unscoped - set(conditions):
         statements.append(
             {
                 "Sid": "StackActionsWithoutResource",
                 "Effect": "Allow",
-                "Action": sorted(unscoped),
+                "Action": sorted(unscoped - set(conditions)),
                 "Resource": "*",
             }
         )

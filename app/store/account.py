@@ -7,8 +7,9 @@ Each step is idempotent and the steps run in an order that a repetition can alwa
    prefix) is deleted (a plain DeleteObject on a versioned bucket only adds a delete marker: that
    is not erasure),
 3. every item of pk=USER#<sub> except the marker is deleted (echoes, slots, tag items, uploads),
-4. the Cognito user is deleted,
+4. the Cognito user is deleted (then the caller's BEFORE_DONE: in Lambda, the first sweep queued),
 5. the marker keeps only what refuses the old token until it expires (no counts, no content).
+Afterwards, `sweep` deletes step 2's objects again: uploads that landed since (app/sweep.py).
 A pass starts no round after its stop time and reports how far it got; the next pass continues
 from there.
 
@@ -113,11 +114,18 @@ class AccountEraser:
         self._pool = user_pool_id
 
     def erase(
-        self, user_id: str, username: str, marker_ttl_seconds: int, stop_at: float, lease: Lease
+        self,
+        user_id: str,
+        username: str,
+        marker_ttl_seconds: int,
+        stop_at: float,
+        lease: Lease,
+        before_done: Callable[[], None] | None = None,
     ) -> ErasureResult:
         """One pass of LEASE's chain: rounds until done or time.monotonic() passes STOP_AT (no round
-        starts after it). Raises account_erased() if the erasure is already complete,
-        ErasureUnderWay if another chain holds the lease, LeaseLost if it was taken over."""
+        starts after it). BEFORE_DONE runs just before the marker says done: if it fails, so does
+        the pass, and the next one runs it again. Raises account_erased() if the erasure is already
+        complete, ErasureUnderWay if another chain holds the lease, LeaseLost if it was taken over."""
         self._mark(user_id, "audio", lease, claim=True)
         with ThreadPoolExecutor(WORKERS) as pool:
             versions, complete = self._erase_audio(user_id, pool, stop_at)
@@ -134,8 +142,22 @@ class AccountEraser:
             # UserNotFound: an earlier, interrupted pass deleted it already.
             if error.response.get("Error", {}).get("Code") != "UserNotFoundException":
                 raise
+        if before_done is not None:
+            before_done()
         self._finish(user_id, marker_ttl_seconds)
         return ErasureResult(True, "done", versions, items)
+
+    def sweep(self, user_id: str) -> int | None:
+        """After a complete erasure: delete every version under the user's prefixes again (uploads
+        through a URL granted before the erasure land after it: app/sweep.py). None when the
+        account's erasure is not complete: a sweep deletes nothing of a live account."""
+        item = self._dynamodb.get_item(
+            TableName=self._table, Key=key(user_id, COUNTS_SK), ConsistentRead=True
+        ).get("Item", {})
+        if item.get(PHASE_ATTRIBUTE, {}).get("S") != "done":
+            return None
+        batches = list(self._versions(user_id))  # listed first: never page past what is deleted
+        return sum(self._delete_versions(batch) for batch in batches)
 
     # --- the marker ---------------------------------------------------------------------------
 

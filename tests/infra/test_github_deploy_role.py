@@ -239,7 +239,7 @@ def test_the_permissions_are_what_the_stacks_types_need_and_nothing_else(
 def test_the_role_cannot_lift_itself_or_the_stacks_roles(generated: tuple[str, dict[str, Any]]) -> None:
     """IAM on the stack's roles (echoes-ENV-*) only, never on the deploy role itself; attaching only
     the managed policies the template attaches; passing roles only to Lambda and CodeDeploy;
-    CloudFormation on this environment's stack only."""
+    CloudFormation on this environment's stack only; SQS triggers for the stack's functions only."""
     environment, documents = generated
     for statement in _statements(documents):
         actions = _listed(statement["Action"])
@@ -264,7 +264,10 @@ def test_the_role_cannot_lift_itself_or_the_stacks_roles(generated: tuple[str, d
                         "arn:aws:cloudformation:us-east-1:aws:transform/",
                     )
                 ), resource
-        if resources == ["*"]:
+        if resources == ["*"] and actions == ["lambda:CreateEventSourceMapping"]:
+            function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:echoes-{environment}-*"
+            assert statement["Condition"] == {"ArnLike": {"lambda:FunctionArn": function}}
+        elif resources == ["*"]:
             assert not any(
                 a.startswith(("iam:", "cloudformation:", "s3:", "dynamodb:", "lambda:")) for a in actions
             )

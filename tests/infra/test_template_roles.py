@@ -2,10 +2,10 @@
 5): nothing used is missing (AccessDenied in AWS, which neither emulator checks), nothing granted
 is unused, and the API's role holds nothing of the account erasure but starting its function.
 
-What each function runs: the API is lambda_handler.py and app/ but for the erasure's two modules,
+What each function runs: the API is lambda_handler.py and app/ but for the erasure's three modules,
 which the API imports only to run passes in its own process where there is no erasure function
 (app/main.py, _erasure_starter: the local stack and the tests); the erasure function is
-erasure_handler.py and those two modules. The AWS calls are read from the source (botocore method
+erasure_handler.py and those three modules. The AWS calls are read from the source (botocore method
 names, presigned operations, paginators, transaction items) and mapped to IAM actions.
 """
 
@@ -20,7 +20,7 @@ from devtools.cfn import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 RESOURCES = load_template()["Resources"]
-ERASURE_MODULES = {ROOT / "app" / "erasure.py", ROOT / "app" / "store" / "account.py"}
+ERASURE_MODULES = {ROOT / "app" / name for name in ("erasure.py", "sweep.py", "store/account.py")}
 CODE = {
     "ApiFunction": [ROOT / "lambda_handler.py", *sorted(set((ROOT / "app").rglob("*.py")) - ERASURE_MODULES)],
     "ErasureFunction": [ROOT / "erasure_handler.py", *sorted(ERASURE_MODULES)],
@@ -48,6 +48,7 @@ ACTIONS: dict[str, set[str]] = {
     "get_user": set(),  # authorised by the access token it is given, not by IAM
     "admin_delete_user": {"cognito-idp:AdminDeleteUser"},
     "invoke": {"lambda:InvokeFunction"},
+    "send_message": {"sqs:SendMessage"},
 }
 PRESIGNED = {"put_object": {"s3:PutObject"}, "get_object": {"s3:GetObject"}}
 TRANSACTION_ITEMS = {
@@ -56,8 +57,9 @@ TRANSACTION_ITEMS = {
     "Delete": "dynamodb:DeleteItem",
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
-# Not the code's calls but the runtime's: its logs and traces, and Lambda's delivery of a failed
-# asynchronous pass to the on-failure destination with the function's role.
+# Not the code's calls but the runtime's: its logs and traces, Lambda's delivery of a failed
+# asynchronous pass to the on-failure destination with the function's role, and the event source
+# mapping's polling of the sweeps' queue with it.
 RUNTIME = {
     "ApiFunction": {
         "logs:CreateLogStream",
@@ -71,6 +73,9 @@ RUNTIME = {
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
     },
 }
 ERASURE_ONLY = {"dynamodb:BatchWriteItem", "cognito-idp:AdminDeleteUser"}
@@ -202,3 +207,37 @@ def test_a_failed_asynchronous_pass_is_kept_not_retried() -> None:
     assert alarm["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["ErasureFailuresQueue", "QueueName"]}}
     ]
+
+
+def test_the_sweeps_after_an_erasure_come_back_to_the_erasure_function() -> None:
+    """app/sweep.py: the erasure queues its sweeps on ErasureSweepQueue, which the function's event
+    source mapping polls, reporting failed records alone; a sweep received three times lands in the
+    alarmed failures queue. The queue's visibility timeout is AWS's recommended six times the
+    longest function timeout the template allows."""
+    function = RESOURCES["ErasureFunction"]["Properties"]
+    assert function["Environment"]["Variables"]["ERASURE_SWEEP_QUEUE_URL"] == {"Ref": "ErasureSweepQueue"}
+    assert function["Events"]["Sweeps"] == {
+        "Type": "SQS",
+        "Properties": {
+            "Queue": {"Fn::GetAtt": ["ErasureSweepQueue", "Arn"]},
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    }
+    queue = RESOURCES["ErasureSweepQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ErasureFailuresQueue", "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    longest_timeout = load_template()["Parameters"]["FunctionTimeoutSeconds"]["MaxValue"]
+    assert queue["VisibilityTimeout"] >= 6 * longest_timeout
+    [sweeps] = [s for s in statements("ErasureFunction") if s["Sid"] == "Sweeps"]
+    assert sweeps["Resource"] == {"Fn::GetAtt": ["ErasureSweepQueue", "Arn"]}
+
+
+def test_only_the_erasure_function_may_invoke_itself_in_a_chain() -> None:
+    """AWS's recursive loop detection would stop an erasure after about 16 passes: the erasure
+    function allows its loops (bounded by the app); the API keeps Lambda's default, Terminate."""
+    assert RESOURCES["ErasureFunction"]["Properties"]["RecursiveLoop"] == "Allow"
+    assert "RecursiveLoop" not in RESOURCES["ApiFunction"]["Properties"]

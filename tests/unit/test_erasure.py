@@ -4,6 +4,8 @@ does in DynamoDB (conditioned writes), so that every branch runs in milliseconds
 
 import io
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,7 @@ from app.errors import ApiError, account_erased
 from app.models import EchoStats, ExportPage
 from app.settings import Settings, SettingsError
 from app.store.account import ErasureResult, ErasureUnderWay, Lease, LeaseLost
+from app.sweep import IN_FLIGHT_SECONDS, MAX_DELAY_SECONDS, Sweep, SweepQueue
 from tests.support import VALID
 
 
@@ -41,7 +44,15 @@ class FakeEraser:
     lease: Lease | None = None
     passes: list[str] = field(default_factory=list)
 
-    def erase(self, _user_id: str, _username: str, _ttl: int, _stop_at: float, lease: Lease) -> ErasureResult:
+    def erase(
+        self,
+        _user_id: str,
+        _username: str,
+        _ttl: int,
+        _stop_at: float,
+        lease: Lease,
+        before_done: Callable[[], None] | None = None,
+    ) -> ErasureResult:
         if self.done:
             raise account_erased()
         if self.lease is not None and self.lease.chain_id != lease.chain_id:
@@ -53,6 +64,8 @@ class FakeEraser:
         self.rounds -= 1
         if self.rounds > 0:
             return ErasureResult(False, "records", 0, 1000)
+        if before_done is not None:
+            before_done()  # as the store does: a failure here leaves the erasure unfinished
         self.done, self.lease = True, None
         return ErasureResult(True, "done", 0, 1000)
 
@@ -180,15 +193,69 @@ def test_a_pass_with_less_time_than_its_overhead_starts_no_round() -> None:
     seen: list[float] = []
     original = eraser.erase
 
-    def erase(user_id: str, username: str, ttl: int, stop_at: float, lease: Lease) -> ErasureResult:
+    def erase(
+        user_id: str, username: str, ttl: int, stop_at: float, lease: Lease, *rest: Any
+    ) -> ErasureResult:
         import time
 
         seen.append(stop_at - time.monotonic())
-        return original(user_id, username, ttl, stop_at, lease)
+        return original(user_id, username, ttl, stop_at, lease, *rest)
 
     eraser.erase = erase  # type: ignore[method-assign]
     _passes(eraser).run(ErasureEvent("u1", "alice", time_left=PASS_OVERHEAD_SECONDS - 1), 10.0)
     assert seen[0] <= 0
+
+
+# --- the sweeps after the erasure (app/sweep.py) --------------------------------------------------
+
+
+class FakeSqs:
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def send_message(self, **request: Any) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append(request)
+
+
+def test_a_pass_that_completes_queues_the_first_sweep_for_after_the_last_urls_expiry() -> None:
+    sqs = FakeSqs()
+    passes = ErasurePasses(
+        _settings(upload_url_expires_seconds=3600), lambda: FakeEraser(), sweeps=SweepQueue("q", lambda: sqs)
+    )
+    started = time.time()
+    assert passes.run(ALICE) is None
+    [sent] = sqs.sent
+    sweep = Sweep.from_json(json.loads(sent["MessageBody"]))
+    assert sent["QueueUrl"] == "q" and sweep.user_id == "u1" and sent["DelaySeconds"] == MAX_DELAY_SECONDS
+    assert started + 3600 + IN_FLIGHT_SECONDS <= sweep.until <= time.time() + 3600 + IN_FLIGHT_SECONDS
+
+
+def test_a_sweep_that_cannot_be_queued_leaves_the_erasure_unfinished_for_the_next_pass() -> None:
+    eraser, sqs = FakeEraser(), FakeSqs(fail=RuntimeError("SQS down"))
+    passes = ErasurePasses(_settings(), lambda: eraser, sweeps=SweepQueue("q", lambda: sqs))
+    with pytest.raises(RuntimeError, match="SQS down"):
+        passes.run(ALICE)
+    assert not eraser.done
+    sqs.fail = None
+    assert passes.run(ALICE) is None and eraser.done and len(sqs.sent) == 1
+
+
+def test_no_sweep_is_queued_before_the_erasure_completes_or_without_a_queue() -> None:
+    sqs = FakeSqs()
+    passes = ErasurePasses(_settings(), lambda: FakeEraser(rounds=2), [].append, SweepQueue("q", lambda: sqs))  # type: ignore[arg-type]
+    assert passes.run(ALICE) is not None and sqs.sent == []
+    assert ErasurePasses(_settings(), lambda: FakeEraser()).run(ALICE) is None  # no queue: nothing to send
+
+
+def test_each_sweep_is_delayed_up_to_sqs_limit_or_until_its_end() -> None:
+    queue = SweepQueue("q", FakeSqs)
+    now = time.time()
+    assert queue.delay_seconds(Sweep("u1", now + 5000)) == MAX_DELAY_SECONDS
+    assert 100 <= queue.delay_seconds(Sweep("u1", now + 100)) <= 101
+    assert queue.delay_seconds(Sweep("u1", now - 10)) == 0
 
 
 # --- the function's answers and the API's reading of them -----------------------------------------

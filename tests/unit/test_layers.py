@@ -4,7 +4,7 @@ from its own floor or the floors beneath it, lazy imports inside functions inclu
   5 wiring     app/main.py, app/snapstart.py
   4 routes     app/routes/
   3 use cases  app/service.py, app/uploads.py, app/staging.py, app/account.py, app/erasure.py,
-               app/auth.py, app/health.py
+               app/sweep.py, app/auth.py, app/health.py
   2 stores     app/store/
   1 ground     everything else: settings, models, errors, observability, deadline, aws, the
                middleware and the token's cryptography (app/jws.py, app/jwks.py)
@@ -23,6 +23,7 @@ USE_CASES = {
     "app.staging",
     "app.account",
     "app.erasure",
+    "app.sweep",
     "app.auth",
     "app.health",
 }
