@@ -17,13 +17,13 @@ class StagedAudio:
         self._audio = audio
         self._max_bytes = max_bytes
 
-    def place(self, upload: PendingUpload) -> StoredObject:
-        """The upload's audio in the echo's key, checked: on a first attempt one HeadObject of the
-        staged object and one CopyObject, conditioned on the ETag that was checked (so the copy
-        holds exactly the checked bytes) and on the echo's key being absent. When S3 refuses the
-        copy, the echo's key holds an earlier attempt's copy (checked before it was made, it wins
-        over whatever the staging key holds now), or the staged object changed in between."""
-        staged = self._audio.inspect(upload.upload_key)
+    def place(self, upload: PendingUpload, staged: StoredObject | None) -> StoredObject:
+        """The upload's audio in the echo's key, checked. STAGED: the staged object's HeadObject
+        (None: absent). On a first attempt one CopyObject, conditioned on the ETag that was checked
+        (so the copy holds exactly the checked bytes) and on the echo's key being absent. When S3
+        refuses the copy, or the staged object is gone, the echo's key may hold an earlier
+        attempt's copy (checked before it was made, it wins over whatever the staging key holds
+        now); else the staged object changed in between, or was never uploaded."""
         if (
             staged is not None
             and self._refusal(upload, staged) is None
@@ -47,8 +47,8 @@ class StagedAudio:
         )
 
     def discard(self, upload: PendingUpload) -> None:
-        """After the echo is created: its staging object is no longer needed. Best effort: the
-        lifecycle rule expires whatever is left under the staging prefix."""
+        """Once the echo's key holds the checked copy, the staging object is no longer needed.
+        Best effort: the lifecycle rule expires whatever is left under the staging prefix."""
         try:
             self._audio.delete(upload.upload_key)
         except Exception:

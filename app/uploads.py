@@ -21,6 +21,7 @@ from app.models import (
     iso_millis,
 )
 from app.observability import count, logger
+from app.parallel import alongside
 from app.service import CLEANUP_GRACE_SECONDS, EchoService, parse_echo_id
 from app.settings import Settings
 from app.staging import StagedAudio
@@ -188,8 +189,14 @@ class UploadService:
     def create(self, user_id: str, echo_id: str, request: CreateEchoRequest) -> Echo:
         echo_id = parse_echo_id(echo_id)
         request_hash = _request_hash(request)
+        # The staged upload's HeadObject beside the first read, one round trip for both: init-upload
+        # staged it at staging_key(user, id, extension), and the extension is checked below.
+        staged_key = staging_key(user_id, echo_id, request.file_extension)
         try:  # the counters too: an erased account's token is refused (401), not told 404
-            existing, counts, ledger = self._echoes.creation_state(user_id, echo_id, ledger_key(user_id))
+            (existing, counts, ledger), staged = alongside(
+                lambda: self._echoes.creation_state(user_id, echo_id, ledger_key(user_id)),
+                lambda: self._audio.inspect(staged_key),
+            )
         except ContentionError:
             raise unavailable() from None
         if existing is not None:
@@ -203,17 +210,18 @@ class UploadService:
                 "file_extension does not match the initialised upload",
                 {"expected": upload.file_extension},
             )
-        stored = self._staged.place(upload)
+        stored = self._staged.place(upload, staged)
         record = _new_record(user_id, echo_id, request, upload, stored, request_hash)
         # Untag before the echo exists, never after: if the transaction then fails, the audio is
         # kept (re-tagged pending below when the failure is certain), whereas an untag failing
         # after the commit would leave an echo whose audio the lifecycle rule deletes.
         self._audio.mark_kept(upload.s3_key)
         try:
-            created = self._commit(record, counts)
+            # The staged object goes beside the transaction: from now on a retry finds the
+            # checked copy in the echo's key (StagedAudio.place), whatever the transaction does.
+            created, _ = alongside(lambda: self._commit(record, counts), lambda: self._staged.discard(upload))
         except EchoAlreadyExists as race:
             return self._replayed(race.existing, request_hash)
-        self._staged.discard(upload)
         count("EchoCreated", emotion=created.emotion)
         return self._to_echo(created)
 

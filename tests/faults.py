@@ -16,35 +16,44 @@ BEFORE, AFTER = "before", "after"
 
 @dataclass
 class FaultInjector:
-    """Records the API calls made through CLIENTS and, once armed, fails call number INDEX:
-    'before' it reaches AWS (nothing happened), or 'after' AWS did it (the response was lost)."""
+    """Records the API calls made through CLIENTS and, once armed, fails call number INDEX, or
+    the OCCURRENCE-th call of an operation (calls made side by side come in either order):
+    'before' it reaches AWS (nothing happened), or 'after' AWS did it (the response was lost).
+    Calls may come from the request's worker thread (app/parallel.py): a failure there is raised
+    in it, as botocore would."""
 
     clients: list[Any]
     calls: list[str] = field(default_factory=list)
-    armed: tuple[int, str] | None = None
+    armed: tuple[int | tuple[str, int], str] | None = None
     fired: str | None = None
 
     def __post_init__(self) -> None:
+        self._lock = threading.Lock()
         for client in self.clients:
             client.meta.events.register("before-call.*.*", self._before)
             client.meta.events.register("after-call.*.*", self._after)
 
-    def arm(self, index: int, phase: str) -> None:
-        self.calls, self.armed, self.fired = [], (index, phase), None
+    def arm(self, call: int | tuple[str, int], phase: str) -> None:
+        """CALL: an index into the calls, or (operation, occurrence)."""
+        self.calls, self.armed, self.fired = [], (call, phase), None
 
     def _maybe_fail(self, phase: str, name: str, index: int) -> None:
-        if self.armed == (index, phase):
+        occurrence = self.calls[:index].count(name)
+        if self.armed in {(index, phase), ((name, occurrence), phase)}:
             self.armed, self.fired = None, f"{name} ({phase})"
             if phase == BEFORE:
                 raise EndpointConnectionError(endpoint_url=f"injected-before-{name}")
             raise ConnectionClosedError(endpoint_url=f"injected-after-{name}")
 
-    def _before(self, model: Any, **_: Any) -> None:
-        self.calls.append(model.name)
-        self._maybe_fail(BEFORE, model.name, len(self.calls) - 1)
+    def _before(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        with self._lock:
+            self.calls.append(model.name)
+            context["fault_index"] = len(self.calls) - 1
+            self._maybe_fail(BEFORE, model.name, len(self.calls) - 1)
 
-    def _after(self, model: Any, **_: Any) -> None:
-        self._maybe_fail(AFTER, model.name, len(self.calls) - 1)
+    def _after(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        with self._lock:
+            self._maybe_fail(AFTER, model.name, context["fault_index"])
 
 
 @dataclass

@@ -22,7 +22,7 @@ from app.store.echoes import EchoStore
 from app.store.records import key
 from app.store.uploads import PendingUploads
 from devtools.local_aws import LocalStack
-from tests.faults import AFTER, BEFORE, FaultInjector
+from tests.faults import AFTER, BEFORE, CallProbe, FaultInjector
 from tests.support import (
     EchoFactory,
     User,
@@ -131,14 +131,20 @@ def test_invariant_checker_reports_a_broken_slot(
 
 # --- one failure at each AWS call, then the request again -----------------------------------
 
-CREATE_CALLS = [
-    "BatchGetItem:echo-counts-ledger",  # a repeated create? the counters, the pending upload
-    "HeadObject:staged",
-    "CopyObject",  # into the echo's key, tagged pending, conditioned on the ETag just checked
-    "DeleteObjectTagging",
-    "TransactWriteItems",  # its first attempt conditioned on the counters read first
-    "DeleteObject:staged",  # after the echo exists: a failure leaves it to the lifecycle rule
+# Create's calls in its sequential round trips: the calls of one round run side by side.
+CREATE_ROUNDS = [
+    [
+        "BatchGetItem:echo-counts-ledger",  # a repeated create? the counters, the pending upload
+        "HeadObject:staged",
+    ],
+    ["CopyObject"],  # into the echo's key, tagged pending, conditioned on the ETag just checked
+    ["DeleteObjectTagging"],
+    [
+        "TransactWriteItems",  # its first attempt conditioned on the counters read first
+        "DeleteObject:staged",  # the copy is checked: a failure leaves it to the lifecycle rule
+    ],
 ]
+CREATE_CALLS = [call for calls in CREATE_ROUNDS for call in calls]
 # The echo deleted is in slot 1 of 2, same emotion: both of its slots are filled by the other echo.
 DELETE_CALLS = [
     "BatchGetItem:echo-and-counts",  # the transaction's first attempt is conditioned on them
@@ -148,6 +154,12 @@ DELETE_CALLS = [
     "ListObjectVersions",  # the echo's key: every version and delete marker
     "DeleteObjects",
 ]
+
+
+def _named(calls: list[str], index: int) -> tuple[str, int]:
+    """Call INDEX of CALLS as (operation, occurrence): what the fault injector arms."""
+    operation = calls[index].split(":")[0]
+    return operation, [call.split(":")[0] for call in calls[:index]].count(operation)
 
 
 def _cases(operation: str, calls: list[str]) -> list:
@@ -192,7 +204,30 @@ def test_create_makes_the_calls_the_fault_cases_name(
         client.post(f"/api/v1/echoes?echo_id={echo_id}", json=echo_body(), headers=alice.headers).status_code
         == 201
     )
-    assert injector.calls == [name.split(":")[0] for name in CREATE_CALLS]
+    rounds, made = [], iter(injector.calls)
+    for calls in CREATE_ROUNDS:
+        rounds.append(sorted(next(made) for _ in calls))
+    assert rounds == [sorted(name.split(":")[0] for name in calls) for calls in CREATE_ROUNDS]
+    assert next(made, None) is None
+
+
+def test_create_runs_the_second_call_of_a_round_beside_the_first(
+    faulty: tuple[TestClient, FaultInjector], alice: User
+) -> None:
+    """Issue 23: create waits for 4 round trips, not 6. The staged upload's HeadObject runs in a
+    worker during the first read, its DeleteObject during the transaction; each under the
+    request's deadline."""
+    client, injector = faulty
+    probe = CallProbe(injector.clients)
+    echo_id = upload_audio(client, alice, wav_bytes())
+    probe.calls.clear()
+    assert (
+        client.post(f"/api/v1/echoes?echo_id={echo_id}", json=echo_body(), headers=alice.headers).status_code
+        == 201
+    )
+    workers = {name for name, thread, _ in probe.calls if thread.startswith("echoes-parallel")}
+    assert workers == {"HeadObject", "DeleteObject"}, probe.calls
+    assert all(left is not None and left > 0 for _, _, left in probe.calls), probe.calls
 
 
 @pytest.mark.parametrize(("index", "phase"), _cases("create", CREATE_CALLS))
@@ -203,7 +238,7 @@ def test_a_failed_create_then_its_retry_loses_nothing(
     audio = wav_bytes()
     echo_id = upload_audio(client, alice, audio)
     url = f"/api/v1/echoes?echo_id={echo_id}"
-    injector.arm(index, phase)
+    injector.arm(_named(CREATE_CALLS, index), phase)
     failed = client.post(url, json=echo_body(), headers=alice.headers)
     assert injector.fired, "the fault was not injected"
     if CREATE_CALLS[index] == "DeleteObject:staged":  # the echo exists: its create succeeded
@@ -242,7 +277,7 @@ def test_a_failed_delete_then_its_retry_loses_nothing(
     client, injector = faulty
     doomed, kept = make_echo(alice, emotion="calm"), make_echo(alice, emotion="calm")
     url = f"/api/v1/echoes/{doomed['echo_id']}"
-    injector.arm(index, phase)
+    injector.arm(_named(DELETE_CALLS, index), phase)
     first = client.delete(url, headers=alice.headers)
     assert injector.fired, "the fault was not injected"
 
