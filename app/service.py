@@ -122,9 +122,13 @@ class EchoService:
             raise not_found()
         # The audio is handed to the lifecycle rule (tagged pending) before the echo goes: if the
         # request stops anywhere after the echo is gone, S3 still removes the audio. If the echo
-        # turns out to remain, its audio is kept again (_keep_audio_if_echo_remains).
+        # turns out to remain, its audio is kept again (_keep_audio_if_echo_remains). Its versions
+        # are listed meanwhile (a tag adds no version, and nothing else writes an echo's key).
         try:
-            self._audio.mark_pending(existing.s3_key)
+            _, versions = alongside(
+                lambda: self._audio.mark_pending(existing.s3_key),
+                lambda: self._listed_quietly(existing.s3_key),
+            )
             record = self._echoes.delete_echo(user_id, echo_id, known)
         except ContentionError:
             self._keep_audio_if_echo_remains(existing)
@@ -134,12 +138,25 @@ class EchoService:
             raise
         if record is None:  # deleted by a concurrent request, which also removes the audio
             raise not_found()
-        try:
-            self._audio.delete_every_version(record.s3_key)
-        except Exception:  # the echo is gone and its audio tagged pending: S3 expires it
-            logger.exception("Audio left to the lifecycle rule", extra={"s3_key": record.s3_key})
-            count("AudioLeftPending")
+        self._remove_audio(record.s3_key, versions)
         count("EchoDeleted", emotion=record.emotion)
+
+    def _listed_quietly(self, key: str) -> list[dict[str, str]] | None:
+        """KEY's versions, or None if the listing failed: a delete does not fail for it."""
+        try:
+            return self._audio.versions_of(key)
+        except Exception:
+            logger.warning("Audio versions not listed: listed again after the delete", extra={"s3_key": key})
+            return None
+
+    def _remove_audio(self, key: str, listed: list[dict[str, str]] | None) -> None:
+        """Once the echo is gone: every version of its audio (LISTED, or listed now if that
+        failed). Best effort: the audio is tagged pending already, and S3 expires it."""
+        try:
+            self._audio.delete_versions(key, self._audio.versions_of(key) if listed is None else listed)
+        except Exception:
+            logger.exception("Audio left to the lifecycle rule", extra={"s3_key": key})
+            count("AudioLeftPending")
 
     def _keep_audio_if_echo_remains(self, record: EchoRecord) -> None:
         """After a failed delete: the echo may or may not be gone (a lost response). Best effort,

@@ -101,15 +101,20 @@ def erasure_time(
     passes = build_passes(settings, clients.dynamodb, clients.s3, queued.append)
     username = f"erase-{count}@example.com"
     started, answer = time.perf_counter(), handle(passes, ErasureEvent(user_id, username).to_json(), 10.0)
-    count_passes = 1
+    count_passes, failed = 1, int("failed" in answer)
     while queued and count_passes < 100:
         count_passes += 1
-        answer = handle(passes, queued.pop(0).to_json(), 10.0)
+        try:
+            answer = handle(passes, queued.pop(0).to_json(), 10.0)
+        except Exception:  # as in Lambda: the failed pass has queued the next one (a loaded
+            failed += 1  # machine can stretch the local AWS's answers past the read timeout)
+            answer = {}
     status = 204 if answer.get("done") else 202
     return {
         "echoes": count,
         "seconds": time.perf_counter() - started,
         "passes": count_passes,
+        "failed_passes": failed,
         "status": status,
     }
 
@@ -143,7 +148,8 @@ def main() -> None:
 def erasure_line(figures: dict[str, float]) -> str:
     return (
         f"Account erasure (DELETE /api/v1/me, passes chained as in Lambda), {figures['echoes']:.0f} echoes: "
-        f"{figures['seconds']:.1f} s in {figures['passes']:.0f} passes, last status {figures['status']:.0f}"
+        f"{figures['seconds']:.1f} s in {figures['passes']:.0f} passes "
+        f"({figures.get('failed_passes', 0):.0f} failed and continued), last status {figures['status']:.0f}"
     )
 
 

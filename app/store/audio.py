@@ -138,19 +138,24 @@ class AudioStore:
         lifecycle rule removes them (for staged uploads and refused copies)."""
         self._client.delete_object(Bucket=self.bucket, Key=key)
 
-    def delete_every_version(self, key: str) -> None:
-        """Remove KEY for good: every version and delete marker (the bucket is versioned, so a
-        plain delete leaves the audio readable by version id). One listing page is enough: the
+    def versions_of(self, key: str) -> list[dict[str, str]]:
+        """Every version and delete marker of KEY, by version id. One listing page is enough: the
         API writes an echo's key once (a copy that never overwrites), so it holds a few entries."""
         listed = self._client.list_object_versions(Bucket=self.bucket, Prefix=key)
-        entries = [
+        return [
             {"Key": key, "VersionId": entry["VersionId"]}
             for kind in ("Versions", "DeleteMarkers")
             for entry in listed.get(kind, [])
             if entry["Key"] == key  # the prefix also matches longer keys
         ]
-        if not entries:
+
+    def delete_versions(self, key: str, versions: list[dict[str, str]]) -> None:
+        """Remove KEY for good: its VERSIONS (versions_of), delete markers included (the bucket is
+        versioned, so a plain delete leaves the audio readable by version id)."""
+        if not versions:
             return
-        response = self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": entries, "Quiet": True})
+        response = self._client.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": versions, "Quiet": True}
+        )
         if response.get("Errors"):
             raise RuntimeError(f"S3 kept {len(response['Errors'])} versions of {key}")

@@ -146,14 +146,23 @@ CREATE_ROUNDS = [
 ]
 CREATE_CALLS = [call for calls in CREATE_ROUNDS for call in calls]
 # The echo deleted is in slot 1 of 2, same emotion: both of its slots are filled by the other echo.
-DELETE_CALLS = [
-    "BatchGetItem:echo-and-counts",  # the transaction's first attempt is conditioned on them
-    "PutObjectTagging",
-    "BatchGetItem:slots",
-    "TransactWriteItems",
-    "ListObjectVersions",  # the echo's key: every version and delete marker
-    "DeleteObjects",
+DELETE_ROUNDS = [
+    ["BatchGetItem:echo-and-counts"],  # the transaction's first attempt is conditioned on them
+    ["PutObjectTagging", "ListObjectVersions"],  # the echo's key: every version and delete marker
+    ["BatchGetItem:slots"],
+    ["TransactWriteItems"],
+    ["DeleteObjects"],
 ]
+DELETE_CALLS = [call for calls in DELETE_ROUNDS for call in calls]
+
+
+def _assert_rounds(made: list[str], rounds: list[list[str]]) -> None:
+    """MADE (operations in the order they started) are ROUNDS' calls, round after round, in any
+    order within a round."""
+    calls = iter(made)
+    seen = [sorted(next(calls, "(none)") for _ in names) for names in rounds]
+    assert seen == [sorted(name.split(":")[0] for name in names) for names in rounds], made
+    assert next(calls, None) is None, made
 
 
 def _named(calls: list[str], index: int) -> tuple[str, int]:
@@ -204,11 +213,7 @@ def test_create_makes_the_calls_the_fault_cases_name(
         client.post(f"/api/v1/echoes?echo_id={echo_id}", json=echo_body(), headers=alice.headers).status_code
         == 201
     )
-    rounds, made = [], iter(injector.calls)
-    for calls in CREATE_ROUNDS:
-        rounds.append(sorted(next(made) for _ in calls))
-    assert rounds == [sorted(name.split(":")[0] for name in calls) for calls in CREATE_ROUNDS]
-    assert next(made, None) is None
+    _assert_rounds(injector.calls, CREATE_ROUNDS)
 
 
 def test_create_runs_the_second_call_of_a_round_beside_the_first(
@@ -262,7 +267,21 @@ def test_delete_makes_the_calls_the_fault_cases_name(
     doomed, _ = make_echo(alice, emotion="calm"), make_echo(alice, emotion="calm")
     injector.arm(-1, BEFORE)
     assert client.delete(f"/api/v1/echoes/{doomed['echo_id']}", headers=alice.headers).status_code == 204
-    assert injector.calls == [name.split(":")[0] for name in DELETE_CALLS]
+    _assert_rounds(injector.calls, DELETE_ROUNDS)
+
+
+def test_delete_lists_the_audios_versions_beside_tagging_it(
+    faulty: tuple[TestClient, FaultInjector], make_echo: EchoFactory, alice: User
+) -> None:
+    """Issue 23: the listing of the versions to delete runs in a worker while the audio is tagged
+    pending, under the request's deadline: one S3 round trip fewer."""
+    client, injector = faulty
+    doomed = make_echo(alice)
+    probe = CallProbe(injector.clients)
+    assert client.delete(f"/api/v1/echoes/{doomed['echo_id']}", headers=alice.headers).status_code == 204
+    workers = {name for name, thread, _ in probe.calls if thread.startswith("echoes-parallel")}
+    assert workers == {"ListObjectVersions"}, probe.calls
+    assert all(left is not None and left > 0 for _, _, left in probe.calls), probe.calls
 
 
 @pytest.mark.parametrize(("index", "phase"), _cases("delete", DELETE_CALLS))

@@ -308,7 +308,7 @@ class FakeObject:
     content_type: str
     etag: str
     pending: bool  # tagged for the lifecycle rule, which expires it
-    versions: int = 1  # the bucket is versioned: what delete_every_version must remove
+    versions: int = 1  # the bucket is versioned: what delete_versions must remove
 
 
 class FakeAudioStore(Faults):
@@ -384,12 +384,22 @@ class FakeAudioStore(Faults):
 
         self._call("delete", effect)
 
-    def delete_every_version(self, key: str) -> None:
-        def effect() -> None:
-            self.objects.pop(key, None)
-            self.hidden.pop(key, None)
+    def _version_count(self, key: str) -> int:
+        return sum(found.versions for found in (self.objects.get(key), self.hidden.get(key)) if found)
 
-        self._call("delete_every_version", effect)
+    def versions_of(self, key: str) -> list[dict[str, str]]:
+        def effect() -> list[dict[str, str]]:
+            return [{"Key": key, "VersionId": str(number)} for number in range(self._version_count(key))]
+
+        return self._call("versions_of", effect)
+
+    def delete_versions(self, key: str, versions: list[dict[str, str]]) -> None:
+        def effect() -> None:
+            if len(versions) >= self._version_count(key):  # all of them: the key is gone
+                self.objects.pop(key, None)
+                self.hidden.pop(key, None)
+
+        self._call("delete_versions", effect)
 
 
 class FakeUploadLimit(Faults):

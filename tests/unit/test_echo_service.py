@@ -345,10 +345,21 @@ def test_a_delete_whose_answer_was_lost_leaves_the_audio_to_the_lifecycle_rule(s
 
 def test_a_delete_stands_when_its_audio_cannot_be_removed(services: Services) -> None:
     stored = services.add(echo_record(1))
-    services.audio.fail("delete_every_version", ClientError({"Error": {"Code": "SlowDown"}}, "DeleteObjects"))
+    services.audio.fail("delete_versions", ClientError({"Error": {"Code": "SlowDown"}}, "DeleteObjects"))
     services.echoes.delete(USER, stored.echo_id)
     assert stored.echo_id not in services.store.echoes[USER]
     assert services.audio.objects[stored.s3_key].pending, "left tagged pending: S3 expires it"
+
+
+def test_a_listing_that_fails_beside_the_tagging_is_made_again_once_the_echo_is_gone(
+    services: Services,
+) -> None:
+    stored = services.add(echo_record(1))
+    services.audio.fail("versions_of", ClientError({"Error": {"Code": "InternalError"}}, "ListObjectVersions"))
+    services.echoes.delete(USER, stored.echo_id)
+    assert stored.echo_id not in services.store.echoes[USER]
+    assert stored.s3_key not in services.audio.objects and stored.s3_key not in services.audio.hidden
+    assert services.audio.calls.count("versions_of") == 2
 
 
 def test_a_delete_fails_before_the_echo_goes_when_the_audio_cannot_be_tagged(services: Services) -> None:
