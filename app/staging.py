@@ -6,8 +6,10 @@ The staging key's URL signs host and Content-Type only (the API guide's client s
 else), so S3 bounds neither the size nor overwrites there: the checks here are the only ones.
 """
 
+from app import deadline
 from app.errors import ApiError, ErrorCode
 from app.observability import logger
+from app.service import CLEANUP_GRACE_SECONDS
 from app.store.audio import AudioStore, StoredObject
 from app.store.records import PendingUpload
 
@@ -24,15 +26,13 @@ class StagedAudio:
         refuses the copy, or the staged object is gone, the echo's key may hold an earlier
         attempt's copy (checked before it was made, it wins over whatever the staging key holds
         now); else the staged object changed in between, or was never uploaded."""
-        if (
-            staged is not None
-            and self._refusal(upload, staged) is None
-            and self._audio.copy_verified(upload.upload_key, upload.s3_key, staged.etag)
-        ):
+        if staged is not None and self._refusal(upload, staged) is None and self._copy(upload, staged):
             return staged
         copied = self._audio.inspect(upload.s3_key)
         if copied is not None:
-            return self._checked(upload, upload.s3_key, copied)
+            checked = self._checked(upload, upload.s3_key, copied)
+            self._audio.mark_kept(upload.s3_key)  # its attempt may have handed it to the lifecycle rule
+            return checked
         if staged is None:
             raise ApiError(
                 ErrorCode.VALIDATION_ERROR,
@@ -45,6 +45,17 @@ class StagedAudio:
             "The upload changed while it was being verified: create the echo again",
             {"s3_key": upload.upload_key},
         )
+
+    def _copy(self, upload: PendingUpload, staged: StoredObject) -> bool:
+        """The checked copy, kept (untagged): the transaction comes next. If the copy fails, it may
+        have been made all the same (its answer lost): it is handed to the lifecycle rule, and a
+        retry keeps it again."""
+        try:
+            return self._audio.copy_verified(upload.upload_key, upload.s3_key, staged.etag)
+        except Exception:
+            with deadline.grace(CLEANUP_GRACE_SECONDS):
+                self._audio.mark_pending_quietly(upload.s3_key)
+            raise
 
     def discard(self, upload: PendingUpload) -> None:
         """Once the echo's key holds the checked copy, the staging object is no longer needed.

@@ -210,12 +210,11 @@ class UploadService:
                 "file_extension does not match the initialised upload",
                 {"expected": upload.file_extension},
             )
+        # The audio is kept (untagged) before the echo exists, never after: if the transaction then
+        # fails, it is handed to the lifecycle rule (below, when the failure is certain), whereas an
+        # untag failing after the commit would leave an echo whose audio the lifecycle rule deletes.
         stored = self._staged.place(upload, staged)
         record = _new_record(user_id, echo_id, request, upload, stored, request_hash)
-        # Untag before the echo exists, never after: if the transaction then fails, the audio is
-        # kept (re-tagged pending below when the failure is certain), whereas an untag failing
-        # after the commit would leave an echo whose audio the lifecycle rule deletes.
-        self._audio.mark_kept(upload.s3_key)
         try:
             # The staged object goes beside the transaction: from now on a retry finds the
             # checked copy in the echo's key (StagedAudio.place), whatever the transaction does.

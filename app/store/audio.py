@@ -18,11 +18,10 @@ from app.store.presign import PresignedGetSigner
 
 AUDIO_PREFIX = "audio/"
 STAGING_PREFIX = "uploads/"
-# Audio is copied into the echo's key tagged pending; creating the echo removes the tag. A lifecycle
-# rule in template.yaml expires objects still tagged pending, i.e. audio whose echo was never created.
+# Audio no echo owns is tagged pending: after a create that failed, or before an echo's delete. A
+# lifecycle rule in template.yaml expires objects still tagged pending.
 PENDING_TAG_KEY = "echoes-state"
 PENDING_TAG_VALUE = "pending"
-PENDING_TAGGING = f"{PENDING_TAG_KEY}={PENDING_TAG_VALUE}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,10 @@ def audio_key(user_id: str, echo_id: str, extension: str) -> str:
 
 def staging_key(user_id: str, echo_id: str, extension: str) -> str:
     return f"{STAGING_PREFIX}{user_id}/{echo_id}.{extension}"
+
+
+# How S3 answers for a key that holds nothing.
+_ABSENT = {"404", "NoSuchKey", "NotFound"}
 
 
 def _error_code(error: ClientError) -> str:
@@ -83,13 +86,13 @@ class AudioStore:
         try:
             head = self._client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if _error_code(error) in {"404", "NoSuchKey", "NotFound"}:
+            if _error_code(error) in _ABSENT:
                 return None
             raise
         return StoredObject(int(head["ContentLength"]), head.get("ContentType", ""), head.get("ETag", ""))
 
     def copy_verified(self, source: str, target: str, etag: str) -> bool:
-        """Copy SOURCE into TARGET, tagged pending, only if SOURCE still holds the bytes named by
+        """Copy SOURCE into TARGET, untagged (kept), only if SOURCE still holds the bytes named by
         ETAG (what was verified: a PUT since then changes it) and TARGET does not exist (S3's
         conditional write: never overwriting). False when S3 refuses either condition."""
         try:
@@ -100,8 +103,7 @@ class AudioStore:
                 CopySourceIfMatch=etag,
                 IfNoneMatch="*",
                 MetadataDirective="COPY",  # the Content-Type that was verified
-                TaggingDirective="REPLACE",
-                Tagging=PENDING_TAGGING,
+                TaggingDirective="REPLACE",  # none of the source's tags: the copy is kept
             )
         except ClientError as error:
             if _error_code(error) in _REFUSED_COPY:
@@ -121,10 +123,13 @@ class AudioStore:
         )
 
     def mark_pending_quietly(self, key: str) -> None:
-        """mark_pending, best effort: if it fails, the object stays, unreferenced (logged)."""
+        """mark_pending, best effort: if it fails, the object stays, unreferenced (logged). An
+        absent object needs nothing."""
         try:
             self.mark_pending(key)
-        except Exception:
+        except Exception as error:
+            if isinstance(error, ClientError) and _error_code(error) in _ABSENT:
+                return
             logger.exception("Audio left untagged after a failed create", extra={"s3_key": key})
             count("OrphanedAudio")
 

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
-from app.store.audio import PENDING_TAGGING
+from app.store.audio import PENDING_TAG_KEY, PENDING_TAG_VALUE
 from tests.support import EchoFactory, User, echo_body, invariant_violations, wav_bytes
 
 ECHOES = "/api/v1/echoes"
@@ -54,7 +54,12 @@ def test_deleting_an_echo_removes_every_version_of_its_audio(
     assert sorted(kind for kind, _ in before) == ["DeleteMarkers", "Versions", "Versions"]
     # Another object whose key starts with this one's: listing by prefix finds it, deleting must not.
     neighbour = key + ".copy"
-    s3.put_object(Bucket=settings.s3_bucket_name, Key=neighbour, Body=b"other", Tagging=PENDING_TAGGING)
+    s3.put_object(
+        Bucket=settings.s3_bucket_name,
+        Key=neighbour,
+        Body=b"other",
+        Tagging=f"{PENDING_TAG_KEY}={PENDING_TAG_VALUE}",
+    )
 
     assert client.delete(f"{ECHOES}/{init['echo_id']}", headers=alice.headers).status_code == 204
 

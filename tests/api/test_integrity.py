@@ -137,8 +137,7 @@ CREATE_ROUNDS = [
         "BatchGetItem:echo-counts-ledger",  # a repeated create? the counters, the pending upload
         "HeadObject:staged",
     ],
-    ["CopyObject"],  # into the echo's key, tagged pending, conditioned on the ETag just checked
-    ["DeleteObjectTagging"],
+    ["CopyObject"],  # into the echo's key, kept, conditioned on the ETag just checked
     [
         "TransactWriteItems",  # its first attempt conditioned on the counters read first
         "DeleteObject:staged",  # the copy is checked: a failure leaves it to the lifecycle rule
@@ -219,7 +218,7 @@ def test_create_makes_the_calls_the_fault_cases_name(
 def test_create_runs_the_second_call_of_a_round_beside_the_first(
     faulty: tuple[TestClient, FaultInjector], alice: User
 ) -> None:
-    """Issue 23: create waits for 4 round trips, not 6. The staged upload's HeadObject runs in a
+    """Issue 23: create waits for 3 round trips, not 6. The staged upload's HeadObject runs in a
     worker during the first read, its DeleteObject during the transaction; each under the
     request's deadline."""
     client, injector = faulty

@@ -148,9 +148,9 @@ def test_the_copy_neither_overwrites_nor_copies_other_bytes_than_checked(setting
     assert audio.copy_verified("uploads/u/e.wav", "audio/u/e.wav", etag)
     copied = s3.get_object(Bucket=bucket, Key="audio/u/e.wav")
     assert copied["Body"].read() == b"checked" and copied["ContentType"] == "audio/wav"
-    assert s3.get_object_tagging(Bucket=bucket, Key="audio/u/e.wav")["TagSet"] == [
-        {"Key": "echoes-state", "Value": "pending"}
-    ], "expires unless an echo comes to own it"
+    assert s3.get_object_tagging(Bucket=bucket, Key="audio/u/e.wav")["TagSet"] == [], (
+        "kept: the transaction comes next, and a create that fails tags it pending"
+    )
     s3.put_object(Bucket=bucket, Key="uploads/u/e.wav", Body=b"other", ContentType="audio/wav")
     etag = s3.head_object(Bucket=bucket, Key="uploads/u/e.wav")["ETag"]
     assert not audio.copy_verified("uploads/u/e.wav", "audio/u/e.wav", etag), "the target exists"

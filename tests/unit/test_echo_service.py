@@ -355,7 +355,9 @@ def test_a_listing_that_fails_beside_the_tagging_is_made_again_once_the_echo_is_
     services: Services,
 ) -> None:
     stored = services.add(echo_record(1))
-    services.audio.fail("versions_of", ClientError({"Error": {"Code": "InternalError"}}, "ListObjectVersions"))
+    services.audio.fail(
+        "versions_of", ClientError({"Error": {"Code": "InternalError"}}, "ListObjectVersions")
+    )
     services.echoes.delete(USER, stored.echo_id)
     assert stored.echo_id not in services.store.echoes[USER]
     assert stored.s3_key not in services.audio.objects and stored.s3_key not in services.audio.hidden

@@ -322,9 +322,33 @@ def test_a_failed_create_whose_audio_cannot_be_tagged_still_reports_the_failure(
     assert "mark_pending_quietly failed" in services.audio.calls
 
 
-def test_create_fails_before_the_echo_when_the_audio_cannot_be_kept(services: Services) -> None:
-    """Untagging comes first: after the commit, its failure would leave an echo S3 then expires."""
+def test_a_copy_is_kept_from_the_start_and_needs_no_untagging(services: Services) -> None:
+    """Issue 23: create's copy is made kept (untagged), so no call stands between it and the
+    transaction; an untag after the commit could fail and leave an echo S3 then expires."""
     echo_id = _uploaded(services)
+    _create(services, echo_id)
+    assert not services.audio.objects[_audio_key(echo_id)].pending
+    assert "mark_kept" not in services.audio.calls
+
+
+def test_a_copy_whose_answer_was_lost_goes_to_the_lifecycle_rule_until_a_retry_keeps_it(
+    services: Services,
+) -> None:
+    echo_id = _uploaded(services)
+    services.audio.fail("copy_verified", TimeoutError("read timeout"), after=True)  # it did copy
+    with pytest.raises(TimeoutError):
+        _create(services, echo_id)
+    assert services.audio.objects[_audio_key(echo_id)].pending, "no echo: S3 expires it"
+    _create(services, echo_id)
+    assert not services.audio.objects[_audio_key(echo_id)].pending
+
+
+def test_a_retry_fails_before_the_echo_when_the_earlier_copy_cannot_be_kept(services: Services) -> None:
+    """The earlier attempt's copy is tagged pending: it is kept before the commit, never after."""
+    echo_id = _uploaded(services)
+    services.audio.fail("copy_verified", TimeoutError("read timeout"), after=True)
+    with pytest.raises(TimeoutError):
+        _create(services, echo_id)
     services.audio.fail("mark_kept", ClientError({"Error": {"Code": "InternalError"}}, "DeleteObjectTagging"))
     with pytest.raises(ClientError):
         _create(services, echo_id)
