@@ -82,6 +82,10 @@ def _next_page_work(counter: Counter, call: Callable[..., Callable[[], dict]], q
     return counter.measure(call("GET", "/api/v1/echoes", query | {"cursor": cursor}))[1]
 
 
+# Passes the benchmark waits for, over chains the caller resumes: twice a chain's cap.
+MAX_ERASURE_PASSES = 200
+
+
 def erasure_time(
     table: str, bucket: str, user_for: Callable[[str], tuple[str, str]], count: int
 ) -> dict[str, float]:
@@ -100,22 +104,26 @@ def erasure_time(
     queued: list[ErasureEvent] = []
     passes = build_passes(settings, clients.dynamodb, clients.s3, queued.append)
     username = f"erase-{count}@example.com"
-    started, answer = time.perf_counter(), handle(passes, ErasureEvent(user_id, username).to_json(), 10.0)
-    count_passes, failed = 1, int("failed" in answer)
-    while queued and count_passes < 100:
+    first = ErasureEvent(user_id, username).to_json()
+    started, answer = time.perf_counter(), handle(passes, first, 10.0)
+    count_passes, failed, resumed = 1, int("failed" in answer), 0
+    while not answer.get("done") and count_passes < MAX_ERASURE_PASSES:
         count_passes += 1
+        if not queued:  # the chain stopped (3 failed passes in a row): the caller's DELETE resumes it
+            resumed += 1
         try:
-            answer = handle(passes, queued.pop(0).to_json(), 10.0)
+            answer = handle(passes, queued.pop(0).to_json() if queued else first, 10.0)
+            failed += int("failed" in answer)
         except Exception:  # as in Lambda: the failed pass has queued the next one (a loaded
             failed += 1  # machine can stretch the local AWS's answers past the read timeout)
             answer = {}
-    status = 204 if answer.get("done") else 202
     return {
         "echoes": count,
         "seconds": time.perf_counter() - started,
         "passes": count_passes,
         "failed_passes": failed,
-        "status": status,
+        "resumed": resumed,
+        "status": 204 if answer.get("done") else 202,
     }
 
 
@@ -149,7 +157,8 @@ def erasure_line(figures: dict[str, float]) -> str:
     return (
         f"Account erasure (DELETE /api/v1/me, passes chained as in Lambda), {figures['echoes']:.0f} echoes: "
         f"{figures['seconds']:.1f} s in {figures['passes']:.0f} passes "
-        f"({figures.get('failed_passes', 0):.0f} failed and continued), last status {figures['status']:.0f}"
+        f"({figures.get('failed_passes', 0):.0f} failed and continued, {figures.get('resumed', 0):.0f} chains "
+        f"resumed by the caller), last status {figures['status']:.0f}"
     )
 
 
