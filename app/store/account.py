@@ -151,10 +151,7 @@ class AccountEraser:
         """After a complete erasure: delete every version under the user's prefixes again (uploads
         through a URL granted before the erasure land after it: app/sweep.py). None when the
         account's erasure is not complete: a sweep deletes nothing of a live account."""
-        item = self._dynamodb.get_item(
-            TableName=self._table, Key=key(user_id, COUNTS_SK), ConsistentRead=True
-        ).get("Item", {})
-        if item.get(PHASE_ATTRIBUTE, {}).get("S") != "done":
+        if self._phase(user_id) != "done":
             return None
         batches = list(self._versions(user_id))  # listed first: never page past what is deleted
         return sum(self._delete_versions(batch) for batch in batches)
@@ -196,13 +193,18 @@ class AccountEraser:
 
     def _why_refused(self, user_id: str, claim: bool) -> Exception:
         """After a refused marker write: the erasure is complete, or another chain holds the lease."""
-        item = self._dynamodb.get_item(
-            TableName=self._table, Key=key(user_id, COUNTS_SK), ConsistentRead=True
-        ).get("Item", {})
-        phase = item.get(PHASE_ATTRIBUTE, {}).get("S", "audio")
+        phase = self._phase(user_id) or "audio"
         if phase == "done":
             return account_erased()
         return ErasureUnderWay(phase) if claim else LeaseLost()
+
+    def _phase(self, user_id: str) -> str | None:
+        """The erasure's phase as the marker holds it now (strongly consistent), None if none."""
+        item = self._dynamodb.get_item(
+            TableName=self._table, Key=key(user_id, COUNTS_SK), ConsistentRead=True
+        ).get("Item", {})
+        phase = item.get(PHASE_ATTRIBUTE, {}).get("S")
+        return None if phase is None else str(phase)
 
     def release(self, user_id: str, lease: Lease) -> None:
         """Give LEASE up (its chain stopped): the caller's next DELETE starts a chain at once."""
