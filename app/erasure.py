@@ -156,6 +156,7 @@ def build_passes(
             settings.dynamodb_table_name,
             settings.s3_bucket_name,
             settings.cognito_user_pool_id,
+            settings.counters_in_list_index,
         ),
         continuation,
         sweeps,

@@ -79,7 +79,9 @@ def create_app(
     app.state.secrets_manager = cache(lambda: create_client("secretsmanager", settings.aws_region))
     app.state.token_verifier = TokenVerifier(settings.cognito_issuer, settings.cognito_app_client_id, jwks)
     app.state.cognito_sessions = CognitoSessions(lambda: create_client("cognito-idp", settings.aws_region))
-    echo_store = EchoStore(clients.dynamodb, settings.dynamodb_table_name)
+    echo_store = EchoStore(
+        clients.dynamodb, settings.dynamodb_table_name, counters_in_index=settings.counters_in_list_index
+    )
     audio_store = AudioStore(clients.s3, settings.s3_bucket_name, credentials)
     app.state.echo_service = echo_service = EchoService(
         settings,

@@ -227,12 +227,9 @@ class EchoService:
             page, start = self._decode_cursor(scope, cursor)
         elif page > 1:
             _check_offset(page, page_size)
-        # The counters beside the page, always: they refuse an erased account's token (401), which
+        # The counters with the page, always: they refuse an erased account's token (401), which
         # a listing by tag or dates, which has no count to show, would otherwise answer.
-        found, total = alongside(
-            lambda: self._page_after(user_id, selection, page, page_size, start),
-            lambda: self._echoes.count(user_id, selection.emotion),
-        )
+        found, total = self._page_and_total(user_id, selection, page, page_size, start)
         next_cursor = None
         if found is not None and found.next_key is not None:
             next_cursor = self._cursors.encode(
@@ -259,16 +256,18 @@ class EchoService:
             ) from None
         return state.page, PageKey(state.created_at, state.echo_id)
 
-    def _page_after(
+    def _page_and_total(
         self, user_id: str, selection: Selection, page: int, page_size: int, start: PageKey | None
-    ) -> EchoSlice | None:
+    ) -> tuple[EchoSlice | None, int]:
         """The page after START (a cursor's position), or without one page PAGE by offset, which
-        reads the pages before it (kept for compatibility); None past the last echo."""
-        if start is None and page > 1:
-            start = self._echoes.newest_first(user_id, selection, (page - 1) * page_size, None).next_key
-            if start is None:
-                return None
-        return self._echoes.newest_first(user_id, selection, page_size, start)
+        reads the pages before it (kept for compatibility; None past the last echo); and the
+        selection's counter."""
+        if start is not None or page == 1:
+            return self._echoes.page_and_count(user_id, selection, page_size, start)
+        skipped, total = self._echoes.page_and_count(user_id, selection, (page - 1) * page_size, None)
+        if skipped.next_key is None:
+            return None, total
+        return self._echoes.newest_first(user_id, selection, page_size, skipped.next_key), total
 
 
 def _check_selection(selection: Selection) -> None:

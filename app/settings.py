@@ -26,6 +26,10 @@ class Settings(BaseModel):
     debug: bool = False
     # X-Ray subsegments per route and AWS call (app/tracing.py); the template sets it per environment.
     tracing_enabled: bool = False
+    # The counters item is written with by_created's keys, and a list's first page reads it in its
+    # Query (app/store/records.py, counters_index_keys). Off until every running version reads
+    # such items: code before it fails on them (docs/deployment.md, Counters in the list index).
+    counters_in_list_index: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     cors_allow_origins: tuple[str, ...] = ()  # a comma-separated list in the environment
     aws_region: str = Field(min_length=1)

@@ -27,7 +27,7 @@ from benchmarks.latency import DEFAULT_RTT_MS, latency_run
 from benchmarks.parallel import parallel_deletes
 from benchmarks.report import chosen_size, column_name, report
 from benchmarks.restore import RESTORED, restored_start
-from benchmarks.stack import Environment, dynamodb_local_table, seed, start_aws
+from benchmarks.stack import Environment, dynamodb_local_table, seed, start_aws, writes_counters_in_index
 from benchmarks.warm_runs import percentiles, warm_samples
 from benchmarks.work import read_work
 from devtools.local_stack import read_env_file
@@ -167,7 +167,8 @@ def measure_all(plan: Plan, memories: list[int], shares: CpuShares) -> dict[str,
     builds = build_all()
     env = start_aws()
     try:
-        seed(env.stack.table_name, env.user_id, 25)  # more than a page: the list also signs a cursor
+        # More than a page: the list also signs a cursor. The counters as this tree writes them.
+        seed(env.stack.table_name, env.user_id, 25, writes_counters_in_index(ROOT))
         run = Run(plan, [None, *memories], shares, builds, env)
         figures = cold_runs(run) | warm_runs(run)
         figures["imports_ms"] = import_time_top(builds["runtime"], builds["echoes"], env.app_env())

@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks.builds import ROOT, run_measuring_child
 from benchmarks.cpu_share import CpuShares
-from benchmarks.stack import Environment, dynamodb_local_table, seed, start_aws
+from benchmarks.stack import Environment, dynamodb_local_table, seed, start_aws, writes_counters_in_index
 
 # Round trips in one region, by botocore service id, in ms. DynamoDB: "consistent single-digit
 # millisecond" responses (https://aws.amazon.com/dynamodb/); S3: small requests' median latency
@@ -53,7 +53,8 @@ def latency_run(
     """One process (benchmarks/latency_run.py) under `preexec`'s CPU quota running SOURCE's app
     against the local AWS, with DynamoDB on DynamoDB Local (AWS_ENDPOINT_URL_DYNAMODB)."""
     token, user_id = env.user(f"latency-{uuid.uuid4().hex[:12]}@example.com")
-    seed(env.stack.table_name, user_id, 25)  # more than a page: the list signs a cursor
+    # More than a page: the list signs a cursor. The counters as SOURCE writes them.
+    seed(env.stack.table_name, user_id, 25, writes_counters_in_index(source))
     spec = {
         "source": str(source),
         "root": str(ROOT),

@@ -93,10 +93,11 @@ COMPONENTS = {
     "FastAPI dependency solving (incl. token)": ("fastapi/dependencies/utils.py", "solve_dependencies"),
     "service.list": ("app/service.py", "list"),
     "  DynamoDB Query + parse (store.newest_first)": ("app/store/echoes.py", "newest_first"),
-    "  DynamoDB GetItem counts (store.count)": ("app/store/echoes.py", "count"),
-    "  botocore calls (both)": ("botocore/client.py", "_make_api_call"),
+    # 0 where the first page's Query holds the counters (COUNTERS_IN_LIST_INDEX).
+    "  DynamoDB GetItem of the counters (store._counts)": ("app/store/echoes.py", "_counts"),
+    "  botocore calls (all)": ("botocore/client.py", "_make_api_call"),
     "  items to records (records.from_item)": ("app/store/records.py", "from_item"),
-    "  echoes built (service._to_echo, incl. URLs)": ("app/service.py", "_to_echo"),
+    "  echoes built (service.to_echo, incl. URLs)": ("app/service.py", "to_echo"),
     "  playback URLs (presign.url)": ("app/store/presign.py", "url"),
     "  cursor signed (cursor.encode)": ("app/store/cursor.py", "encode"),
     "response serialised (pydantic to_json)": (

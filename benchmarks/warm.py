@@ -24,13 +24,31 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def canned_dynamodb(records: list[dict], total: int) -> Callable[..., Any]:
-    """A before-send handler answering the list's Query and counter GetItem."""
+    """A before-send handler answering the list's Query and counter GetItem as DynamoDB would:
+    the Query's items (RECORDS, whole) projected as the request asks, and first the counters item
+    when it asks for their total (a version that reads the counters in the index is one whose
+    writes put them there: app/store/records.py, counters_index_keys)."""
     from botocore.awsrequest import AWSResponse
 
-    query = json.dumps({"Items": records, "Count": len(records), "ScannedCount": len(records)}).encode()
-    counts = json.dumps(
-        {"Item": {"pk": {"S": "x"}, "sk": {"S": "COUNTS"}, "total": {"N": str(total)}}}
-    ).encode()
+    counters = {"pk": {"S": "x"}, "sk": {"S": "COUNTS"}, "total": {"N": str(total)}}
+    counts = json.dumps({"Item": counters}).encode()
+    queries: dict[bytes, bytes] = {}  # by request body: built once per version of the Query
+
+    def query_answer(sent: bytes) -> bytes:
+        if sent not in queries:
+            request = json.loads(sent)
+            names = request.get("ExpressionAttributeNames", {})
+            projected = [name.strip() for name in request.get("ProjectionExpression", "").split(",")]
+            wanted = {names.get(name, name) for name in projected if name}
+            found = ([counters] if "total" in wanted else []) + records
+            items = [
+                {name: value for name, value in item.items() if name in wanted or not wanted}
+                for item in found
+            ]
+            queries[sent] = json.dumps(
+                {"Items": items, "Count": len(items), "ScannedCount": len(items)}
+            ).encode()
+        return queries[sent]
 
     class Raw:
         def __init__(self, body: bytes) -> None:
@@ -42,8 +60,12 @@ def canned_dynamodb(records: list[dict], total: int) -> Callable[..., Any]:
     def answer(request: Any, **_: Any) -> AWSResponse | None:
         target = request.headers.get("X-Amz-Target", b"")
         target = target.decode() if isinstance(target, bytes) else target
-        body = {"DynamoDB_20120810.Query": query, "DynamoDB_20120810.GetItem": counts}.get(target)
-        if body is None:
+        sent = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        if target == "DynamoDB_20120810.Query":
+            body = query_answer(sent)
+        elif target == "DynamoDB_20120810.GetItem":
+            body = counts
+        else:
             return None  # anything else (the health probe) goes to the local AWS
         return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, Raw(body))
 

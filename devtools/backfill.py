@@ -28,8 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from app.store.account import ERASED_ATTRIBUTE
-from app.store.records import BYTES_ATTRIBUTE, COUNTS_SK, EchoRecord, Item, echo_sk, key
+from app.store.records import BYTES_ATTRIBUTE, COUNTS_SK, ERASED_ATTRIBUTE, EchoRecord, Item, echo_sk, key
 from app.store.retry import Backoff
 
 

@@ -15,6 +15,7 @@ from app.store.records import (
     EchoRecord,
     Item,
     count_attribute,
+    counters_index_keys,
     key,
     slot_sk,
 )
@@ -98,6 +99,7 @@ def seed_echoes(
                 s3.delete_object(Bucket=bucket, Key=record.s3_key)
     items.append(
         key(user_id, COUNTS_SK)
+        | counters_index_keys(user_id)
         | {count_attribute(group): {"N": str(n)} for group, n in counts.items()}
         | ({} if legacy else {BYTES_ATTRIBUTE: {"N": str(count * FILE_SIZE)}})
     )

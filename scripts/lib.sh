@@ -464,6 +464,7 @@ readonly CONFIG_PARAMETERS=(
   ERASURE_RESERVED_CONCURRENCY:ErasureReservedConcurrency
   SNAPSTART_ENABLED:SnapStartEnabled
   TRACING_ENABLED:TracingEnabled
+  COUNTERS_IN_LIST_INDEX:CountersInListIndex
   DEPLOYMENT_TYPE:DeploymentType
   MONTHLY_BUDGET_USD:MonthlyBudgetUsd
   CURSOR_KEY_ROTATION_DAYS:CursorKeyRotationDays
@@ -498,7 +499,7 @@ load_config() {
     die "$file: LOG_LEVEL=${CONFIG[LOG_LEVEL]} is not DEBUG|INFO|WARNING|ERROR"
   [[ " DEBUG INFO WARN " == *" ${CONFIG[SYSTEM_LOG_LEVEL]} "* ]] ||
     die "$file: SYSTEM_LOG_LEVEL=${CONFIG[SYSTEM_LOG_LEVEL]} is not DEBUG|INFO|WARN"
-  for key in DEBUG WAF_ENABLED ALARMS_ENABLED ALARM_EMAIL_OPT_OUT SNAPSTART_ENABLED TRACING_ENABLED; do
+  for key in DEBUG WAF_ENABLED ALARMS_ENABLED ALARM_EMAIL_OPT_OUT SNAPSTART_ENABLED TRACING_ENABLED COUNTERS_IN_LIST_INDEX; do
     [[ "${CONFIG[$key]}" == "true" || "${CONFIG[$key]}" == "false" ]] || die "$file: $key must be true or false"
   done
   # The template's ProdAlarmsReachSomeone rule, checked here too so that deploy fails at once.

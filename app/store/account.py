@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from app import deadline
 from app.errors import THROTTLING_CODES, account_erased
 from app.store.audio import AUDIO_PREFIX, STAGING_PREFIX
-from app.store.records import COUNTS_SK, Item, key, user_pk
+from app.store.records import COUNTS_SK, ERASED_ATTRIBUTE, Item, counters_index_keys, key, user_pk
 from app.store.retry import Backoff
 
 # DynamoDB's and S3's batch limits.
@@ -44,7 +44,6 @@ ITEMS_PER_ROUND = 1000
 # Time kept after a pass's budget for its last round to finish, the marker, AdminDeleteUser and
 # the answer.
 RESERVE_SECONDS = 3.0
-ERASED_ATTRIBUTE = "erased_at"
 PHASE_ATTRIBUTE = "erasure_phase"
 LEASE_OWNER_ATTRIBUTE = "erasure_chain"
 LEASE_UNTIL_ATTRIBUTE = "erasure_lease_until"
@@ -104,9 +103,19 @@ class ErasureResult:
 
 class AccountEraser:
     def __init__(
-        self, dynamodb: Any, s3: Any, cognito: Any, table: str, bucket: str, user_pool_id: str
+        self,
+        dynamodb: Any,
+        s3: Any,
+        cognito: Any,
+        table: str,
+        bucket: str,
+        user_pool_id: str,
+        counters_in_index: bool = False,
     ) -> None:
+        """COUNTERS_IN_INDEX (app/settings.py): the marker keeps the counters' index keys, where a
+        list's first page reads it."""
         self._dynamodb = dynamodb
+        self._index_keys = counters_index_keys if counters_in_index else lambda _user_id: {}
         self._s3 = s3
         self._cognito = cognito
         self._table = table
@@ -163,6 +172,7 @@ class AccountEraser:
         first write; the phase already reached stays), later writes need it still held."""
         now = int(time.time())
         held = "#lo = :me" + (" OR attribute_not_exists(#lo) OR #lu < :now" if claim else "")
+        index_keys = self._index_keys(user_id)  # where a list's first page finds the mark
         try:
             self._dynamodb.update_item(
                 TableName=self._table,
@@ -170,7 +180,8 @@ class AccountEraser:
                 # No expires_at yet: an unfinished erasure's marker must not expire before it ends.
                 UpdateExpression="SET #e = if_not_exists(#e, :now), #p = "
                 + ("if_not_exists(#p, :phase)" if claim else ":phase")
-                + ", #lo = :me, #lu = :until",
+                + ", #lo = :me, #lu = :until"
+                + "".join(f", {name} = :{name}" for name in index_keys),
                 ConditionExpression=f"(attribute_not_exists(#p) OR #p <> :done) AND ({held})",
                 ExpressionAttributeNames={
                     "#e": ERASED_ATTRIBUTE,
@@ -184,7 +195,8 @@ class AccountEraser:
                     ":done": {"S": "done"},
                     ":me": {"S": lease.chain_id},
                     ":until": {"N": str(int(lease.until))},
-                },
+                }
+                | {f":{name}": value for name, value in index_keys.items()},
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -227,6 +239,7 @@ class AccountEraser:
         self._dynamodb.put_item(
             TableName=self._table,
             Item=key(user_id, COUNTS_SK)
+            | self._index_keys(user_id)
             | {
                 ERASED_ATTRIBUTE: {"N": str(now)},
                 PHASE_ATTRIBUTE: {"S": "done"},

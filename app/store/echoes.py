@@ -8,8 +8,7 @@ from typing import Any
 from app.errors import account_erased
 from app.models import Selection
 from app.parallel import alongside
-from app.store.account import ERASED_ATTRIBUTE
-from app.store.listing import EchoSlice, PageKey, newest_first
+from app.store.listing import EchoSlice, PageKey, newest_first, reaches_counters
 from app.store.outcomes import (
     ContentionError,
     EchoAlreadyExists,
@@ -23,6 +22,7 @@ from app.store.records import (
     BY_CREATED_INDEX,
     BYTES_ATTRIBUTE,
     COUNTS_SK,
+    ERASED_ATTRIBUTE,
     EchoRecord,
     Item,
     count_attribute,
@@ -69,12 +69,16 @@ class EchoStore:
         table_name: str,
         randbelow: Callable[[int], int] = secrets.randbelow,
         backoff: Backoff | None = None,
+        counters_in_index: bool = False,
     ) -> None:
+        """COUNTERS_IN_INDEX (app/settings.py): the counters item is written with by_created's keys,
+        and a list's first page reads it in its Query."""
         self._client = client
         self._table = table_name
         self._randbelow = randbelow
         self._backoff = backoff or Backoff()
-        self._pieces = TransactionPieces(table_name)
+        self._counters_in_index = counters_in_index
+        self._pieces = TransactionPieces(table_name, counters_in_index)
         self._totals = RecentTotals(MAX_REMEMBERED_TOTALS)
 
     # --- single items -------------------------------------------------------------------------
@@ -137,8 +141,23 @@ class EchoStore:
     def _counts(self, user_id: str, consistent: bool = True) -> dict[str, int]:
         return _parse_counts(self._get(key(user_id, COUNTS_SK), consistent))
 
-    def count(self, user_id: str, emotion: str | None = None) -> int:
-        return self._counts(user_id, consistent=False).get(count_attribute(emotion or ALL), 0)
+    def page_and_count(
+        self, user_id: str, selection: Selection, limit: int, start: PageKey | None
+    ) -> tuple[EchoSlice, int]:
+        """newest_first's page and the selection's counter, whose item refuses an erased account's
+        token (401): one Query when the page starts at the top of by_created, where the counters
+        item sits; otherwise the Query and a GetItem of the counters at once (app/parallel.py)."""
+        group = count_attribute(selection.emotion or ALL)
+        if not (self._counters_in_index and reaches_counters(user_id, selection, start)):
+            found, counts = alongside(
+                lambda: self.newest_first(user_id, selection, limit, start),
+                lambda: self._counts(user_id, consistent=False),
+            )
+            return found, counts.get(group, 0)
+        found = self.newest_first(user_id, selection, limit, start)
+        # Not met: a counters item written before it had index keys, or none yet (a new account).
+        item = found.counters if found.counters is not None else self._get(key(user_id, COUNTS_SK), False)
+        return found, _parse_counts(item).get(group, 0)
 
     def counts(self, user_id: str) -> dict[str, int]:
         """Every counter (total, per emotion, bytes): one GetItem."""
@@ -153,9 +172,10 @@ class EchoStore:
         response = self._client.query(
             TableName=self._table,
             IndexName=BY_CREATED_INDEX,
-            KeyConditionExpression="gsi1pk = :p",
+            # Below the counters item, which sits at the top of the index (counters_index_keys).
+            KeyConditionExpression="gsi1pk = :p AND gsi1sk < :c",
             ProjectionExpression="gsi1sk",
-            ExpressionAttributeValues={":p": {"S": user_pk(user_id)}},
+            ExpressionAttributeValues={":p": {"S": user_pk(user_id)}, ":c": {"S": COUNTS_SK}},
             ScanIndexForward=oldest,
             Limit=1,
         )

@@ -16,6 +16,7 @@ from app.store.records import (
     created_sort_key,
     echo_sk,
     emotion_partition,
+    is_counters,
     key,
     tag_prefix,
     tag_sk,
@@ -35,6 +36,8 @@ class PageKey:
 class EchoSlice:
     records: list[EchoRecord]
     next_key: PageKey | None
+    # The counters item, when the Query met it: at the top of by_created (counters_index_keys).
+    counters: Item | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class _KeyRange:
     partition: str
     lower: str | None
     upper: str | None
+
+    def reaches_counters(self, start: PageKey | None) -> bool:
+        """Whether a newest-first Query of this range meets the counters item first."""
+        return self.index == BY_CREATED_INDEX and self.upper is None and start is None
 
 
 def _key_range(user_id: str, selection: Selection) -> _KeyRange:
@@ -76,6 +83,11 @@ def _key_condition(found: _KeyRange) -> tuple[str, dict[str, str], dict[str, Any
     if found.lower is not None and found.upper is not None:
         return "#p = :p AND #s BETWEEN :lo AND :hi", names, values
     return ("#p = :p AND #s >= :lo" if found.lower is not None else "#p = :p AND #s < :hi"), names, values
+
+
+def reaches_counters(user_id: str, selection: Selection, start: PageKey | None) -> bool:
+    """Whether the listing of SELECTION after START reads the counters item with its echoes."""
+    return _key_range(user_id, selection).reaches_counters(start)
 
 
 def listing(
@@ -109,19 +121,23 @@ def listing(
 def newest_first(
     client: Any, table: str, user_id: str, selection: Selection, limit: int, start: PageKey | None
 ) -> EchoSlice:
-    """Up to `limit` echoes after `start`; next_key is set only when more follow."""
+    """Up to `limit` echoes after `start`; next_key is set only when more follow. From the top of
+    by_created, the counters item comes first: it is set apart, and one more item is asked for."""
     request, start_key = listing(table, user_id, selection)
     if start is not None:
         request["ExclusiveStartKey"] = start_key(start)
     items: list[Item] = []
+    counters: list[Item] = []
     # Ask for one more than needed: it tells whether another page exists without a second query.
+    extra = 2 if reaches_counters(user_id, selection, start) else 1
     while len(items) <= limit:
-        response = client.query(Limit=limit + 1 - len(items), **request)
-        items.extend(response.get("Items", []))
+        response = client.query(Limit=limit + extra - len(items) - len(counters), **request)
+        for item in response.get("Items", []):
+            (counters if is_counters(item) else items).append(item)
         if "LastEvaluatedKey" not in response:
             break
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    records = [EchoRecord.from_item(item) for item in items[:limit]]
+    records = [EchoRecord.from_item(item, user_id) for item in items[:limit]]
     has_more = len(items) > limit
     next_key = PageKey(records[-1].created_at, records[-1].echo_id) if has_more else None
-    return EchoSlice(records, next_key)
+    return EchoSlice(records, next_key, counters[0] if counters else None)

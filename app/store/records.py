@@ -3,7 +3,8 @@
 One table, keyed by user, so a query can never cross users:
   pk=USER#<sub>  sk=ECHO#<id>           the echo (+ GSI keys for newest-first lists)
   pk=USER#<sub>  sk=UPLOADS              the pending uploads: one attribute each, and their number
-  pk=USER#<sub>  sk=COUNTS              total and per-emotion counts
+  pk=USER#<sub>  sk=COUNTS              total and per-emotion counts (+ GSI keys: the top of
+                                        the newest-first index, read with a list's first page)
   pk=USER#<sub>  sk=SLOT#ALL#<n>        the echo in slot n of 1..total (for uniform random picks)
   pk=USER#<sub>  sk=SLOT#<emotion>#<n>  the same per emotion
   pk=USER#<sub>  sk=TAG#<tag>#<created_at>#<id>  one per tag of an echo, holding the echo's doc
@@ -30,13 +31,17 @@ def echo_sk(echo_id: str) -> str:
 
 
 COUNTS_SK = "COUNTS"
+ERASED_ATTRIBUTE = "erased_at"  # on the counters item: the account is (being) erased
 UPLOADS_SK = "UPLOADS"  # the pending-upload ledger (app/store/uploads.py)
 BYTES_ATTRIBUTE = "bytes"  # on the counters item: audio bytes of all the user's echoes
 HEALTH_PROBE_KEY: Item = {"pk": {"S": "HEALTH"}, "sk": {"S": "PROBE"}}  # never written: not USER#
 # What a listing reads. An echo's content is one JSON attribute ("doc") rather than one attribute
 # per field: botocore parses every attribute through its shape model, which was most of the cost
 # of listing 20 echoes; nothing filters on these fields server-side (emotion is in the index keys).
-LISTED_ATTRIBUTES = ("pk", "doc")
+# Not the key: the caller knows whose partition it lists. The counters item heads the by_created
+# index (counters_index_keys): its total and erasure mark come with a first page; echo items have
+# neither attribute, so they cost nothing there.
+LISTED_ATTRIBUTES = ("doc", "total", ERASED_ATTRIBUTE)
 # The same as a projection through placeholders (immune to DynamoDB's reserved words), built once.
 LISTED_NAMES = {f"#a{i}": name for i, name in enumerate(LISTED_ATTRIBUTES)}
 LISTED_PROJECTION = ", ".join(LISTED_NAMES)
@@ -70,6 +75,18 @@ def created_sort_key(created_at: str, echo_id: str) -> str:
 
 def key(user_id: str, sort_key: str) -> Item:
     return {"pk": {"S": user_pk(user_id)}, "sk": {"S": sort_key}}
+
+
+def counters_index_keys(user_id: str) -> Item:
+    """The counters item's by_created keys, which every write of it sets: an echo's index sort key
+    starts with its created_at, a digit, so "COUNTS" sorts after all of them, and a newest-first
+    Query from the top (a list's first page) meets the counters first: one round trip, not two."""
+    return {"gsi1pk": _s(user_pk(user_id)), "gsi1sk": _s(COUNTS_SK)}
+
+
+def is_counters(item: Item) -> bool:
+    """Whether a listed item is the counters item (it has no doc) rather than an echo."""
+    return "doc" not in item
 
 
 def _s(value: str) -> dict[str, str]:
@@ -169,14 +186,15 @@ class EchoRecord:
         }
 
     @classmethod
-    def from_item(cls, item: Item) -> "EchoRecord":
+    def from_item(cls, item: Item, user_id: str | None = None) -> "EchoRecord":
+        """USER_ID: the owner, for an item read without its key (LISTED_ATTRIBUTES)."""
         stored_doc = item["doc"]["S"]
         content = json.loads(stored_doc)
         content["tags"] = tuple(content["tags"])
         legacy = "version" not in content  # both fields came with issue 12: neither is in old docs
         content.setdefault("recorded_at", content["created_at"])
         return cls(
-            user_id=item["pk"]["S"].removeprefix("USER#"),
+            user_id=item["pk"]["S"].removeprefix("USER#") if user_id is None else user_id,
             request_hash=item["request_hash"]["S"] if "request_hash" in item else "",
             slot=int(item["slot"]["N"]) if "slot" in item else 0,
             emotion_slot=int(item["emotion_slot"]["N"]) if "emotion_slot" in item else 0,

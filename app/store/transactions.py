@@ -11,12 +11,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from app.store.account import ERASED_ATTRIBUTE
 from app.store.records import (
     BYTES_ATTRIBUTE,
     COUNTS_SK,
+    ERASED_ATTRIBUTE,
     EchoRecord,
     count_attribute,
+    counters_index_keys,
     echo_sk,
     key,
     slot_sk,
@@ -63,13 +64,21 @@ def write(client: Any, operations: list[Operation]) -> None:
 @dataclass(frozen=True)
 class TransactionPieces:
     table: str
+    # COUNTERS_IN_LIST_INDEX (app/settings.py): the counters item is written with its index keys.
+    counters_in_index: bool = False
 
     def set_counts(self, user_id: str, changes: dict[str, tuple[int, int]], add_bytes: int = 0) -> Operation:
         """Set counters (group -> (value read, new value)) only if they still hold what was read
-        and the account is not being erased; ADD add_bytes to the audio bytes."""
+        and the account is not being erased; ADD add_bytes to the audio bytes. With the counters
+        in the index, their keys too: an item written before gains them at its next change."""
         names: dict[str, str] = {"#erased": ERASED_ATTRIBUTE}
         values: dict[str, dict[str, str]] = {}
         assignments, conditions = [], ["attribute_not_exists(#erased)"]
+        if self.counters_in_index:
+            index_keys = counters_index_keys(user_id)
+            names |= {"#ip": "gsi1pk", "#is": "gsi1sk"}
+            values |= {":ip": index_keys["gsi1pk"], ":is": index_keys["gsi1sk"]}
+            assignments += ["#ip = :ip", "#is = :is"]
         for index, (group, (before, after)) in enumerate(changes.items()):
             names[f"#c{index}"] = count_attribute(group)
             values[f":a{index}"] = {"N": str(after)}

@@ -32,7 +32,10 @@ from devtools.snapstart import run_after_restore, run_before_snapshot
 run_before_snapshot()  # as staging and prod run it: the priming request has no trace context
 run_after_restore()
 os.environ["_X_AMZN_TRACE_ID"] = sys.argv[1]  # as Lambda's runtime sets it for each invocation
-event = rest_event("GET", "/api/v1/echoes", None, {"Authorization": "Bearer " + sys.stdin.read()})
+# By emotion: its Query and the counters' GetItem run side by side, the GetItem in a worker thread.
+event = rest_event(
+    "GET", "/api/v1/echoes", {"emotion": "calm"}, {"Authorization": "Bearer " + sys.stdin.read()}
+)
 status = lambda_handler.handler(event, LambdaContext.fresh())["statusCode"]
 print("RESULT " + json.dumps({"status": status, "sdk_imported": "aws_xray_sdk" in sys.modules}), flush=True)
 """

@@ -164,8 +164,14 @@ class FakeEchoStore(Faults):
 
         return self._call("creation_state", effect)
 
-    def count(self, user_id: str, emotion: str | None = None) -> int:
-        return self._call("count", lambda: self._counts(user_id).get(count_attribute(emotion or ALL), 0))
+    def page_and_count(
+        self, user_id: str, selection: Selection, limit: int, start: PageKey | None
+    ) -> tuple[EchoSlice, int]:
+        def effect() -> tuple[EchoSlice, int]:
+            total = self._counts(user_id).get(count_attribute(selection.emotion or ALL), 0)
+            return self._newest_first(user_id, selection, limit, start), total
+
+        return self._call("page_and_count", effect)
 
     def counts(self, user_id: str) -> dict[str, int]:
         return self._call("counts", lambda: self._counts(user_id))
@@ -194,25 +200,24 @@ class FakeEchoStore(Faults):
     def newest_first(
         self, user_id: str, selection: Selection, limit: int, start: PageKey | None
     ) -> EchoSlice:
+        return self._call("newest_first", lambda: self._newest_first(user_id, selection, limit, start))
+
+    def _newest_first(
+        self, user_id: str, selection: Selection, limit: int, start: PageKey | None
+    ) -> EchoSlice:
         """Newest first by (created_at, echo_id); since inclusive, until exclusive, after START."""
-
-        def effect() -> EchoSlice:
-            found = sorted(
-                (echo for echo in self.echoes.get(user_id, {}).values() if _selected(echo, selection)),
-                key=lambda echo: (echo.created_at, echo.echo_id),
-                reverse=True,
-            )
-            if start is not None:
-                found = [
-                    echo
-                    for echo in found
-                    if (echo.created_at, echo.echo_id) < (start.created_at, start.echo_id)
-                ]
-            page = found[:limit]
-            more = len(found) > limit
-            return EchoSlice(page, PageKey(page[-1].created_at, page[-1].echo_id) if more else None)
-
-        return self._call("newest_first", effect)
+        found = sorted(
+            (echo for echo in self.echoes.get(user_id, {}).values() if _selected(echo, selection)),
+            key=lambda echo: (echo.created_at, echo.echo_id),
+            reverse=True,
+        )
+        if start is not None:
+            found = [
+                echo for echo in found if (echo.created_at, echo.echo_id) < (start.created_at, start.echo_id)
+            ]
+        page = found[:limit]
+        more = len(found) > limit
+        return EchoSlice(page, PageKey(page[-1].created_at, page[-1].echo_id) if more else None)
 
     # --- writes -------------------------------------------------------------------------------
 
