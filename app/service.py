@@ -75,7 +75,8 @@ class EchoService:
         self._audio = audio
         self._cursors = cursors
 
-    def to_echo(self, record: EchoRecord) -> Echo:
+    def to_echo(self, record: EchoRecord, audio_url: str | None = None) -> Echo:
+        """AUDIO_URL: the record's playback URL when the caller signed it already (a page's)."""
         return Echo(
             echo_id=record.echo_id,
             emotion=record.emotion,
@@ -91,8 +92,16 @@ class EchoService:
             created_at=record.created_at,
             recorded_at=record.recorded_at or record.created_at,
             version=record.version,
-            audio_url=self._audio.playback_url(record.s3_key, self._settings.audio_url_expires_seconds),
+            audio_url=audio_url
+            or self._audio.playback_url(record.s3_key, self._settings.audio_url_expires_seconds),
         )
+
+    def _to_echoes(self, records: list[EchoRecord]) -> list[Echo]:
+        """A page's echoes, their playback URLs signed together. Above the method `list`: below
+        it, that name is the method, not the type, in annotations."""
+        keys = [record.s3_key for record in records]
+        urls = self._audio.playback_urls(keys, self._settings.audio_url_expires_seconds)
+        return [self.to_echo(record, url) for record, url in zip(records, urls, strict=True)]
 
     # --- reads and delete -----------------------------------------------------------------------
 
@@ -236,7 +245,7 @@ class EchoService:
                 scope, CursorState(page + 1, found.next_key.created_at, found.next_key.echo_id)
             )
         return EchoPage(
-            echoes=[self.to_echo(record) for record in found.records] if found else [],
+            echoes=self._to_echoes(found.records) if found else [],
             # No counter keeps date or tag ranges; counting them would read every match.
             total_count=None if _ranged(selection) else total,
             page=page,

@@ -134,9 +134,13 @@ class AudioStore:
             count("OrphanedAudio")
 
     def playback_url(self, key: str, expires_in: int) -> str:
+        return self.playback_urls([key], expires_in)[0]
+
+    def playback_urls(self, keys: list[str], expires_in: int) -> list[str]:
+        """A URL per key, signed together (a page of echoes: app/store/presign.py)."""
         if self._playback_signer is None:  # created on first use: /health never needs it
             self._playback_signer = PresignedGetSigner(self._client, self.bucket, self._credentials())
-        return self._playback_signer.url(key, expires_in)
+        return self._playback_signer.urls(keys, expires_in)
 
     def delete(self, key: str) -> None:
         """Hide KEY behind a delete marker: its versions stay until the noncurrent-version

@@ -72,18 +72,23 @@ class PresignedGetSigner:
         return query
 
     def url(self, key: str, expires_in: int, now: datetime | None = None) -> str:
+        return self.urls([key], expires_in, now)[0]
+
+    def urls(self, keys: list[str], expires_in: int, now: datetime | None = None) -> list[str]:
+        """One URL per key, all signed at the same instant: the credentials, the timestamp, the
+        query and the signing key are the page's, only the path and the signature each key's."""
         credentials = self._credentials.get_frozen_credentials()
-        moment = now or datetime.now(UTC)
-        timestamp = moment.strftime("%Y%m%dT%H%M%SZ")
-        day = timestamp[:8]  # YYYYMMDD: one strftime per URL, a page signs twenty
+        timestamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        day = timestamp[:8]  # YYYYMMDD
         query = self._canonical_query(credentials.access_key, credentials.token, timestamp, expires_in)
-        path = self._path_prefix + quote(key, safe="/~")
-        canonical_request = f"GET\n{path}\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
-        string_to_sign = (
-            f"{_ALGORITHM}\n{timestamp}\n{day}/{self._region}/s3/aws4_request\n"
-            f"{hashlib.sha256(canonical_request.encode()).hexdigest()}"
-        )
-        signature = hmac.new(
-            self._signing_key(credentials.secret_key, day), string_to_sign.encode(), hashlib.sha256
-        ).hexdigest()
-        return f"{self._origin}{path}?{query}&X-Amz-Signature={signature}"
+        signing_key = self._signing_key(credentials.secret_key, day)
+        scope = f"{_ALGORITHM}\n{timestamp}\n{day}/{self._region}/s3/aws4_request\n"
+
+        def signed(key: str) -> str:
+            path = self._path_prefix + quote(key, safe="/~")
+            canonical_request = f"GET\n{path}\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
+            string_to_sign = scope + hashlib.sha256(canonical_request.encode()).hexdigest()
+            signature = hmac.new(signing_key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+            return f"{self._origin}{path}?{query}&X-Amz-Signature={signature}"
+
+        return [signed(key) for key in keys]

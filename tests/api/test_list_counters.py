@@ -21,17 +21,9 @@ from app.store.echoes import EchoStore
 from app.store.records import COUNTS_SK, ERASED_ATTRIBUTE, key
 from devtools.local_aws import LocalStack
 from devtools.seed import seed_echoes
+from tests import support
 from tests.faults import CallProbe
-from tests.support import (
-    EchoFactory,
-    User,
-    echo_body,
-    moto_jwks,
-    new_user,
-    settings_for,
-    upload_audio,
-    wav_bytes,
-)
+from tests.support import EchoFactory, User
 
 ECHOES = "/api/v1/echoes"
 
@@ -140,14 +132,14 @@ def test_without_the_setting_nothing_writes_the_keys_and_keyed_counters_still_re
 ) -> None:
     """Turned off after it was on: the items keep their keys; every page reads the counters beside
     its Query, and neither a list nor the stats take the counters item for an echo."""
-    settings = settings_for(stack, max_audio_bytes=64 * 1024, counters_in_list_index=False)
-    client = TestClient(create_app(settings, fetch_jwks=moto_jwks), raise_server_exceptions=False)
+    settings = support.settings_for(stack, max_audio_bytes=64 * 1024, counters_in_list_index=False)
+    client = TestClient(create_app(settings, fetch_jwks=support.moto_jwks), raise_server_exceptions=False)
     table = boto3.client("dynamodb")
     make_echo(alice)  # through the fixture's app: the setting on
     assert "gsi1sk" in table.get_item(TableName=stack.table_name, Key=key(alice.user_id, COUNTS_SK))["Item"]
-    bob = new_user(stack, "bob")
-    echo_id = upload_audio(client, bob, wav_bytes())
-    created = client.post(f"{ECHOES}?echo_id={echo_id}", json=echo_body(), headers=bob.headers)
+    bob = support.new_user(stack, "bob")
+    echo_id = support.upload_audio(client, bob, support.wav_bytes())
+    created = client.post(f"{ECHOES}?echo_id={echo_id}", json=support.echo_body(), headers=bob.headers)
     assert created.status_code == 201, created.text
     assert "gsi1sk" not in table.get_item(TableName=stack.table_name, Key=key(bob.user_id, COUNTS_SK))["Item"]
     store, probe = _store(settings, counters_in_index=False)

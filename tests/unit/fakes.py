@@ -339,6 +339,9 @@ class FakeAudioStore(Faults):
     def playback_url(self, key: str, expires_in: int) -> str:
         return f"https://{self.bucket}.example/{key}?X-Amz-Expires={expires_in}"
 
+    def playback_urls(self, keys: list[str], expires_in: int) -> list[str]:
+        return [self.playback_url(key, expires_in) for key in keys]
+
     def upload_target(self, key: str, content_type: str, expires_in: int) -> UploadTarget:
         return self._call(
             "upload_target",

@@ -65,3 +65,11 @@ def test_signing_key_changes_with_the_day() -> None:
         parse_qs(urlsplit(today).query)["X-Amz-Signature"]
         != parse_qs(urlsplit(tomorrow).query)["X-Amz-Signature"]
     )
+
+
+def test_a_page_signed_together_equals_each_url_signed_alone() -> None:
+    """urls() signs a page at one instant with shared parts: each URL is still its key's own."""
+    _, signer = _signer(None, "FQoGZXIvYXdzEXAMPLE//token+/=")
+    together = signer.urls(KEYS, 3600, now=INSTANTS[0])
+    assert together == [signer.url(key, 3600, now=INSTANTS[0]) for key in KEYS]
+    assert len(set(together)) == len(KEYS)
