@@ -389,4 +389,6 @@ class EchoStore:
         self, user_id: str, selection: Selection, limit: int, start: PageKey | None
     ) -> EchoSlice:
         """Up to `limit` echoes after `start`; next_key is set only when more follow."""
-        return newest_first(self._client, self._table, user_id, selection, limit, start)
+        return newest_first(
+            self._client, self._table, user_id, selection, limit, start, self._counters_in_index
+        )

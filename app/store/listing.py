@@ -119,19 +119,27 @@ def listing(
 
 
 def newest_first(
-    client: Any, table: str, user_id: str, selection: Selection, limit: int, start: PageKey | None
+    client: Any,
+    table: str,
+    user_id: str,
+    selection: Selection,
+    limit: int,
+    start: PageKey | None,
+    counters_in_index: bool = False,
 ) -> EchoSlice:
     """Up to `limit` echoes after `start`; next_key is set only when more follow. From the top of
-    by_created, the counters item comes first: it is set apart, and one more item is asked for."""
+    by_created, a counters item comes first: it is set apart, and with COUNTERS_IN_INDEX (where it
+    is expected there) one more item is asked for."""
     request, start_key = listing(table, user_id, selection)
     if start is not None:
         request["ExclusiveStartKey"] = start_key(start)
     items: list[Item] = []
     counters: list[Item] = []
-    # Ask for one more than needed: it tells whether another page exists without a second query.
-    extra = 2 if reaches_counters(user_id, selection, start) else 1
+    room = 1 if counters_in_index and reaches_counters(user_id, selection, start) else 0
     while len(items) <= limit:
-        response = client.query(Limit=limit + extra - len(items) - len(counters), **request)
+        # One more echo than needed: it tells whether another page exists without a second query.
+        response = client.query(Limit=limit + 1 - len(items) + room, **request)
+        room = 0
         for item in response.get("Items", []):
             (counters if is_counters(item) else items).append(item)
         if "LastEvaluatedKey" not in response:

@@ -149,3 +149,21 @@ def test_without_the_setting_nothing_writes_the_keys_and_keyed_counters_still_re
     assert listed["total_count"] == 1 and len(listed["echoes"]) == 1
     stats = client.get(f"{ECHOES}/stats", headers=alice.headers).json()
     assert stats["last_echo_at"] == listed["echoes"][0]["created_at"]
+
+
+@pytest.mark.parametrize("counters_in_index", [True, False], ids=["on", "off"])
+@pytest.mark.parametrize("keyed", [True, False], ids=["keyed-counters", "unkeyed-counters"])
+def test_pages_end_where_the_echoes_do_whatever_the_counters_hold(
+    settings: Settings, alice: User, counters_in_index: bool, keyed: bool
+) -> None:
+    """A page as long as the echoes has no next page, a shorter one has: with the counters item
+    met where it was not expected (the setting turned off) or expected where it is missing."""
+    seed_echoes(boto3.client("dynamodb"), settings.dynamodb_table_name, alice.user_id, 4)
+    if not keyed:
+        _drop_index_keys(settings, alice)
+    store, _ = _store(settings, counters_in_index)
+    whole, total = store.page_and_count(alice.user_id, Selection(), 4, None)
+    assert (len(whole.records), whole.next_key, total) == (4, None, 4)
+    short, _ = store.page_and_count(alice.user_id, Selection(), 3, None)
+    assert len(short.records) == 3 and short.next_key is not None
+    assert short.records == whole.records[:3]
