@@ -133,19 +133,26 @@ def newest_first(
     request, start_key = listing(table, user_id, selection)
     if start is not None:
         request["ExclusiveStartKey"] = start_key(start)
+    room = 1 if counters_in_index and reaches_counters(user_id, selection, start) else 0
+    # One more echo than needed: it tells whether another page exists without a second query.
+    items, counters = _read(client, request, limit + 1, room)
+    records = [EchoRecord.from_item(item, user_id) for item in items[:limit]]
+    has_more = len(items) > limit
+    next_key = PageKey(records[-1].created_at, records[-1].echo_id) if has_more else None
+    return EchoSlice(records, next_key, counters[0] if counters else None)
+
+
+def _read(client: Any, request: dict[str, Any], wanted: int, room: int) -> tuple[list[Item], list[Item]]:
+    """Up to WANTED echo items, Query page by page, and the counters items met on the way apart.
+    ROOM: how many more items the first page asks for (the counters expected at its top)."""
     items: list[Item] = []
     counters: list[Item] = []
-    room = 1 if counters_in_index and reaches_counters(user_id, selection, start) else 0
-    while len(items) <= limit:
-        # One more echo than needed: it tells whether another page exists without a second query.
-        response = client.query(Limit=limit + 1 - len(items) + room, **request)
+    while len(items) < wanted:
+        response = client.query(Limit=wanted - len(items) + room, **request)
         room = 0
         for item in response.get("Items", []):
             (counters if is_counters(item) else items).append(item)
         if "LastEvaluatedKey" not in response:
             break
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    records = [EchoRecord.from_item(item, user_id) for item in items[:limit]]
-    has_more = len(items) > limit
-    next_key = PageKey(records[-1].created_at, records[-1].echo_id) if has_more else None
-    return EchoSlice(records, next_key, counters[0] if counters else None)
+    return items, counters
