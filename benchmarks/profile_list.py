@@ -98,7 +98,7 @@ COMPONENTS = {
     "  botocore calls (all)": ("botocore/client.py", "_make_api_call"),
     "  items to records (records.from_item)": ("app/store/records.py", "from_item"),
     "  echoes built (service.to_echo, incl. URLs)": ("app/service.py", "to_echo"),
-    "  playback URLs (presign.url)": ("app/store/presign.py", "url"),
+    "  playback URLs (presign.urls)": ("app/store/presign.py", "urls"),
     "  cursor signed (cursor.encode)": ("app/store/cursor.py", "encode"),
     "response serialised (pydantic to_json)": (
         "",

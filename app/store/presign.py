@@ -71,9 +71,6 @@ class PresignedGetSigner:
             self._queries = {cache_key: query}
         return query
 
-    def url(self, key: str, expires_in: int, now: datetime | None = None) -> str:
-        return self.urls([key], expires_in, now)[0]
-
     def urls(self, keys: list[str], expires_in: int, now: datetime | None = None) -> list[str]:
         """One URL per key, all signed at the same instant: the credentials, the timestamp, the
         query and the signing key are the page's, only the path and the signature each key's."""

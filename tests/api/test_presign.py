@@ -13,6 +13,7 @@ def test_s3_serves_the_signed_url(aws: None) -> None:
     s3.create_bucket(Bucket="bucket-name")
     s3.put_object(Bucket="bucket-name", Key="audio/u/e.webm", Body=b"sound")
     response = requests.get(
-        PresignedGetSigner(s3, "bucket-name", session.get_credentials()).url("audio/u/e.webm", 60), timeout=10
+        PresignedGetSigner(s3, "bucket-name", session.get_credentials()).urls(["audio/u/e.webm"], 60)[0],
+        timeout=10,
     )
     assert response.status_code == 200 and response.content == b"sound"

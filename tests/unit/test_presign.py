@@ -54,13 +54,13 @@ def test_urls_equal_botocores(
             expected = client.generate_presigned_url(
                 "get_object", Params={"Bucket": "echoes-prod-audio-123456789012", "Key": key}, ExpiresIn=3600
             )
-            assert _parts(signer.url(key, 3600, now=instant)) == _parts(expected)
+            assert _parts(signer.urls([key], 3600, now=instant)[0]) == _parts(expected)
 
 
 def test_signing_key_changes_with_the_day() -> None:
     _, signer = _signer(None, None)
-    today = signer.url("k", 60, now=INSTANTS[0])
-    tomorrow = signer.url("k", 60, now=INSTANTS[0] + timedelta(days=1))
+    today = signer.urls(["k"], 60, now=INSTANTS[0])[0]
+    tomorrow = signer.urls(["k"], 60, now=INSTANTS[0] + timedelta(days=1))[0]
     assert (
         parse_qs(urlsplit(today).query)["X-Amz-Signature"]
         != parse_qs(urlsplit(tomorrow).query)["X-Amz-Signature"]
@@ -71,5 +71,5 @@ def test_a_page_signed_together_equals_each_url_signed_alone() -> None:
     """urls() signs a page at one instant with shared parts: each URL is still its key's own."""
     _, signer = _signer(None, "FQoGZXIvYXdzEXAMPLE//token+/=")
     together = signer.urls(KEYS, 3600, now=INSTANTS[0])
-    assert together == [signer.url(key, 3600, now=INSTANTS[0]) for key in KEYS]
+    assert together == [signer.urls([key], 3600, now=INSTANTS[0])[0] for key in KEYS]
     assert len(set(together)) == len(KEYS)
