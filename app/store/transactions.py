@@ -74,11 +74,10 @@ class TransactionPieces:
         names: dict[str, str] = {"#erased": ERASED_ATTRIBUTE}
         values: dict[str, dict[str, str]] = {}
         assignments, conditions = [], ["attribute_not_exists(#erased)"]
-        if self.counters_in_index:
+        if self.counters_in_index:  # as the erasure's marker sets them (app/store/account.py)
             index_keys = counters_index_keys(user_id)
-            names |= {"#ip": "gsi1pk", "#is": "gsi1sk"}
-            values |= {":ip": index_keys["gsi1pk"], ":is": index_keys["gsi1sk"]}
-            assignments += ["#ip = :ip", "#is = :is"]
+            assignments += [f"{name} = :{name}" for name in index_keys]
+            values |= {f":{name}": value for name, value in index_keys.items()}
         for index, (group, (before, after)) in enumerate(changes.items()):
             names[f"#c{index}"] = count_attribute(group)
             values[f":a{index}"] = {"N": str(after)}
